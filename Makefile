@@ -1,0 +1,48 @@
+# Every target creates .venv and installs pinned dependencies itself, so a
+# fresh machine with only Python 3.11 can run `make demo` and `make test`.
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+UV_VERSION := 0.13.9
+
+.PHONY: install test lint format typecheck pytest demo serve sim bench clean
+
+$(STAMP): pyproject.toml requirements-dev.txt constraints-airflow.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip install -q --python $(BIN)/python -c constraints-airflow.txt -r requirements-dev.txt -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: install
+	$(BIN)/ruff check src tests bench dags
+	$(BIN)/ruff format --check src tests bench dags
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+format: install
+	$(BIN)/ruff format src tests bench dags
+	$(BIN)/ruff check --fix src tests bench dags
+
+demo: install
+	$(BIN)/maplecollect demo
+
+serve: install
+	$(BIN)/maplecollect serve
+
+sim: install
+	$(BIN)/maplecollect sim
+
+bench: install
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

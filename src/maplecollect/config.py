@@ -1,0 +1,93 @@
+"""Settings from the environment (pydantic-settings). Built by `get_settings()`, never at import."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REAL_NEXON_BASE_URL = "https://open.api.nexon.com"
+
+
+class Settings(BaseSettings):
+    """Every setting has a default so nothing is required to start locally."""
+
+    model_config = SettingsConfigDict(env_prefix="MAPLECOLLECT_", extra="ignore")
+
+    data_dir: Path = Path("./data")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default SQLite at <data_dir>/maplecollect.db"
+    )
+    store_url: str | None = Field(
+        default=None, description="fsspec URL of the artifact store; default <data_dir>/store"
+    )
+    api_token: SecretStr | None = None
+
+    nexon_base_url: str = REAL_NEXON_BASE_URL
+    nexon_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("NEXON_API_KEY", "MAPLECOLLECT_NEXON_API_KEY"),
+    )
+    rate_limit: float = Field(default=500.0, gt=0, description="requests/s per API key")
+    max_in_flight: int = Field(default=200, ge=1)
+    redis_url: str | None = None
+
+    # HTTP timeouts (seconds) and retry policy.
+    connect_timeout: float = Field(default=5.0, gt=0)
+    read_timeout: float = Field(default=30.0, gt=0)
+    total_timeout: float = Field(default=60.0, gt=0)
+    retry_max_attempts: int = Field(default=6, ge=1)
+    retry_max_seconds: float = Field(default=300.0, gt=0)
+    retry_base_delay: float = Field(default=0.5, gt=0)
+    retry_max_delay: float = Field(default=30.0, gt=0)
+    pause_seconds: float = Field(default=60.0, gt=0, description="wait after 00009/00010/00011")
+    max_pause_seconds: float = Field(default=3600.0, gt=0)
+    daily_quota: int = Field(default=20_000_000, ge=1)
+
+    # Artifacts.
+    chunk_codec: Literal["zstd", "gzip"] = "zstd"
+    chunk_max_records: int = Field(default=5000, ge=1)
+    chunk_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+
+    # Phases.
+    ranking_max_pages: int = Field(default=500, ge=1)
+    ocid_cache_ttl_seconds: float = Field(default=7 * 86400, ge=0)
+
+    # Supervisor.
+    heartbeat_seconds: float = Field(default=5.0, gt=0)
+    heartbeat_timeout_seconds: float = Field(default=30.0, gt=0)
+    progress_seconds: float = Field(default=1.0, gt=0)
+    loop_max_consecutive_failures: int = Field(default=3, ge=1)
+    loop_failure_backoff_seconds: float = Field(default=5.0, ge=0)
+    loop_upstream_wait_seconds: float = Field(default=10.0, gt=0)
+
+    @field_validator("nexon_base_url")
+    @classmethod
+    def _strip_slash(cls, v: str) -> str:
+        return v.rstrip("/")
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'maplecollect.db').resolve()}"
+
+    @property
+    def resolved_store_url(self) -> str:
+        if self.store_url:
+            return self.store_url
+        return str((self.data_dir / "store").resolve())
+
+    def api_key_value(self) -> str | None:
+        return self.nexon_api_key.get_secret_value() if self.nexon_api_key else None
+
+    def api_token_value(self) -> str | None:
+        return self.api_token.get_secret_value() if self.api_token else None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

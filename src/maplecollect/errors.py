@@ -1,0 +1,100 @@
+"""The one exception tree of maplecollect. Callers decide by type, never by text.
+
+    MaplecollectError
+    ├── ConfigError                 bad settings or arguments (a user mistake)
+    ├── NexonApiError               anything from the Nexon Open API client
+    │   ├── RecordError             this key failed (00003, 00004, retries exhausted);
+    │   │                           written as a failed record, the phase goes on
+    │   └── RunFatalError           the run cannot go on (00002, 00005, 00006,
+    │                               pause budget exhausted); the run FAILS at once
+    ├── StoreError                  the artifact store cannot be written (run-fatal)
+    ├── StateError                  durable run state problems
+    │   ├── SlotConflict            a phase slot is held by another run or loop
+    │   ├── RunNotFound
+    │   └── InvalidTransition       e.g. resuming a COMPLETED run
+    └── ClosedError                 a client/limiter/supervisor used after close
+
+Every NexonApiError carries status, error code, message, endpoint and key,
+never the API key (the client strips it before raising).
+"""
+
+from __future__ import annotations
+
+
+class MaplecollectError(Exception):
+    """Root of every error raised on purpose by maplecollect."""
+
+
+class ConfigError(MaplecollectError):
+    """Invalid settings or arguments."""
+
+
+class ClosedError(MaplecollectError):
+    """An object was used after it was closed."""
+
+
+class NexonApiError(MaplecollectError):
+    """A call to the Nexon Open API did not give a usable body."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        endpoint: str = "",
+        key: str = "",
+        attempts: int = 1,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.endpoint = endpoint
+        self.key = key
+        self.attempts = attempts
+
+    def __str__(self) -> str:
+        where = f"{self.endpoint} [{self.key}]" if self.key else self.endpoint
+        code = self.code or "TRANSPORT"
+        return f"{code} (HTTP {self.status}) on {where} after {self.attempts} attempt(s): {self.message}"
+
+
+class RecordError(NexonApiError):
+    """This key failed; record it as a failed record and continue the phase."""
+
+
+class RunFatalError(NexonApiError):
+    """The run cannot continue (invalid key, no permission, bad path, long outage)."""
+
+
+class StoreError(MaplecollectError):
+    """The artifact store could not be written or read."""
+
+
+class StateError(MaplecollectError):
+    """Durable run state problem."""
+
+
+class SlotConflict(StateError):
+    """The phase slot is held by another run (run_id) or loop (loop_id)."""
+
+    def __init__(self, phase: str, *, run_id: str | None = None, loop_id: str | None = None) -> None:
+        super().__init__(f"phase {phase} is busy (run={run_id}, loop={loop_id})")
+        self.phase = phase
+        self.run_id = run_id
+        self.loop_id = loop_id
+
+
+class RunNotFound(StateError):
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"run {run_id} not found")
+        self.run_id = run_id
+
+
+class InvalidTransition(StateError):
+    def __init__(self, run_id: str, status: str, wanted: str) -> None:
+        super().__init__(f"run {run_id} is {status}; cannot {wanted}")
+        self.run_id = run_id
+        self.status = status
+        self.wanted = wanted

@@ -1,0 +1,106 @@
+"""Engines for the run-state database: async for the service, sync for Alembic.
+
+Users give one URL (`sqlite:///path` or `postgresql://...`); the driver for
+each side is chosen here so nobody else spells driver names.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from maplecollect.errors import ConfigError
+
+_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
+_SYNC_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
+
+
+def _parse(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # sqlalchemy raises ArgumentError with the URL in it
+        raise ConfigError("MAPLECOLLECT_DATABASE_URL is not a valid database URL") from exc
+    backend = parsed.get_backend_name()
+    if backend not in _ASYNC_DRIVERS:
+        raise ConfigError(
+            f"unsupported database backend {backend!r}: use sqlite:///path or postgresql://..."
+        )
+    return parsed
+
+
+def async_url(url: str) -> URL:
+    parsed = _parse(url)
+    return parsed.set(drivername=_ASYNC_DRIVERS[parsed.get_backend_name()])
+
+
+def sync_url(url: str) -> URL:
+    parsed = _parse(url)
+    return parsed.set(drivername=_SYNC_DRIVERS[parsed.get_backend_name()])
+
+
+def is_sqlite(url: str) -> bool:
+    return _parse(url).get_backend_name() == "sqlite"
+
+
+def _ensure_sqlite_dir(url: URL) -> None:
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _sqlite_tuning(sync_engine: Engine) -> None:
+    """WAL for concurrent readers, a busy timeout, and BEGIN IMMEDIATE.
+
+    pysqlite's implicit transactions start as readers and fail with "database is
+    locked" when two of them upgrade to writers; taking the write lock at BEGIN
+    makes concurrent writers queue instead (the SQLAlchemy-documented recipe).
+    """
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_async_db_engine(url: str) -> AsyncEngine:
+    parsed = async_url(url)
+    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if parsed.get_backend_name() == "sqlite":
+        _ensure_sqlite_dir(parsed)
+        kwargs = {"connect_args": {"timeout": 30}}
+    else:
+        kwargs.update(pool_size=10, max_overflow=20)
+    engine = create_async_engine(parsed, **kwargs)
+    if parsed.get_backend_name() == "sqlite":
+        _sqlite_tuning(engine.sync_engine)
+    return engine
+
+
+def create_sync_db_engine(url: str) -> Engine:
+    parsed = sync_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        _ensure_sqlite_dir(parsed)
+        engine = create_engine(parsed, connect_args={"timeout": 30})
+        _sqlite_tuning(engine)
+        return engine
+    return create_engine(parsed, pool_pre_ping=True)
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)

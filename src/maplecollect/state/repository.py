@@ -1,0 +1,561 @@
+"""All SQL of maplecollect: runs, loops, chains, chunks and the OCID cache.
+
+Each method is one short transaction. Slot rules are enforced by the database
+(partial unique indexes + the phase lock row), so they hold across processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from maplecollect.errors import InvalidTransition, RunNotFound, SlotConflict
+from maplecollect.phases import ORDER, Phase
+from maplecollect.state.database import session_factory
+from maplecollect.state.models import (
+    ACTIVE_LOOP_STATUSES,
+    ACTIVE_RUN_STATUSES,
+    ChainRow,
+    ChainStatus,
+    ChunkRow,
+    LoopRow,
+    LoopStatus,
+    OcidCacheRow,
+    PhaseLockRow,
+    RunRow,
+    RunStatus,
+)
+
+_ACTIVE_RUN = [s.value for s in ACTIVE_RUN_STATUSES]
+_ACTIVE_LOOP = [s.value for s in ACTIVE_LOOP_STATUSES]
+_TERMINAL_RUN = [s.value for s in RunStatus if s.terminal]
+
+
+@dataclass(frozen=True)
+class StatusSnapshot:
+    """What `/run-status` shows, read in one transaction."""
+
+    active: dict[Phase, RunRow | None]
+    newest: dict[Phase, RunRow | None]
+    last_terminal: dict[Phase, RunRow | None]
+    newest_loop: dict[Phase, LoopRow | None]
+
+
+@dataclass(frozen=True)
+class CachedOcid:
+    ocid: str
+    world_name: str | None
+    fetched_at: datetime
+
+
+class Repository:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._session = session_factory(engine)
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    # -- slots -------------------------------------------------------------
+
+    @staticmethod
+    async def _lock_phase(session: AsyncSession, phase: Phase) -> None:
+        # A row lock on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers.
+        await session.execute(
+            update(PhaseLockRow)
+            .where(PhaseLockRow.phase == phase.value)
+            .values(touched_at=func.now())
+        )
+
+    @staticmethod
+    async def _active_run(session: AsyncSession, phase: Phase) -> RunRow | None:
+        res = await session.execute(
+            select(RunRow).where(RunRow.phase == phase.value, RunRow.status.in_(_ACTIVE_RUN))
+        )
+        return res.scalars().first()
+
+    @staticmethod
+    async def _active_loop(session: AsyncSession, phase: Phase) -> LoopRow | None:
+        res = await session.execute(
+            select(LoopRow).where(LoopRow.phase == phase.value, LoopRow.status.in_(_ACTIVE_LOOP))
+        )
+        return res.scalars().first()
+
+    async def create_run(self, row: RunRow) -> RunRow:
+        """Take the phase slot by inserting an active run.
+
+        Raises SlotConflict carrying the occupying run or loop. A loop's own
+        iteration (row.loop_id set to the active loop) may take the slot.
+        """
+        phase = Phase(row.phase)
+        try:
+            async with self._session.begin() as session:
+                await self._lock_phase(session, phase)
+                loop = await self._active_loop(session, phase)
+                if loop is not None and loop.loop_id != row.loop_id:
+                    raise SlotConflict(phase.value, loop_id=loop.loop_id)
+                active = await self._active_run(session, phase)
+                if active is not None:
+                    raise SlotConflict(phase.value, run_id=active.run_id)
+                session.add(row)
+        except IntegrityError as exc:
+            # Lost a race that the lock row did not cover (e.g. another dialect).
+            active = await self.active_run(phase)
+            raise SlotConflict(phase.value, run_id=active.run_id if active else None) from exc
+        return row
+
+    async def resume_run(self, run_id: str, *, owner: str, now: datetime) -> RunRow:
+        """Put a FAILED/ABANDONED run back into its phase slot under the same runId."""
+        try:
+            async with self._session.begin() as session:
+                run = await session.get(RunRow, run_id, with_for_update=True)
+                if run is None:
+                    raise RunNotFound(run_id)
+                if not RunStatus(run.status).resumable:
+                    raise InvalidTransition(run_id, run.status, "resume")
+                phase = Phase(run.phase)
+                await self._lock_phase(session, phase)
+                loop = await self._active_loop(session, phase)
+                if loop is not None:
+                    raise SlotConflict(phase.value, loop_id=loop.loop_id)
+                active = await self._active_run(session, phase)
+                if active is not None:
+                    raise SlotConflict(phase.value, run_id=active.run_id)
+                run.status = RunStatus.RUNNING.value
+                run.owner = owner
+                run.heartbeat_at = now
+                run.updated_at = now
+                run.completed_at = None
+                run.error_message = None
+                run.stop_requested = False
+                run.resume_count += 1
+        except IntegrityError as exc:
+            active = await self.active_run(phase)
+            raise SlotConflict(phase.value, run_id=active.run_id if active else None) from exc
+        return run
+
+    # -- runs ----------------------------------------------------------------
+
+    async def get_run(self, run_id: str) -> RunRow | None:
+        async with self._session() as session:
+            return await session.get(RunRow, run_id)
+
+    async def active_run(self, phase: Phase) -> RunRow | None:
+        async with self._session() as session:
+            return await self._active_run(session, phase)
+
+    async def newest_completed(self, phase: Phase) -> RunRow | None:
+        async with self._session() as session:
+            res = await session.execute(
+                select(RunRow)
+                .where(RunRow.phase == phase.value, RunRow.status == RunStatus.COMPLETED.value)
+                .order_by(RunRow.completed_at.desc(), RunRow.run_id.desc())
+                .limit(1)
+            )
+            return res.scalars().first()
+
+    async def list_runs(
+        self,
+        *,
+        phase: Phase | None = None,
+        status: RunStatus | None = None,
+        chain_id: str | None = None,
+        loop_id: str | None = None,
+        limit: int = 50,
+        older_than: datetime | None = None,
+    ) -> list[RunRow]:
+        stmt = select(RunRow)
+        if phase is not None:
+            stmt = stmt.where(RunRow.phase == phase.value)
+        if status is not None:
+            stmt = stmt.where(RunRow.status == status.value)
+        if chain_id is not None:
+            stmt = stmt.where(RunRow.chain_id == chain_id)
+        if loop_id is not None:
+            stmt = stmt.where(RunRow.loop_id == loop_id)
+        if older_than is not None:
+            stmt = stmt.where(RunRow.started_at < older_than)
+        stmt = stmt.order_by(RunRow.started_at.desc(), RunRow.run_id.desc()).limit(limit)
+        async with self._session() as session:
+            return list((await session.execute(stmt)).scalars())
+
+    async def record_progress(
+        self,
+        run_id: str,
+        *,
+        now: datetime,
+        records_processed: int,
+        records_failed: int,
+        chunks_processed: int,
+        total_keys: int | None,
+        rate_per_second: float | None,
+        eta_seconds: float | None,
+    ) -> bool:
+        """Write progress and heartbeat; return whether a stop was requested."""
+        async with self._session.begin() as session:
+            await session.execute(
+                update(RunRow)
+                .where(RunRow.run_id == run_id)
+                .values(
+                    records_processed=records_processed,
+                    records_failed=records_failed,
+                    chunks_processed=chunks_processed,
+                    total_keys=total_keys,
+                    rate_per_second=rate_per_second,
+                    eta_seconds=eta_seconds,
+                    updated_at=now,
+                    heartbeat_at=now,
+                )
+            )
+            res = await session.execute(
+                select(RunRow.stop_requested).where(RunRow.run_id == run_id)
+            )
+            return bool(res.scalar())
+
+    async def stop_requested(self, run_id: str) -> bool:
+        async with self._session() as session:
+            res = await session.execute(
+                select(RunRow.stop_requested).where(RunRow.run_id == run_id)
+            )
+            return bool(res.scalar())
+
+    async def finish_run(
+        self,
+        run_id: str,
+        status: RunStatus,
+        *,
+        now: datetime,
+        error_message: str | None = None,
+        manifest_path: str | None = None,
+    ) -> RunRow:
+        """End a run; the stop flag is cleared with it so it can never hit another run."""
+        async with self._session.begin() as session:
+            run = await session.get(RunRow, run_id, with_for_update=True)
+            if run is None:
+                raise RunNotFound(run_id)
+            run.status = status.value
+            run.updated_at = now
+            run.completed_at = now if status.terminal else None
+            run.stop_requested = False
+            run.error_message = error_message
+            if manifest_path is not None:
+                run.manifest_path = manifest_path
+            if status is not RunStatus.COMPLETED:
+                run.eta_seconds = None
+            return run
+
+    async def request_run_stop(self, run_id: str, *, now: datetime) -> bool:
+        async with self._session.begin() as session:
+            res = await session.execute(
+                update(RunRow)
+                .where(RunRow.run_id == run_id, RunRow.status.in_(_ACTIVE_RUN))
+                .values(stop_requested=True, status=RunStatus.STOPPING.value, updated_at=now)
+            )
+            return bool(getattr(res, "rowcount", 0))
+
+    async def heartbeat(
+        self,
+        *,
+        now: datetime,
+        run_ids: Iterable[str] = (),
+        loop_ids: Iterable[str] = (),
+        chain_ids: Iterable[str] = (),
+    ) -> None:
+        runs, loops, chains = list(run_ids), list(loop_ids), list(chain_ids)
+        async with self._session.begin() as session:
+            if runs:
+                await session.execute(
+                    update(RunRow).where(RunRow.run_id.in_(runs)).values(heartbeat_at=now)
+                )
+            if loops:
+                await session.execute(
+                    update(LoopRow).where(LoopRow.loop_id.in_(loops)).values(heartbeat_at=now)
+                )
+            if chains:
+                await session.execute(
+                    update(ChainRow).where(ChainRow.chain_id.in_(chains)).values(heartbeat_at=now)
+                )
+
+    async def abandon_dead(
+        self, *, now: datetime, stale_after: timedelta, dead_owners: Sequence[str] = ()
+    ) -> list[str]:
+        """Runs whose owner stopped heart-beating become ABANDONED (never restarted).
+
+        Their loops end STOPPED and their chains FAILED, each with the reason.
+        Returns the abandoned run ids.
+        """
+        cutoff = now - stale_after
+        stale_runs = or_(RunRow.heartbeat_at < cutoff, RunRow.owner.in_(list(dead_owners)))
+        async with self._session.begin() as session:
+            res = await session.execute(
+                select(RunRow).where(RunRow.status.in_(_ACTIVE_RUN), stale_runs).with_for_update()
+            )
+            abandoned = list(res.scalars())
+            for run in abandoned:
+                run.status = RunStatus.ABANDONED.value
+                run.stop_requested = False
+                run.completed_at = now
+                run.updated_at = now
+                run.error_message = (
+                    f"owner {run.owner} stopped heart-beating (last at "
+                    f"{run.heartbeat_at.isoformat()}); resume it with POST "
+                    f"/api/internal/resume/run/{run.run_id}"
+                )
+            res_l = await session.execute(
+                select(LoopRow).where(
+                    LoopRow.status.in_(_ACTIVE_LOOP),
+                    or_(LoopRow.heartbeat_at < cutoff, LoopRow.owner.in_(list(dead_owners))),
+                )
+            )
+            for loop in res_l.scalars():
+                loop.status = LoopStatus.STOPPED.value
+                loop.stopped_at = now
+                loop.updated_at = now
+                loop.current_run_id = None
+                loop.stop_requested = False
+                loop.last_error = f"owner {loop.owner} stopped heart-beating; loop ended"
+            res_c = await session.execute(
+                select(ChainRow).where(
+                    ChainRow.status == ChainStatus.RUNNING.value,
+                    or_(ChainRow.heartbeat_at < cutoff, ChainRow.owner.in_(list(dead_owners))),
+                )
+            )
+            for chain in res_c.scalars():
+                chain.status = ChainStatus.FAILED.value
+                chain.completed_at = now
+                chain.updated_at = now
+                chain.error_message = f"owner {chain.owner} stopped heart-beating; chain ended"
+            return [r.run_id for r in abandoned]
+
+    async def active_owners(self) -> list[str]:
+        async with self._session() as session:
+            stmts = [
+                select(RunRow.owner).where(RunRow.status.in_(_ACTIVE_RUN)),
+                select(LoopRow.owner).where(LoopRow.status.in_(_ACTIVE_LOOP)),
+                select(ChainRow.owner).where(ChainRow.status == ChainStatus.RUNNING.value),
+            ]
+            owners: set[str] = set()
+            for stmt in stmts:
+                owners.update((await session.execute(stmt)).scalars())
+            return sorted(owners)
+
+    # -- loops ---------------------------------------------------------------
+
+    async def create_loop(self, row: LoopRow) -> LoopRow:
+        """Take the phase for a loop. SlotConflict carries the loop or run in the way."""
+        phase = Phase(row.phase)
+        try:
+            async with self._session.begin() as session:
+                await self._lock_phase(session, phase)
+                loop = await self._active_loop(session, phase)
+                if loop is not None:
+                    raise SlotConflict(phase.value, loop_id=loop.loop_id)
+                active = await self._active_run(session, phase)
+                if active is not None:
+                    raise SlotConflict(phase.value, run_id=active.run_id)
+                session.add(row)
+        except IntegrityError as exc:
+            loop = await self.active_loop(phase)
+            raise SlotConflict(phase.value, loop_id=loop.loop_id if loop else None) from exc
+        return row
+
+    async def get_loop(self, loop_id: str) -> LoopRow | None:
+        async with self._session() as session:
+            return await session.get(LoopRow, loop_id)
+
+    async def active_loop(self, phase: Phase) -> LoopRow | None:
+        async with self._session() as session:
+            return await self._active_loop(session, phase)
+
+    async def update_loop(self, loop_id: str, **values: Any) -> LoopRow:
+        async with self._session.begin() as session:
+            loop = await session.get(LoopRow, loop_id, with_for_update=True)
+            if loop is None:
+                raise RunNotFound(loop_id)
+            for name, value in values.items():
+                setattr(loop, name, value)
+            return loop
+
+    async def request_loop_stop(self, phase: Phase, *, now: datetime) -> LoopRow | None:
+        async with self._session.begin() as session:
+            loop = await self._active_loop(session, phase)
+            if loop is None:
+                return None
+            loop.stop_requested = True
+            loop.status = LoopStatus.STOPPING.value
+            loop.updated_at = now
+            return loop
+
+    async def loop_stop_requested(self, loop_id: str) -> bool:
+        async with self._session() as session:
+            res = await session.execute(
+                select(LoopRow.stop_requested).where(LoopRow.loop_id == loop_id)
+            )
+            return bool(res.scalar())
+
+    # -- chains --------------------------------------------------------------
+
+    async def create_chain(self, row: ChainRow) -> ChainRow:
+        try:
+            async with self._session.begin() as session:
+                session.add(row)
+        except IntegrityError as exc:
+            running = await self.running_chain()
+            raise SlotConflict("daily", run_id=running.chain_id if running else None) from exc
+        return row
+
+    async def running_chain(self) -> ChainRow | None:
+        async with self._session() as session:
+            res = await session.execute(
+                select(ChainRow).where(ChainRow.status == ChainStatus.RUNNING.value)
+            )
+            return res.scalars().first()
+
+    async def get_chain(self, chain_id: str) -> ChainRow | None:
+        async with self._session() as session:
+            return await session.get(ChainRow, chain_id)
+
+    async def finish_chain(
+        self, chain_id: str, status: ChainStatus, *, now: datetime, error_message: str | None
+    ) -> None:
+        async with self._session.begin() as session:
+            await session.execute(
+                update(ChainRow)
+                .where(ChainRow.chain_id == chain_id)
+                .values(
+                    status=status.value,
+                    completed_at=now,
+                    updated_at=now,
+                    error_message=error_message,
+                )
+            )
+
+    # -- chunks --------------------------------------------------------------
+
+    async def add_chunk(self, row: ChunkRow) -> None:
+        """Promote a published part: from now on it is the run's resume point.
+
+        Re-publishing the same part after a crash replaces the row (idempotent).
+        """
+        async with self._session.begin() as session:
+            await session.merge(row)
+            await session.execute(
+                update(RunRow)
+                .where(RunRow.run_id == row.run_id)
+                .values(chunks_processed=RunRow.chunks_processed + 1)
+            )
+
+    async def list_chunks(self, run_id: str, endpoint: str | None = None) -> list[ChunkRow]:
+        stmt = select(ChunkRow).where(ChunkRow.run_id == run_id)
+        if endpoint is not None:
+            stmt = stmt.where(ChunkRow.endpoint == endpoint)
+        async with self._session() as session:
+            return list(
+                (await session.execute(stmt.order_by(ChunkRow.endpoint, ChunkRow.part))).scalars()
+            )
+
+    async def delete_runs(self, run_ids: Sequence[str]) -> int:
+        """Retention: forget terminal runs and their chunk rows."""
+        if not run_ids:
+            return 0
+        async with self._session.begin() as session:
+            await session.execute(delete(ChunkRow).where(ChunkRow.run_id.in_(list(run_ids))))
+            res = await session.execute(
+                delete(RunRow).where(
+                    RunRow.run_id.in_(list(run_ids)), RunRow.status.in_(_TERMINAL_RUN)
+                )
+            )
+            return int(getattr(res, "rowcount", 0))
+
+    # -- OCID cache ----------------------------------------------------------
+
+    async def cached_ocids(self, names: Sequence[str]) -> dict[str, CachedOcid]:
+        out: dict[str, CachedOcid] = {}
+        async with self._session() as session:
+            # Bounded IN lists: SQLite caps bound parameters per statement.
+            for start in range(0, len(names), 500):
+                batch = list(names[start : start + 500])
+                res = await session.execute(
+                    select(OcidCacheRow).where(OcidCacheRow.character_name.in_(batch))
+                )
+                for row in res.scalars():
+                    out[row.character_name] = CachedOcid(row.ocid, row.world_name, row.fetched_at)
+        return out
+
+    async def cache_ocids(
+        self, rows: Sequence[tuple[str, str | None, str]], *, now: datetime
+    ) -> None:
+        """Upsert (name, world, ocid) rows: mappings are replaced, never cleared first."""
+        if not rows:
+            return
+        async with self._session.begin() as session:
+            for name, world, ocid in rows:
+                await session.merge(
+                    OcidCacheRow(character_name=name, world_name=world, ocid=ocid, fetched_at=now)
+                )
+
+    async def forget_ocid(self, name: str) -> None:
+        async with self._session.begin() as session:
+            await session.execute(delete(OcidCacheRow).where(OcidCacheRow.character_name == name))
+
+    # -- status ----------------------------------------------------------------
+
+    async def status_snapshot(self) -> StatusSnapshot:
+        active: dict[Phase, RunRow | None] = dict.fromkeys(ORDER)
+        newest: dict[Phase, RunRow | None] = dict.fromkeys(ORDER)
+        terminal: dict[Phase, RunRow | None] = dict.fromkeys(ORDER)
+        loops: dict[Phase, LoopRow | None] = dict.fromkeys(ORDER)
+        async with self._session() as session:
+            for run in (
+                await session.execute(select(RunRow).where(RunRow.status.in_(_ACTIVE_RUN)))
+            ).scalars():
+                active[Phase(run.phase)] = run
+            for phase in ORDER:
+                by_phase = select(RunRow).where(RunRow.phase == phase.value)
+                newest[phase] = (
+                    (
+                        await session.execute(
+                            by_phase.order_by(RunRow.started_at.desc(), RunRow.run_id.desc()).limit(
+                                1
+                            )
+                        )
+                    )
+                    .scalars()
+                    .first()
+                )
+                terminal[phase] = (
+                    (
+                        await session.execute(
+                            by_phase.where(RunRow.status.in_(_TERMINAL_RUN))
+                            .order_by(RunRow.completed_at.desc(), RunRow.run_id.desc())
+                            .limit(1)
+                        )
+                    )
+                    .scalars()
+                    .first()
+                )
+                loops[phase] = (
+                    (
+                        await session.execute(
+                            select(LoopRow)
+                            .where(LoopRow.phase == phase.value)
+                            .order_by(
+                                LoopRow.status.in_(_ACTIVE_LOOP).desc(),
+                                LoopRow.started_at.desc(),
+                            )
+                            .limit(1)
+                        )
+                    )
+                    .scalars()
+                    .first()
+                )
+        return StatusSnapshot(
+            active=active, newest=newest, last_terminal=terminal, newest_loop=loops
+        )

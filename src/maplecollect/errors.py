@@ -11,7 +11,11 @@
     ├── StateError                  durable run state problems
     │   ├── SlotConflict            a phase slot is held by another run or loop
     │   ├── RunNotFound
-    │   └── InvalidTransition       e.g. resuming a COMPLETED run
+    │   ├── InvalidTransition       e.g. resuming a COMPLETED run
+    │   └── UpstreamError           MissingUpstream, UpstreamNotAllowed,
+    │                               UpstreamNotFound, UpstreamNotCompleted,
+    │                               UpstreamPhaseMismatch
+    ├── InvalidRequest              a request naming something impossible (code)
     └── ClosedError                 a client/limiter/supervisor used after close
 
 Every NexonApiError carries status, error code, message, endpoint and key,
@@ -57,7 +61,8 @@ class NexonApiError(MaplecollectError):
     def __str__(self) -> str:
         where = f"{self.endpoint} [{self.key}]" if self.key else self.endpoint
         code = self.code or "TRANSPORT"
-        return f"{code} (HTTP {self.status}) on {where} after {self.attempts} attempt(s): {self.message}"
+        tries = f"{self.attempts} attempt(s)"
+        return f"{code} (HTTP {self.status}) on {where} after {tries}: {self.message}"
 
 
 class RecordError(NexonApiError):
@@ -79,7 +84,9 @@ class StateError(MaplecollectError):
 class SlotConflict(StateError):
     """The phase slot is held by another run (run_id) or loop (loop_id)."""
 
-    def __init__(self, phase: str, *, run_id: str | None = None, loop_id: str | None = None) -> None:
+    def __init__(
+        self, phase: str, *, run_id: str | None = None, loop_id: str | None = None
+    ) -> None:
         super().__init__(f"phase {phase} is busy (run={run_id}, loop={loop_id})")
         self.phase = phase
         self.run_id = run_id
@@ -98,3 +105,52 @@ class InvalidTransition(StateError):
         self.run_id = run_id
         self.status = status
         self.wanted = wanted
+
+
+class InvalidRequest(MaplecollectError):
+    """A request that names something impossible; `code` is the API error name."""
+
+    def __init__(self, code: str, message: str, **details: object) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+class UpstreamError(StateError):
+    """The upstream run named for a phase cannot feed it."""
+
+
+class MissingUpstream(UpstreamError):
+    def __init__(self, phase: str, upstream_phase: str) -> None:
+        super().__init__(f"{phase} needs an upstream {upstream_phase} run (X-Upstream-Run-Id)")
+        self.phase = phase
+        self.upstream_phase = upstream_phase
+
+
+class UpstreamNotAllowed(UpstreamError):
+    def __init__(self, phase: str) -> None:
+        super().__init__(f"{phase} is a root phase and takes no upstream run")
+        self.phase = phase
+
+
+class UpstreamNotFound(UpstreamError):
+    def __init__(self, upstream_run_id: str, upstream_phase: str | None = None) -> None:
+        super().__init__(f"upstream run {upstream_run_id} not found")
+        self.upstream_run_id = upstream_run_id
+        self.upstream_phase = upstream_phase
+
+
+class UpstreamNotCompleted(UpstreamError):
+    def __init__(self, upstream_run_id: str, upstream_status: str) -> None:
+        super().__init__(f"upstream run {upstream_run_id} is {upstream_status}, not COMPLETED")
+        self.upstream_run_id = upstream_run_id
+        self.upstream_status = upstream_status
+
+
+class UpstreamPhaseMismatch(UpstreamError):
+    def __init__(self, upstream_run_id: str, expected: str, actual: str) -> None:
+        super().__init__(f"upstream run {upstream_run_id} is a {actual} run, expected {expected}")
+        self.upstream_run_id = upstream_run_id
+        self.expected = expected
+        self.actual = actual

@@ -1,0 +1,60 @@
+"""What a phase runner gets from the supervisor, and what it must implement."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from maplecollect.config import Settings
+from maplecollect.control.progress import Progress
+from maplecollect.phases import Phase
+from maplecollect.state.models import ChunkRow, RunRow
+from maplecollect.state.repository import Repository
+
+if TYPE_CHECKING:
+    from maplecollect.control.services import Services
+
+
+@dataclass
+class RunContext:
+    """One run being executed.
+
+    `stop` is set when a stop was requested (through any replica) or the
+    service shuts down; a runner checks it between batches, flushes what it
+    has collected and returns normally. `chunks` are the parts already
+    published by an earlier attempt of this run (resume): continue after them.
+    """
+
+    run: RunRow
+    settings: Settings
+    repo: Repository
+    services: Services
+    progress: Progress
+    stop: asyncio.Event
+    chunks: list[ChunkRow]
+
+    @property
+    def phase(self) -> Phase:
+        return Phase(self.run.phase)
+
+    @property
+    def run_id(self) -> str:
+        return self.run.run_id
+
+
+class PhaseRunner(Protocol):
+    """Collects one phase for one run.
+
+    Returns normally when done or when `ctx.stop` is set (after publishing
+    what it collected). Raises RunFatalError / StoreError / ConfigError for
+    run-level faults; per-key failures are failed records, never exceptions.
+    """
+
+    async def run(self, ctx: RunContext) -> None: ...
+
+
+class RunFinalizer(Protocol):
+    """Writes the run's manifest for a final status; returns its path (or None)."""
+
+    async def finalize(self, run: RunRow, status: str, services: Services) -> str | None: ...

@@ -1,0 +1,136 @@
+"""The loop driver: re-run a loopable phase back to back (DESIGN §5 "Loops").
+
+Each iteration is a new run carrying the loop's id, fed by the newest
+COMPLETED upstream run read at the start of that iteration. A missing upstream
+or a busy slot makes the loop wait, not die; failed iterations back off; N
+consecutive failures stop the loop with `lastError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING
+
+from maplecollect.errors import SlotConflict
+from maplecollect.phases import Phase
+from maplecollect.state.models import LoopRow, LoopStatus, RunStatus
+
+if TYPE_CHECKING:
+    from maplecollect.control.supervisor import Supervisor
+
+log = logging.getLogger(__name__)
+
+
+async def _sleep_or_wake(wakeup: asyncio.Event, seconds: float) -> None:
+    if seconds <= 0:
+        return
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(wakeup.wait(), timeout=seconds)
+
+
+async def run_loop(sup: Supervisor, loop: LoopRow) -> None:
+    loop_id = loop.loop_id
+    phase = Phase(loop.phase)
+    upstream_phase = phase.upstream
+    assert upstream_phase is not None
+    wakeup = sup.loop_wakeup(loop_id)
+    settings = sup.settings
+    iterations = loop.iteration_count
+    failures = loop.consecutive_failures
+    final_error: str | None = None
+    try:
+        while not await _stopping(sup, loop_id, wakeup):
+            upstream = await sup.repo.newest_completed(upstream_phase)
+            if upstream is None:
+                await sup.repo.update_loop(
+                    loop_id,
+                    last_error=f"waiting: no COMPLETED {upstream_phase.value} run yet",
+                    updated_at=sup.clock(),
+                )
+                await _sleep_or_wake(wakeup, settings.loop_upstream_wait_seconds)
+                continue
+            try:
+                handle = await sup.start_loop_iteration(loop, upstream)
+            except SlotConflict as exc:
+                await sup.repo.update_loop(
+                    loop_id,
+                    last_error=f"waiting: {phase.value} is held by run {exc.run_id}",
+                    updated_at=sup.clock(),
+                )
+                await _sleep_or_wake(wakeup, settings.loop_upstream_wait_seconds)
+                continue
+            run_id = handle.run.run_id
+            await sup.repo.update_loop(loop_id, current_run_id=run_id, updated_at=sup.clock())
+            status = await sup.wait_run(run_id)
+            run = await sup.repo.get_run(run_id)
+            error = run.error_message if run else None
+            if status is RunStatus.ABANDONED:
+                return  # the service is shutting down; close() ends the loop row
+            if status is RunStatus.STOPPED:
+                await sup.repo.update_loop(
+                    loop_id, current_run_id=None, last_run_id=run_id, updated_at=sup.clock()
+                )
+                break
+            iterations += 1
+            if status is RunStatus.COMPLETED:
+                failures = 0
+                await sup.repo.update_loop(
+                    loop_id,
+                    iteration_count=iterations,
+                    consecutive_failures=0,
+                    current_run_id=None,
+                    last_run_id=run_id,
+                    last_error=None,
+                    updated_at=sup.clock(),
+                )
+                await _sleep_or_wake(wakeup, loop.interval_seconds)
+                continue
+            failures += 1
+            await sup.repo.update_loop(
+                loop_id,
+                iteration_count=iterations,
+                consecutive_failures=failures,
+                current_run_id=None,
+                last_run_id=run_id,
+                last_error=error,
+                updated_at=sup.clock(),
+            )
+            if failures >= settings.loop_max_consecutive_failures:
+                final_error = (
+                    f"stopped after {failures} consecutive failed iterations; last: {error}"
+                )
+                log.error("loop %s: %s", loop_id, final_error)
+                break
+            backoff = settings.loop_failure_backoff_seconds * 2 ** (failures - 1)
+            await _sleep_or_wake(wakeup, max(backoff, loop.interval_seconds))
+    except asyncio.CancelledError:
+        await _end_loop(sup, loop_id, "the service stopped; loop ended")
+        raise
+    except Exception as exc:
+        log.exception("loop %s crashed", loop_id)
+        final_error = f"internal error: {type(exc).__name__}: {exc}"
+    await _end_loop(sup, loop_id, final_error)
+
+
+async def _stopping(sup: Supervisor, loop_id: str, wakeup: asyncio.Event) -> bool:
+    wakeup.clear()
+    return await sup.repo.loop_stop_requested(loop_id)
+
+
+async def _end_loop(sup: Supervisor, loop_id: str, error: str | None) -> None:
+    now = sup.clock()
+    values: dict[str, object] = {
+        "status": LoopStatus.STOPPED.value,
+        "stopped_at": now,
+        "updated_at": now,
+        "current_run_id": None,
+        "stop_requested": False,
+    }
+    if error is not None:
+        values["last_error"] = error
+    try:
+        await sup.repo.update_loop(loop_id, **values)
+    finally:
+        sup.forget_loop(loop_id)

@@ -1,0 +1,541 @@
+"""The supervisor: phase slots, runs, loops, chains, stop and resume (DESIGN §4, §5).
+
+Every decision that must hold across processes (who holds a phase, whether a
+stop was requested) is made in the database; this object only runs the tasks
+of the runs it owns and keeps their heartbeat and progress current.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any
+
+from maplecollect.config import Settings
+from maplecollect.control.context import PhaseRunner, RunContext, RunFinalizer
+from maplecollect.control.owner import is_dead_local_owner, new_owner_id
+from maplecollect.control.progress import Progress
+from maplecollect.control.services import Services
+from maplecollect.dates import LATEST, default_snapshot_date, parse_snapshot_date
+from maplecollect.errors import (
+    ClosedError,
+    ConfigError,
+    InvalidRequest,
+    MaplecollectError,
+    MissingUpstream,
+    NexonApiError,
+    RunFatalError,
+    RunNotFound,
+    SlotConflict,
+    StoreError,
+    UpstreamNotAllowed,
+    UpstreamNotCompleted,
+    UpstreamNotFound,
+    UpstreamPhaseMismatch,
+)
+from maplecollect.ids import is_valid_id, new_id
+from maplecollect.phases import Phase
+from maplecollect.state.models import LoopRow, RunRow, RunStatus
+from maplecollect.state.repository import Repository
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class RunHandle:
+    run: RunRow
+    stop: asyncio.Event
+    progress: Progress
+    task: asyncio.Task[RunStatus] | None = None
+    shutdown: bool = False
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    final_status: RunStatus | None = None
+
+
+@dataclass(frozen=True)
+class StopResult:
+    """Outcome of a stop request: `run_id` is the stopped run or, if idle, the last one."""
+
+    requested: bool
+    run_id: str | None
+    loop_id: str | None = None
+
+
+class Supervisor:
+    """Runs phases for this process. Use as an async context manager."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        repo: Repository,
+        runners: Mapping[Phase, PhaseRunner],
+        *,
+        services: Services | None = None,
+        finalizer: RunFinalizer | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.settings = settings
+        self.repo = repo
+        self.runners = dict(runners)
+        self.services = services or Services(settings)
+        self.finalizer = finalizer
+        self.clock = clock
+        self.owner = new_owner_id()
+        self._runs: dict[str, RunHandle] = {}
+        self._loops: dict[str, asyncio.Task[None]] = {}
+        self._loop_wakeups: dict[str, asyncio.Event] = {}
+        self._chains: dict[str, asyncio.Task[None]] = {}
+        self._background: asyncio.Task[None] | None = None
+        self._closed = False
+        self._started = False
+
+    # -- lifecycle -----------------------------------------------------------
+
+    async def __aenter__(self) -> Supervisor:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        """Mark runs of dead owners ABANDONED (never restart them) and start heart-beating."""
+        if self._closed:
+            raise ClosedError("supervisor is closed")
+        await self.sweep()
+        self._background = asyncio.create_task(self._heartbeat_loop(), name="supervisor-heartbeat")
+        self._started = True
+
+    async def close(self) -> None:
+        """Stop this process's work: runs end ABANDONED (resumable), loops STOPPED."""
+        if self._closed:
+            return
+        self._closed = True
+        for loop_task in self._loops.values():
+            loop_task.cancel()
+        for chain_task in self._chains.values():
+            chain_task.cancel()
+        for handle in list(self._runs.values()):
+            handle.shutdown = True
+            handle.stop.set()
+        pending: list[asyncio.Task[Any]] = [h.task for h in self._runs.values() if h.task]
+        pending += [*self._loops.values(), *self._chains.values()]
+        if pending:
+            _done, still = await asyncio.wait(pending, timeout=30)
+            for task in still:
+                task.cancel()
+            if still:
+                await asyncio.wait(still, timeout=5)
+        if self._background is not None:
+            self._background.cancel()
+            await asyncio.gather(self._background, return_exceptions=True)
+        await self.services.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClosedError("supervisor is closed")
+
+    async def sweep(self) -> list[str]:
+        """Abandon runs (and end loops/chains) whose owners are gone."""
+        owners = await self.repo.active_owners()
+        dead = [o for o in owners if is_dead_local_owner(o, me=self.owner)]
+        abandoned = await self.repo.abandon_dead(
+            now=self.clock(),
+            stale_after=timedelta(seconds=self.settings.heartbeat_timeout_seconds),
+            dead_owners=dead,
+        )
+        for run_id in abandoned:
+            log.warning("run %s abandoned: its owner stopped heart-beating", run_id)
+        return abandoned
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_seconds)
+            try:
+                await self.repo.heartbeat(
+                    now=self.clock(),
+                    run_ids=list(self._runs),
+                    loop_ids=list(self._loops),
+                    chain_ids=list(self._chains),
+                )
+                await self._pull_loop_stops()
+                await self.sweep()
+            except Exception:  # the DB may be briefly down; keep beating
+                log.exception("heartbeat failed")
+
+    async def _pull_loop_stops(self) -> None:
+        """Loop stops requested through another replica reach this process here."""
+        for loop_id, wakeup in self._loop_wakeups.items():
+            if await self.repo.loop_stop_requested(loop_id):
+                wakeup.set()
+
+    # -- upstream resolution -------------------------------------------------
+
+    async def resolve_upstream(self, phase: Phase, upstream: str | None) -> RunRow | None:
+        """Check the upstream run named for `phase` (or `latest`); None for the root phase."""
+        expected = phase.upstream
+        if expected is None:
+            if upstream:
+                raise UpstreamNotAllowed(phase.value)
+            return None
+        if not upstream:
+            raise MissingUpstream(phase.value, expected.value)
+        if upstream == LATEST:
+            run = await self.repo.newest_completed(expected)
+            if run is None:
+                raise UpstreamNotFound(LATEST, expected.value)
+            return run
+        if not is_valid_id(upstream):
+            raise InvalidRequest(
+                "INVALID_RUN_ID", "X-Upstream-Run-Id is not a valid run id", upstreamRunId=upstream
+            )
+        run = await self.repo.get_run(upstream)
+        if run is None:
+            raise UpstreamNotFound(upstream, expected.value)
+        if run.phase != expected.value:
+            raise UpstreamPhaseMismatch(upstream, expected.value, run.phase)
+        if run.status != RunStatus.COMPLETED.value:
+            raise UpstreamNotCompleted(upstream, run.status)
+        return run
+
+    def snapshot_date(self, requested: str | None, *, upstream: RunRow | None, loop: bool) -> str:
+        """Requested date, else the upstream's, else `latest` for loops / yesterday KST."""
+        now = self.clock()
+        if requested is not None:
+            return parse_snapshot_date(requested, now=now)
+        if loop:
+            return LATEST
+        if upstream is not None and upstream.snapshot_date != LATEST:
+            return upstream.snapshot_date
+        return default_snapshot_date(now)
+
+    def new_run_row(
+        self,
+        phase: Phase,
+        *,
+        upstream: RunRow | None,
+        snapshot_date: str,
+        airflow_run_id: str | None,
+        chain_id: str | None = None,
+        loop_id: str | None = None,
+    ) -> RunRow:
+        now = self.clock()
+        return RunRow(
+            run_id=new_id(phase.short, now),
+            phase=phase.value,
+            status=RunStatus.RUNNING.value,
+            upstream_run_id=upstream.run_id if upstream else None,
+            chain_id=chain_id,
+            loop_id=loop_id,
+            airflow_run_id=airflow_run_id,
+            snapshot_date=snapshot_date,
+            started_at=now,
+            updated_at=now,
+            heartbeat_at=now,
+            owner=self.owner,
+            records_processed=0,
+            records_failed=0,
+            chunks_processed=0,
+            stop_requested=False,
+            resume_count=0,
+        )
+
+    # -- one-shot runs -------------------------------------------------------
+
+    async def trigger_phase(
+        self,
+        phase: Phase,
+        *,
+        upstream: str | None = None,
+        date: str | None = None,
+        airflow_run_id: str | None = None,
+    ) -> RunRow:
+        """Take the phase slot and start the run; returns once the slot is held.
+
+        Raises UpstreamError subclasses, InvalidRequest, or SlotConflict.
+        """
+        self._check_open()
+        upstream_run = await self.resolve_upstream(phase, upstream)
+        snapshot = self.snapshot_date(date, upstream=upstream_run, loop=False)
+        row = self.new_run_row(
+            phase, upstream=upstream_run, snapshot_date=snapshot, airflow_run_id=airflow_run_id
+        )
+        run = await self.repo.create_run(row)
+        self.spawn(run)
+        return run
+
+    async def resume(self, run_id: str) -> RunRow:
+        """Continue an ABANDONED or FAILED run after its last published chunk, same runId."""
+        self._check_open()
+        run = await self.repo.resume_run(run_id, owner=self.owner, now=self.clock())
+        self.spawn(run)
+        return run
+
+    def spawn(self, run: RunRow) -> RunHandle:
+        handle = RunHandle(
+            run=run,
+            stop=asyncio.Event(),
+            progress=Progress(
+                total_keys=run.total_keys,
+                records=run.records_processed,
+                failed=run.records_failed,
+                chunks=run.chunks_processed,
+            ),
+        )
+        self._runs[run.run_id] = handle
+        handle.task = asyncio.create_task(self._execute(handle), name=f"run-{run.run_id}")
+        return handle
+
+    async def wait_run(self, run_id: str) -> RunStatus:
+        """Wait for a run executed by this process to end; returns its final status."""
+        handle = self._runs.get(run_id)
+        if handle is None:
+            run = await self.repo.get_run(run_id)
+            if run is None:
+                raise RunNotFound(run_id)
+            return RunStatus(run.status)
+        await handle.done.wait()
+        assert handle.final_status is not None
+        return handle.final_status
+
+    async def _execute(self, handle: RunHandle) -> RunStatus:
+        run = handle.run
+        status = RunStatus.FAILED
+        error: str | None = None
+        ticker = asyncio.create_task(self._progress_loop(handle), name=f"progress-{run.run_id}")
+        try:
+            runner = self.runners.get(Phase(run.phase))
+            if runner is None:
+                raise ConfigError(f"no runner is configured for {run.phase}")
+            chunks = await self.repo.list_chunks(run.run_id)
+            ctx = RunContext(
+                run=run,
+                settings=self.settings,
+                repo=self.repo,
+                services=self.services,
+                progress=handle.progress,
+                stop=handle.stop,
+                chunks=chunks,
+            )
+            await runner.run(ctx)
+            if handle.shutdown:
+                status, error = RunStatus.ABANDONED, self._shutdown_message(run)
+            elif handle.stop.is_set():
+                status, error = RunStatus.STOPPED, "stopped on request"
+            else:
+                status = RunStatus.COMPLETED
+        except asyncio.CancelledError:
+            status, error = RunStatus.ABANDONED, self._shutdown_message(run)
+        except (NexonApiError, RunFatalError, StoreError, ConfigError) as exc:
+            status, error = RunStatus.FAILED, str(exc)
+        except MaplecollectError as exc:
+            status, error = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"
+        except Exception as exc:
+            log.exception("run %s crashed", run.run_id)
+            status, error = RunStatus.FAILED, f"internal error: {type(exc).__name__}: {exc}"
+        finally:
+            ticker.cancel()
+            await asyncio.gather(ticker, return_exceptions=True)
+        await self._finish(handle, status, error)
+        return status
+
+    @staticmethod
+    def _shutdown_message(run: RunRow) -> str:
+        return (
+            "the service stopped while this run was in progress; resume it with "
+            f"POST /api/internal/resume/run/{run.run_id}"
+        )
+
+    async def _finish(self, handle: RunHandle, status: RunStatus, error: str | None) -> None:
+        run = handle.run
+        manifest_path: str | None = None
+        try:
+            await self._write_progress(handle)
+            if self.finalizer is not None and status is not RunStatus.ABANDONED:
+                manifest_path = await self.finalizer.finalize(run, status.value, self.services)
+        except Exception as exc:  # the manifest failed: the run cannot be COMPLETED
+            log.exception("finalising run %s failed", run.run_id)
+            if status is RunStatus.COMPLETED:
+                status = RunStatus.FAILED
+            error = error or f"writing the manifest failed: {type(exc).__name__}: {exc}"
+        for attempt in range(5):
+            try:
+                await self.repo.finish_run(
+                    run.run_id,
+                    status,
+                    now=self.clock(),
+                    error_message=error,
+                    manifest_path=manifest_path,
+                )
+                break
+            except Exception:
+                log.exception(
+                    "recording the end of run %s failed (attempt %d)", run.run_id, attempt
+                )
+                await asyncio.sleep(min(2**attempt, 10))
+        handle.final_status = status
+        handle.done.set()
+        self._runs.pop(run.run_id, None)
+        log.info("run %s ended %s", run.run_id, status.value)
+
+    async def _write_progress(self, handle: RunHandle) -> bool:
+        p = handle.progress
+        p.sample()
+        return await self.repo.record_progress(
+            handle.run.run_id,
+            now=self.clock(),
+            records_processed=p.records,
+            records_failed=p.failed,
+            chunks_processed=p.chunks,
+            total_keys=p.total_keys,
+            rate_per_second=round(p.rate, 2) if p.rate is not None else None,
+            eta_seconds=round(p.eta_seconds, 1) if p.eta_seconds is not None else None,
+        )
+
+    async def _progress_loop(self, handle: RunHandle) -> None:
+        """Progress and heartbeat at a bounded rate; picks up stops from any replica."""
+        while True:
+            await asyncio.sleep(self.settings.progress_seconds)
+            try:
+                if await self._write_progress(handle):
+                    handle.stop.set()
+            except Exception:
+                log.exception("progress write for %s failed", handle.run.run_id)
+
+    # -- stop ------------------------------------------------------------------
+
+    async def stop_phase(self, phase: Phase) -> StopResult:
+        """Stop the phase's run, and its loop if one is running."""
+        self._check_open()
+        now = self.clock()
+        loop = await self.repo.request_loop_stop(phase, now=now)
+        if loop is not None:
+            self._wake_loop(loop.loop_id)
+        active = await self.repo.active_run(phase)
+        if active is not None and await self.repo.request_run_stop(active.run_id, now=now):
+            self._stop_local(active.run_id)
+            return StopResult(True, active.run_id, loop.loop_id if loop else None)
+        if loop is not None:
+            return StopResult(True, loop.current_run_id or loop.last_run_id, loop.loop_id)
+        last = await self.repo.list_runs(phase=phase, limit=1)
+        return StopResult(False, last[0].run_id if last else None)
+
+    def _stop_local(self, run_id: str) -> None:
+        handle = self._runs.get(run_id)
+        if handle is not None:
+            handle.stop.set()
+
+    # -- loops -------------------------------------------------------------------
+
+    async def start_loop(
+        self,
+        phase: Phase,
+        *,
+        date: str | None = None,
+        interval_seconds: float | None = None,
+        airflow_run_id: str | None = None,
+    ) -> LoopRow:
+        """Take the phase for a loop. Raises InvalidRequest (not loopable) or SlotConflict."""
+        from maplecollect.control.loops import run_loop
+
+        self._check_open()
+        if not phase.loopable:
+            raise InvalidRequest("INVALID_PHASE", f"{phase.value} cannot loop")
+        snapshot = self.snapshot_date(date, upstream=None, loop=True)
+        interval = 0.0 if interval_seconds is None else float(interval_seconds)
+        now = self.clock()
+        row = LoopRow(
+            loop_id=new_id(f"loop-{phase.short}", now),
+            phase=phase.value,
+            status="RUNNING",
+            snapshot_date=snapshot,
+            interval_seconds=interval,
+            iteration_count=0,
+            consecutive_failures=0,
+            airflow_run_id=airflow_run_id,
+            owner=self.owner,
+            heartbeat_at=now,
+            started_at=now,
+            updated_at=now,
+            stop_requested=False,
+        )
+        loop = await self.repo.create_loop(row)
+        self._loop_wakeups[loop.loop_id] = asyncio.Event()
+        self._loops[loop.loop_id] = asyncio.create_task(
+            run_loop(self, loop), name=f"loop-{loop.loop_id}"
+        )
+        return loop
+
+    async def stop_loop(self, phase: Phase) -> LoopRow | None:
+        """Stop the phase's loop and its running iteration; None if it was not looping."""
+        self._check_open()
+        now = self.clock()
+        loop = await self.repo.request_loop_stop(phase, now=now)
+        if loop is None:
+            return None
+        self._wake_loop(loop.loop_id)
+        if loop.current_run_id and await self.repo.request_run_stop(loop.current_run_id, now=now):
+            self._stop_local(loop.current_run_id)
+        return loop
+
+    def _wake_loop(self, loop_id: str) -> None:
+        wakeup = self._loop_wakeups.get(loop_id)
+        if wakeup is not None:
+            wakeup.set()
+
+    def loop_wakeup(self, loop_id: str) -> asyncio.Event:
+        return self._loop_wakeups.setdefault(loop_id, asyncio.Event())
+
+    def forget_loop(self, loop_id: str) -> None:
+        self._loops.pop(loop_id, None)
+        self._loop_wakeups.pop(loop_id, None)
+
+    async def start_loop_iteration(self, loop: LoopRow, upstream: RunRow) -> RunHandle:
+        """Used by the loop driver: one iteration is a new run with the loop's id."""
+        row = self.new_run_row(
+            Phase(loop.phase),
+            upstream=upstream,
+            snapshot_date=loop.snapshot_date,
+            airflow_run_id=loop.airflow_run_id,
+            loop_id=loop.loop_id,
+        )
+        run = await self.repo.create_run(row)
+        return self.spawn(run)
+
+    # -- daily chain -----------------------------------------------------------
+
+    async def trigger_daily(
+        self, *, date: str | None = None, airflow_run_id: str | None = None
+    ) -> tuple[str, RunRow]:
+        """Start RANKING_FETCH → OCID_LOOKUP → CHARACTER_BASIC + ITEM_EQUIPMENT.
+
+        All four phases must be free (SlotConflict names the first busy one).
+        Returns (chainId, the RANKING_FETCH run, whose slot is already held).
+        """
+        from maplecollect.control.chains import start_chain
+
+        self._check_open()
+        return await start_chain(self, date=date, airflow_run_id=airflow_run_id)
+
+    def spawn_chain_task(self, chain_id: str, task: asyncio.Task[None]) -> None:
+        self._chains[chain_id] = task
+        task.add_done_callback(lambda _t: self._chains.pop(chain_id, None))
+
+    def local_runs(self) -> dict[str, RunHandle]:
+        return dict(self._runs)
+
+
+__all__ = ["RunHandle", "SlotConflict", "StopResult", "Supervisor"]

@@ -21,7 +21,9 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
 def _reachable(url: str, default_port: int) -> bool:
     parts = urlsplit(url)
     try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), 1):
+        with socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or default_port), 1
+        ):
             return True
     except OSError:
         return False
@@ -52,6 +54,24 @@ def redis_url() -> str:
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Drop MAPLECOLLECT_* / NEXON_* variables so settings come only from the test."""
     for name in list(os.environ):
-        if name.startswith(("MAPLECOLLECT_", "NEXON_")) and not name.startswith("MAPLECOLLECT_TEST_"):
+        if name.startswith(("MAPLECOLLECT_", "NEXON_")) and not name.startswith(
+            "MAPLECOLLECT_TEST_"
+        ):
             monkeypatch.delenv(name, raising=False)
     yield
+
+
+@pytest.fixture
+def postgres_schema_url(postgres_url: str) -> Iterator[str]:
+    """A fresh schema per test on the real PostgreSQL server, dropped afterwards."""
+    import secrets
+
+    import psycopg
+
+    schema = f"mc_test_{secrets.token_hex(4)}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in postgres_url else "?"
+    yield f"{postgres_url}{sep}options=-csearch_path%3D{schema}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')

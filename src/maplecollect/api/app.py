@@ -1,0 +1,80 @@
+"""The FastAPI application: `create_app(settings)`; nothing is built at import time."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, Depends, FastAPI
+
+from maplecollect import API_VERSION, __version__
+from maplecollect.api.deps import require_token
+from maplecollect.api.errors import install_error_handlers
+from maplecollect.api.routes import chains, health, loops, metrics, runs, stops, triggers
+from maplecollect.config import Settings, get_settings
+from maplecollect.control.context import PhaseRunner, RunFinalizer
+from maplecollect.control.services import Services
+from maplecollect.control.supervisor import Supervisor
+from maplecollect.phases import Phase
+from maplecollect.state import migrations
+from maplecollect.state.database import create_async_db_engine
+from maplecollect.state.repository import Repository
+
+
+def default_runners() -> tuple[Mapping[Phase, PhaseRunner], RunFinalizer]:
+    """The real phases and the manifest writer (imported late: they pull in HTTP/fsspec)."""
+    from maplecollect.collect.registry import default_finalizer, phase_runners
+
+    return phase_runners(), default_finalizer()
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    runners: Mapping[Phase, PhaseRunner] | None = None,
+    finalizer: RunFinalizer | None = None,
+    services: Services | None = None,
+    migrate: bool = True,
+) -> FastAPI:
+    """Build the control API. `runners`/`finalizer` default to the real phases."""
+    settings = settings or get_settings()
+    if runners is None:
+        runners, default_final = default_runners()
+        finalizer = finalizer or default_final
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = settings.resolved_database_url
+        if migrate:
+            await asyncio.to_thread(migrations.upgrade, url)
+        engine = create_async_db_engine(url)
+        repo = Repository(engine)
+        supervisor = Supervisor(
+            settings, repo, runners, services=services or Services(settings), finalizer=finalizer
+        )
+        await supervisor.start()
+        app.state.settings = settings
+        app.state.repo = repo
+        app.state.supervisor = supervisor
+        try:
+            yield
+        finally:
+            await supervisor.close()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="maplecollect control API",
+        version=f"{__version__} (api {API_VERSION})",
+        description="Run, loop and stop the phases of the MapleStory daily collection.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    internal = APIRouter(prefix="/api/internal", dependencies=[Depends(require_token)])
+    for module in (triggers, stops, loops, runs, chains):
+        internal.include_router(module.router)
+    app.include_router(health.router)
+    app.include_router(metrics.router)
+    app.include_router(internal)
+    return app

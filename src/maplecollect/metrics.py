@@ -1,0 +1,22 @@
+"""Prometheus metrics of the service (no API key or token in any label)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge
+
+RUNS_FINISHED = Counter(
+    "maplecollect_runs_finished_total",
+    "Runs that ended, by phase and final status",
+    ["phase", "status"],
+)
+RECORDS = Counter(
+    "maplecollect_records_total",
+    "Records collected, by phase and outcome (ok, failed)",
+    ["phase", "outcome"],
+)
+ACTIVE_RUNS = Gauge(
+    "maplecollect_active_runs", "Non-terminal runs per phase (from the DB)", ["phase"]
+)
+ACTIVE_LOOPS = Gauge(
+    "maplecollect_active_loops", "Running loops per phase (from the DB)", ["phase"]
+)

@@ -1,0 +1,59 @@
+"""One supervisor process racing for a phase slot: python race_trigger.py DB_URL START_AT N.
+
+Waits until the wall-clock START_AT, fires N concurrent triggers of
+RANKING_FETCH, prints one JSON line {"won": [...], "conflicts": [...]}.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from maplecollect.control.supervisor import Supervisor
+from maplecollect.errors import SlotConflict
+from maplecollect.phases import Phase
+from maplecollect.state.database import create_async_db_engine
+from maplecollect.state.repository import Repository
+from support.fake_phases import walkers
+from support.service import fast_settings
+
+
+async def main(url: str, start_at: float, n: int) -> None:
+    runners = walkers()
+    runners[Phase.RANKING_FETCH].mode = "block"
+    settings = fast_settings(Path(tempfile.mkdtemp()), database_url=url)
+    engine = create_async_db_engine(url)
+    sup = Supervisor(settings, Repository(engine), runners)
+    await sup.start()
+
+    async def one() -> tuple[str, str | None]:
+        try:
+            run = await sup.trigger_phase(Phase.RANKING_FETCH)
+            return "won", run.run_id
+        except SlotConflict as exc:
+            return "conflict", exc.run_id
+
+    await asyncio.sleep(max(0.0, start_at - time.time()))
+    results = await asyncio.gather(*(one() for _ in range(n)))
+    print(
+        json.dumps(
+            {
+                "won": [r for kind, r in results if kind == "won"],
+                "conflicts": [r for kind, r in results if kind == "conflict"],
+            }
+        ),
+        flush=True,
+    )
+    await asyncio.sleep(1.0)  # let the other process finish its attempts
+    await sup.close()
+    await engine.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], float(sys.argv[2]), int(sys.argv[3])))

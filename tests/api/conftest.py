@@ -29,13 +29,3 @@ async def svc(
 ) -> AsyncIterator[RunningService]:
     async with serve(fast_settings(tmp_path, database_url=database_url), phases) as running:
         yield running
-
-
-async def complete(svc: RunningService, phase: str, upstream: str | None = None) -> str:
-    """Trigger a phase and wait for it to complete; returns its runId."""
-    headers = {"X-Upstream-Run-Id": upstream} if upstream else {}
-    res = await svc.client.post(f"/api/internal/trigger/phase/{phase}", headers=headers)
-    assert res.status_code == 202, res.text
-    run = await svc.wait_run(res.json()["runId"])
-    assert run["status"] == "COMPLETED", run
-    return str(run["runId"])

@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import complete
 from maplecollect.phases import Phase
 from support.fake_phases import WalkerRunner, walkers
 from support.procs import start_fake_service
@@ -125,7 +124,7 @@ async def test_daily_chain_stops_at_first_failed_phase(
 async def test_daily_refused_while_a_phase_is_busy(
     svc: RunningService, phases: dict[Phase, WalkerRunner]
 ) -> None:
-    ranking = await complete(svc, "RANKING_FETCH")
+    ranking = await svc.complete("RANKING_FETCH")
     phases[Phase.OCID_LOOKUP].mode = "block"
     busy = (
         await svc.client.post(
@@ -149,8 +148,8 @@ async def _wait_chain(svc: RunningService, chain_id: str) -> dict[str, Any]:
 
 
 async def test_runs_history_newest_first_with_filters(svc: RunningService) -> None:
-    first = await complete(svc, "RANKING_FETCH")
-    second = await complete(svc, "RANKING_FETCH")
+    first = await svc.complete("RANKING_FETCH")
+    second = await svc.complete("RANKING_FETCH")
     runs = (await svc.client.get("/api/internal/runs", params={"phase": "RANKING_FETCH"})).json()
     assert [r["runId"] for r in runs] == [second, first]
     one = (await svc.client.get("/api/internal/runs", params={"limit": 1})).json()

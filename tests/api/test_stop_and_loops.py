@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from conftest import complete
 from maplecollect.phases import Phase
 from support.fake_phases import WalkerRunner
 from support.service import RunningService
@@ -30,8 +29,8 @@ async def _wait_loop(
 
 
 async def _ocid_ready(svc: RunningService) -> str:
-    ranking = await complete(svc, "RANKING_FETCH")
-    return await complete(svc, "OCID_LOOKUP", upstream=ranking)
+    ranking = await svc.complete("RANKING_FETCH")
+    return await svc.complete("OCID_LOOKUP", upstream=ranking)
 
 
 async def test_stop_then_next_run_is_not_stopped(
@@ -47,7 +46,7 @@ async def test_stop_then_next_run_is_not_stopped(
     assert stopped["terminal"] is True
     # The stop flag died with that run: the next one runs to completion.
     phases[Phase.RANKING_FETCH].mode = "ok"
-    second = await complete(svc, "RANKING_FETCH")
+    second = await svc.complete("RANKING_FETCH")
     assert second != first
 
 
@@ -55,7 +54,7 @@ async def test_stop_of_idle_phase_is_not_running(svc: RunningService) -> None:
     res = await svc.client.post("/api/internal/stop/phase/OCID_LOOKUP")
     assert res.status_code == 200
     assert res.json() == {"status": "NOT_RUNNING", "phase": "OCID_LOOKUP", "lastRunId": None}
-    ranking = await complete(svc, "RANKING_FETCH")
+    ranking = await svc.complete("RANKING_FETCH")
     res = await svc.client.post("/api/internal/stop/phase/RANKING_FETCH")
     assert res.status_code == 200
     assert res.json()["lastRunId"] == ranking

@@ -6,7 +6,6 @@ import asyncio
 
 import pytest
 
-from conftest import complete
 from maplecollect.phases import Phase
 from support.fake_phases import WalkerRunner
 from support.service import RunningService
@@ -68,7 +67,7 @@ async def test_root_phase_refuses_an_upstream(svc: RunningService) -> None:
 
 
 async def test_upstream_errors(svc: RunningService, phases: dict[Phase, WalkerRunner]) -> None:
-    ranking = await complete(svc, "RANKING_FETCH")
+    ranking = await svc.complete("RANKING_FETCH")
     # Wrong phase: a RANKING run cannot feed CHARACTER_BASIC.
     res = await svc.client.post(
         "/api/internal/trigger/phase/CHARACTER_BASIC", headers={"X-Upstream-Run-Id": ranking}
@@ -112,8 +111,8 @@ async def test_latest_resolves_to_newest_completed_upstream(
     )
     assert res.status_code == 404
     assert res.json()["error"] == "UPSTREAM_NOT_FOUND"
-    first = await complete(svc, "RANKING_FETCH")
-    second = await complete(svc, "RANKING_FETCH")
+    first = await svc.complete("RANKING_FETCH")
+    second = await svc.complete("RANKING_FETCH")
     assert first != second
     res = await svc.client.post(
         "/api/internal/trigger/phase/OCID_LOOKUP", headers={"X-Upstream-Run-Id": "latest"}
@@ -150,7 +149,7 @@ async def test_trigger_while_loop_holds_phase_is_loop_active(
     res = await svc.client.post("/api/internal/loop/phase/ITEM_EQUIPMENT")
     assert res.status_code == 202
     loop_id = res.json()["loopId"]
-    ranking = await complete(svc, "RANKING_FETCH")
+    ranking = await svc.complete("RANKING_FETCH")
     ocid_res = await svc.client.post(
         "/api/internal/trigger/phase/OCID_LOOKUP", headers={"X-Upstream-Run-Id": ranking}
     )

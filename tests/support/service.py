@@ -57,6 +57,15 @@ class RunningService:
                     return body
                 await asyncio.sleep(0.02)
 
+    async def complete(self, phase: str, upstream: str | None = None) -> str:
+        """Trigger a phase and wait for it to complete; returns its runId."""
+        headers = {"X-Upstream-Run-Id": upstream} if upstream else {}
+        res = await self.client.post(f"/api/internal/trigger/phase/{phase}", headers=headers)
+        assert res.status_code == 202, res.text
+        run = await self.wait_run(res.json()["runId"])
+        assert run["status"] == "COMPLETED", run
+        return str(run["runId"])
+
 
 @contextlib.asynccontextmanager
 async def serve(

@@ -54,6 +54,7 @@ class Settings(BaseSettings):
 
     # Phases.
     ranking_max_pages: int = Field(default=500, ge=1)
+    ocid_cache: bool = Field(default=True, description="use the persistent name→ocid cache")
     ocid_cache_ttl_seconds: float = Field(default=7 * 86400, ge=0)
 
     # Supervisor.

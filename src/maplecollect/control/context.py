@@ -57,4 +57,6 @@ class PhaseRunner(Protocol):
 class RunFinalizer(Protocol):
     """Writes the run's manifest for a final status; returns its path (or None)."""
 
-    async def finalize(self, run: RunRow, status: str, services: Services) -> str | None: ...
+    async def finalize(
+        self, run: RunRow, status: str, *, repo: Repository, services: Services
+    ) -> str | None: ...

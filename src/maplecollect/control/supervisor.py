@@ -365,7 +365,9 @@ class Supervisor:
         try:
             await self._write_progress(handle)
             if self.finalizer is not None and status is not RunStatus.ABANDONED:
-                manifest_path = await self.finalizer.finalize(run, status.value, self.services)
+                manifest_path = await self.finalizer.finalize(
+                    run, status.value, repo=self.repo, services=self.services
+                )
         except Exception as exc:  # the manifest failed: the run cannot be COMPLETED
             log.exception("finalising run %s failed", run.run_id)
             if status is RunStatus.COMPLETED:

@@ -12,6 +12,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -446,11 +448,6 @@ class Repository:
         """
         async with self._session.begin() as session:
             await session.merge(row)
-            await session.execute(
-                update(RunRow)
-                .where(RunRow.run_id == row.run_id)
-                .values(chunks_processed=RunRow.chunks_processed + 1)
-            )
 
     async def list_chunks(self, run_id: str, endpoint: str | None = None) -> list[ChunkRow]:
         stmt = select(ChunkRow).where(ChunkRow.run_id == run_id)
@@ -495,11 +492,24 @@ class Repository:
         """Upsert (name, world, ocid) rows: mappings are replaced, never cleared first."""
         if not rows:
             return
+        values = [
+            {"character_name": n, "world_name": w, "ocid": o, "fetched_at": now} for n, w, o in rows
+        ]
+        insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
+        stmt = insert(OcidCacheRow)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[OcidCacheRow.character_name],
+            set_={
+                "world_name": stmt.excluded.world_name,
+                "ocid": stmt.excluded.ocid,
+                "fetched_at": stmt.excluded.fetched_at,
+            },
+        )
         async with self._session.begin() as session:
-            for name, world, ocid in rows:
-                await session.merge(
-                    OcidCacheRow(character_name=name, world_name=world, ocid=ocid, fetched_at=now)
-                )
+            # Last one wins inside a batch: a name may repeat across worlds.
+            deduped = list({v["character_name"]: v for v in values}.values())
+            for start in range(0, len(deduped), 500):
+                await session.execute(stmt, deduped[start : start + 500])
 
     async def forget_ocid(self, name: str) -> None:
         async with self._session.begin() as session:

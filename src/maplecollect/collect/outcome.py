@@ -1,0 +1,34 @@
+"""What one fetched key becomes: entries (record or failed lines) with input indexes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from maplecollect.artifacts.lines import failed_line, record_line
+from maplecollect.errors import RecordError
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One line for the writer. `index` orders it in the run's input (strictly increasing)."""
+
+    index: int
+    line: bytes
+    failed: bool
+
+
+def utc_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def ok(
+    index: int, key: str, endpoint: str, fetched_at: str, body: bytes, *, empty: bool = False
+) -> Entry:
+    return Entry(index, record_line(key, endpoint, fetched_at, body, empty), failed=False)
+
+
+def failed(index: int, key: str, endpoint: str, exc: RecordError) -> Entry:
+    """A per-key failure: written as a failed record with its code and attempts."""
+    line = failed_line(key, endpoint, utc_iso(), exc.status, exc.code, exc.message, exc.attempts)
+    return Entry(index, line, failed=True)

@@ -1,0 +1,212 @@
+"""The shared fetch loop: many keys in flight, results written in input order.
+
+Workers take keys in input order and fetch them concurrently (the client's
+limiter and semaphore pace the API); an emitter hands finished results to the
+ChunkWriter strictly in input order, so every part covers a contiguous input
+range and a resume can continue right after the last published part.
+At most `window` results wait for the emitter, which bounds memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from maplecollect.artifacts.chunk import PublishedChunk
+from maplecollect.artifacts.writer import ChunkWriter
+from maplecollect.collect.outcome import Entry
+from maplecollect.control.context import RunContext
+from maplecollect.state.models import ChunkRow
+
+log = logging.getLogger(__name__)
+K = TypeVar("K")
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    """Where an attempt of a run starts: after the parts already promoted."""
+
+    next_index: int
+    next_part: int
+    records: int
+    failed: int
+    parts: int
+
+    @classmethod
+    def of(cls, chunks: Iterable[ChunkRow], endpoint: str) -> ResumePoint:
+        mine = [c for c in chunks if c.endpoint == endpoint]
+        if not mine:
+            return cls(0, 1, 0, 0, 0)
+        last = max(mine, key=lambda c: c.part)
+        return cls(
+            next_index=last.last_index + 1,
+            next_part=last.part + 1,
+            records=sum(c.records for c in mine),
+            failed=sum(c.failed for c in mine),
+            parts=len(mine),
+        )
+
+
+async def open_writer(ctx: RunContext, endpoint: str) -> tuple[ChunkWriter, ResumePoint]:
+    """A ChunkWriter for this run that promotes each published part in the DB.
+
+    On resume, files of parts that were written but never promoted (a crash
+    between publishing and recording) are removed first, and progress restarts
+    from what the promoted parts hold, so nothing is counted twice.
+    """
+    resume = ResumePoint.of(ctx.chunks, endpoint)
+    store = ctx.services.store()
+    if ctx.chunks or ctx.run.resume_count:
+        await store.remove_parts_after(ctx.run_id, endpoint, resume.next_part - 1)
+    progress = ctx.progress
+    progress.records, progress.failed, progress.chunks = resume.records, resume.failed, resume.parts
+
+    async def promote(chunk: PublishedChunk) -> None:
+        await ctx.repo.add_chunk(
+            ChunkRow(
+                run_id=chunk.run_id,
+                endpoint=chunk.endpoint,
+                part=chunk.part,
+                first_index=chunk.first_index,
+                last_index=chunk.last_index,
+                records=chunk.records,
+                failed=chunk.failed,
+                raw_bytes=chunk.raw_bytes,
+                compressed_bytes=chunk.compressed_bytes,
+                sha256=chunk.sha256,
+                path=chunk.path,
+                failed_sha256=chunk.failed_sha256,
+                failed_path=chunk.failed_path,
+                failed_compressed_bytes=chunk.failed_compressed_bytes,
+                created_at=datetime.now(UTC),
+            )
+        )
+        progress.chunks += 1
+
+    settings = ctx.settings
+    writer = ChunkWriter(
+        store,
+        ctx.run_id,
+        endpoint,
+        codec=settings.chunk_codec,
+        max_records=settings.chunk_max_records,
+        max_bytes=settings.chunk_max_bytes,
+        next_part=resume.next_part,
+        on_publish=promote,
+    )
+    return writer, resume
+
+
+async def collect_ordered(
+    ctx: RunContext,
+    writer: ChunkWriter,
+    keys: Iterator[K],
+    fetch: Callable[[K], Awaitable[list[Entry]]],
+    *,
+    workers: int,
+) -> None:
+    """Fetch every key and write its entries in input order.
+
+    `fetch` returns the key's entries (one per record; a ranking page gives
+    many, a skipped key none) with indexes increasing across keys.
+
+    Returns when all keys are written, or early when `ctx.stop` is set: then
+    fetches in flight are cancelled and only the contiguous prefix of finished
+    results is written (a STOPPED run's manifest lists exactly those).
+    Exceptions from `fetch` (run-fatal ones; per-key failures are failed entries)
+    cancel the rest and propagate after the finished prefix is written.
+    """
+    results: dict[int, list[Entry]] = {}
+    ready = asyncio.Event()
+    room = asyncio.Semaphore(max(workers * 2, 1))
+    source = iter(keys)
+    first_error: list[BaseException] = []
+    pending_order: deque[int] = deque()  # key sequence numbers, in the order workers took them
+    taken = 0
+
+    async def worker() -> None:
+        nonlocal taken
+        while not ctx.stop.is_set() and not first_error:
+            await room.acquire()
+            try:
+                key = next(source)
+            except StopIteration:
+                room.release()
+                return
+            index = taken
+            taken += 1
+            pending_order.append(index)
+            try:
+                results[index] = await fetch(key)
+            except BaseException as exc:
+                room.release()
+                if not isinstance(exc, asyncio.CancelledError):
+                    first_error.append(exc)
+                ready.set()
+                raise
+            ready.set()
+
+    tasks = [asyncio.create_task(worker()) for _ in range(max(workers, 1))]
+    stopper = asyncio.create_task(ctx.stop.wait())
+    try:
+        while True:
+            # Emit the contiguous run of finished results in input order.
+            while pending_order and pending_order[0] in results:
+                entries = results.pop(pending_order.popleft())
+                for entry in entries:
+                    if entry.failed:
+                        await writer.add_failed(entry.index, entry.line)
+                        ctx.progress.add(failed=1)
+                    else:
+                        await writer.add(entry.index, entry.line)
+                        ctx.progress.add(records=1)
+                room.release()
+            if first_error or stopper.done():
+                break
+            if not pending_order and all(t.done() for t in tasks):
+                break
+            ready.clear()
+            if pending_order and pending_order[0] in results:
+                continue
+            waiter = asyncio.create_task(ready.wait())
+            await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+    finally:
+        stopper.cancel()
+        for task in tasks:
+            task.cancel()
+        with contextlib.suppress(BaseException):
+            await asyncio.gather(*tasks, return_exceptions=True)
+    if first_error:
+        raise first_error[0]
+
+
+async def write_all(
+    ctx: RunContext,
+    endpoint: str,
+    body: Callable[[ChunkWriter, ResumePoint], Awaitable[None]],
+) -> None:
+    """Open the run's writer, run `body`, and publish what it wrote.
+
+    The open part is published on success, on stop and on run-fatal errors
+    (a FAILED run resumes after it); a store failure aborts the open part.
+    """
+    from maplecollect.errors import StoreError
+
+    writer, resume = await open_writer(ctx, endpoint)
+    try:
+        await body(writer, resume)
+    except StoreError:
+        await writer.abort()
+        raise
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await writer.close()
+        raise
+    await writer.close()

@@ -1,0 +1,243 @@
+"""`maplecollect sim`: run the Nexon API simulator until Ctrl-C (registered by the main CLI).
+
+Also runnable alone: `python -m maplecollect.sim --port 0 --now 2026-11-27T12:00+09:00`.
+The first line on stdout is the base URL (useful with `--port 0`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import Coroutine
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+
+from maplecollect.errors import ConfigError
+from maplecollect.sim.config import DEFAULT_API_KEY, Faults, Latency, SimConfig
+from maplecollect.sim.server import serve_simulator
+from maplecollect.sim.simulator import Simulator
+
+FAULT_KINDS = ("5xx", "gateway", "reset", "hang")
+
+
+def parse_api_keys(values: list[str], default_rate: float | None) -> dict[str, float | None]:
+    """`KEY` (gets --rate-limit) or `KEY=RATE` (0 = unlimited)."""
+    keys: dict[str, float | None] = {}
+    for value in values or [DEFAULT_API_KEY]:
+        key, sep, rate_text = value.partition("=")
+        key = key.strip()
+        if not key:
+            raise typer.BadParameter(f"empty API key in {value!r}", param_hint="--api-key")
+        if not sep:
+            keys[key] = default_rate
+            continue
+        try:
+            rate = float(rate_text)
+        except ValueError:
+            raise typer.BadParameter(
+                f"rate in {value!r} is not a number", param_hint="--api-key"
+            ) from None
+        if rate < 0:
+            raise typer.BadParameter(f"rate in {value!r} is negative", param_hint="--api-key")
+        keys[key] = rate or None
+    return keys
+
+
+def parse_now(value: str | None) -> datetime | None:
+    """ISO 8601 (`2026-11-27T12:00+09:00`); without an offset it is KST."""
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not an ISO 8601 date-time such as 2026-11-27T12:00+09:00",
+            param_hint="--now",
+        ) from None
+
+
+def parse_fault_kinds(value: str) -> set[str]:
+    kinds = {k.strip() for k in value.split(",") if k.strip()}
+    unknown = kinds - set(FAULT_KINDS)
+    if unknown or not kinds:
+        raise typer.BadParameter(
+            f"choose from {', '.join(FAULT_KINDS)} (comma separated)", param_hint="--fault-kinds"
+        )
+    return kinds
+
+
+def build_config(
+    *,
+    characters: int,
+    seed: int,
+    api_key: list[str],
+    rate_limit: float,
+    latency_ms: float,
+    latency_p99_ms: float | None,
+    fault_rate: float,
+    fault_kinds: str,
+    hang_seconds: float,
+    now: str | None,
+    renamed_fraction: float,
+    empty_fraction: float,
+    item_max_kb: int,
+    item_min_kb: int,
+) -> SimConfig:
+    """The SimConfig the flags describe; bad combinations raise `typer.BadParameter`."""
+    kinds = parse_fault_kinds(fault_kinds)
+    if item_min_kb > item_max_kb:
+        raise typer.BadParameter("--item-min-kb must not exceed --item-max-kb")
+    share = fault_rate / len(kinds)  # the total fault rate, split evenly over the kinds
+
+    def rate_of(kind: str) -> float:
+        return share if kind in kinds else 0.0
+
+    try:
+        return SimConfig(
+            seed=seed,
+            characters=characters,
+            renamed_fraction=renamed_fraction,
+            empty_fraction=empty_fraction,
+            item_max_bytes=item_max_kb * 1000,
+            item_min_bytes=item_min_kb * 1000,
+            api_keys=parse_api_keys(api_key, rate_limit or None),
+            latency=Latency(latency_ms, latency_p99_ms),
+            faults=Faults(
+                error_rate=rate_of("5xx"),
+                gateway_rate=rate_of("gateway"),
+                reset_rate=rate_of("reset"),
+                hang_rate=rate_of("hang"),
+                hang_seconds=hang_seconds,
+            ),
+            now=parse_now(now),
+        )
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+async def _serve_until_stopped(simulator: Simulator, host: str, port: int) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with serve_simulator(simulator, host=host, port=port) as running:
+        print(running.base_url, flush=True)
+        summary = simulator.world_summary()
+        keys = ", ".join(
+            f"{k} ({'unlimited' if r is None else f'{r:g}/s'})"
+            for k, r in simulator.controls.api_keys.items()
+        )
+        clock = simulator.controls.clock.pinned
+        print(
+            f"Nexon API simulator: {summary['characters']} characters "
+            f"(ranking rows {summary['rankingRows']}), seed {summary['seed']}; "
+            f"API keys: {keys}; clock: {clock.isoformat() if clock else 'real time'}. "
+            "Ctrl-C stops.",
+            file=sys.stderr,
+            flush=True,
+        )
+        await stop.wait()
+
+
+def _run(coro: Coroutine[Any, Any, None]) -> None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency, but stay runnable
+        asyncio.run(coro)
+    else:
+        uvloop.run(coro)
+
+
+def sim_command(
+    *,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="Port (0 = any free port).")
+    ] = 8090,
+    characters: Annotated[
+        int, typer.Option("--characters", min=1, max=5_000_000, help="Characters in the world.")
+    ] = 2000,
+    seed: Annotated[int, typer.Option("--seed", help="World seed: same seed, same bytes.")] = 42,
+    api_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--api-key",
+            help="Accepted API key, repeatable; KEY or KEY=RATE (0 = unlimited). "
+            f"Default: {DEFAULT_API_KEY}.",
+        ),
+    ] = None,
+    rate_limit: Annotated[
+        float,
+        typer.Option("--rate-limit", min=0, help="Requests/s per key (0 = unlimited)."),
+    ] = 500.0,
+    latency_ms: Annotated[
+        float, typer.Option("--latency-ms", min=0, help="Added latency, p50 in ms.")
+    ] = 0.0,
+    latency_p99_ms: Annotated[
+        float | None,
+        typer.Option("--latency-p99-ms", min=0, help="p99 in ms: makes latency lognormal."),
+    ] = None,
+    fault_rate: Annotated[
+        float,
+        typer.Option("--fault-rate", min=0, max=1, help="Share of requests given a fault."),
+    ] = 0.0,
+    fault_kinds: Annotated[
+        str,
+        typer.Option("--fault-kinds", help="Faults to inject: 5xx,gateway,reset,hang."),
+    ] = "5xx,gateway,reset",
+    hang_seconds: Annotated[
+        float, typer.Option("--hang-seconds", min=0, help="How long a hang lasts.")
+    ] = 300.0,
+    now: Annotated[
+        str | None,
+        typer.Option("--now", help="Pin the clock (ISO 8601; KST if no offset)."),
+    ] = None,
+    renamed_fraction: Annotated[
+        float, typer.Option("--renamed-fraction", min=0, max=1, help="Share renamed.")
+    ] = 0.02,
+    empty_fraction: Annotated[
+        float, typer.Option("--empty-fraction", min=0, max=1, help="Share without data.")
+    ] = 0.02,
+    item_max_kb: Annotated[
+        int, typer.Option("--item-max-kb", min=1, help="item-equipment size, top character.")
+    ] = 200,
+    item_min_kb: Annotated[
+        int, typer.Option("--item-min-kb", min=1, help="item-equipment size, lowest level.")
+    ] = 40,
+) -> None:
+    """Run a local Nexon Open API simulator until Ctrl-C; prints its base URL first."""
+    config = build_config(
+        characters=characters,
+        seed=seed,
+        api_key=api_key or [],
+        rate_limit=rate_limit,
+        latency_ms=latency_ms,
+        latency_p99_ms=latency_p99_ms,
+        fault_rate=fault_rate,
+        fault_kinds=fault_kinds,
+        hang_seconds=hang_seconds,
+        now=now,
+        renamed_fraction=renamed_fraction,
+        empty_fraction=empty_fraction,
+        item_max_kb=item_max_kb,
+        item_min_kb=item_min_kb,
+    )
+    simulator = Simulator(config)
+    try:
+        _run(_serve_until_stopped(simulator, host, port))
+    except OSError as exc:
+        typer.echo(f"Error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        pass
+    typer.echo("simulator stopped", err=True)
+
+
+def main() -> None:
+    """Entry point of `python -m maplecollect.sim`."""
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    app.command()(sim_command)
+    app()

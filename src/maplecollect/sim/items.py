@@ -1,0 +1,276 @@
+"""item-equipment bodies, assembled from pre-serialised item fragments.
+
+At start-up every equipment slot gets `item_variants` items serialised once (with the
+real field set). A character's body is the header, a deterministic choice of fragments
+for `item_equipment` and the three presets, and the trailer — joined as bytes, so even a
+200 KB body costs a memcpy, not a serialisation. Fragments are padded (through
+`item_description`) so the highest-level character reaches `item_max_bytes`.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from typing import Any
+
+import orjson
+
+from maplecollect.sim.catalog import (
+    DESCRIPTION_SENTENCES,
+    DRAGON_SLOTS,
+    EQUIPMENT_SLOTS,
+    MECHANIC_SLOTS,
+    MEDAL_NAMES,
+    POTENTIAL_GRADES,
+    POTENTIAL_LINES,
+    SOUL_NAMES,
+    SOUL_OPTIONS,
+    TITLES,
+    Slot,
+)
+from maplecollect.sim.config import SimConfig
+from maplecollect.sim.template import DATE_MARK, Template
+from maplecollect.sim.world import Character
+
+ICON_BASE = "https://open.api.nexon.com/static/maplestory/ItemIcon/"
+PRESETS = (1, 2, 3)
+
+_STATS = ("str", "dex", "int", "luk", "max_hp", "max_mp", "attack_power", "magic_power")
+_PHYSICAL = ("armor", "speed", "jump")
+TOTAL_OPTION_KEYS = (
+    *_STATS,
+    *_PHYSICAL,
+    "boss_damage",
+    "ignore_monster_armor",
+    "all_stat",
+    "damage",
+    "equipment_level_decrease",
+    "max_hp_rate",
+    "max_mp_rate",
+)
+BASE_OPTION_KEYS = (
+    *_STATS,
+    *_PHYSICAL,
+    "boss_damage",
+    "ignore_monster_armor",
+    "all_stat",
+    "max_hp_rate",
+    "max_mp_rate",
+    "base_equipment_level",
+)
+EXCEPTIONAL_OPTION_KEYS = (*_STATS, "exceptional_upgrade")
+ADD_OPTION_KEYS = (
+    *_STATS,
+    *_PHYSICAL,
+    "boss_damage",
+    "damage",
+    "all_stat",
+    "equipment_level_decrease",
+)
+ETC_OPTION_KEYS = (*_STATS, *_PHYSICAL)
+STARFORCE_OPTION_KEYS = ETC_OPTION_KEYS
+# These option fields are numbers in the real API; every other option value is a string.
+INT_OPTION_KEYS = frozenset(
+    {"equipment_level_decrease", "base_equipment_level", "exceptional_upgrade"}
+)
+
+
+def _options(rng: random.Random, keys: tuple[str, ...], scale: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in keys:
+        if key in INT_OPTION_KEYS:
+            out[key] = 200 if key == "base_equipment_level" else rng.choice((0, 0, 0, 1, 2))
+        elif rng.random() < 0.45:
+            out[key] = str(rng.randrange(1, scale))
+        else:
+            out[key] = "0"
+    return out
+
+
+def _icon(rng: random.Random) -> str:
+    return ICON_BASE + "".join(rng.choices(string.ascii_uppercase, k=8)) + ".png"
+
+
+def _item(rng: random.Random, slot: Slot, description: str | None) -> dict[str, Any]:
+    """One equipment item with every field of the real API, in the real order."""
+    name = rng.choice(slot.names)
+    icon = _icon(rng)
+    grade = rng.choice(POTENTIAL_GRADES)
+    add_grade = rng.choice(POTENTIAL_GRADES)
+    starforce = rng.choice((0, 10, 15, 17, 18, 20, 21, 22, 23))
+    has_soul = slot.slot == "무기"
+    return {
+        "item_equipment_part": slot.part,
+        "item_equipment_slot": slot.slot,
+        "item_name": name,
+        "item_icon": icon,
+        "item_description": description,
+        "item_shape_name": name,
+        "item_shape_icon": icon,
+        "item_gender": None,
+        "item_total_option": _options(rng, TOTAL_OPTION_KEYS, 400),
+        "item_base_option": _options(rng, BASE_OPTION_KEYS, 200),
+        "potential_option_flag": "false",
+        "additional_potential_option_flag": "false",
+        "potential_option_grade": grade,
+        "additional_potential_option_grade": add_grade,
+        "potential_option_1": rng.choice(POTENTIAL_LINES),
+        "potential_option_2": rng.choice(POTENTIAL_LINES),
+        "potential_option_3": rng.choice(POTENTIAL_LINES),
+        "additional_potential_option_1": rng.choice(POTENTIAL_LINES),
+        "additional_potential_option_2": rng.choice(POTENTIAL_LINES),
+        "additional_potential_option_3": rng.choice(POTENTIAL_LINES),
+        "equipment_level_increase": 0,
+        "item_exceptional_option": _options(rng, EXCEPTIONAL_OPTION_KEYS, 30),
+        "item_add_option": _options(rng, ADD_OPTION_KEYS, 120),
+        "growth_exp": 0,
+        "growth_level": 0,
+        "scroll_upgrade": str(rng.randrange(0, 12)),
+        "cuttable_count": str(rng.choice((255, 10, 8))),
+        "golden_hammer_flag": rng.choice(("적용", "미적용")),
+        "scroll_resilience_count": str(rng.randrange(0, 5)),
+        "scroll_upgradeable_count": str(rng.randrange(0, 3)),
+        "soul_name": rng.choice(SOUL_NAMES) if has_soul else None,
+        "soul_option": rng.choice(SOUL_OPTIONS) if has_soul else None,
+        "item_etc_option": _options(rng, ETC_OPTION_KEYS, 60),
+        "starforce": str(starforce),
+        "starforce_scroll_flag": "미사용",
+        "item_starforce_option": _options(rng, STARFORCE_OPTION_KEYS, 150),
+        "special_ring_level": rng.choice((0, 0, 0, 4, 5)) if slot.part == "반지" else 0,
+        "date_expire": None,
+        "freestyle_flag": "0",
+    }
+
+
+def _description(rng: random.Random, length: int) -> str | None:
+    """Roughly `length` UTF-8 bytes of item text (None when no text is needed)."""
+    if length <= 0:
+        return None
+    parts: list[str] = []
+    size = 0
+    while size < length:
+        sentence = rng.choice(DESCRIPTION_SENTENCES)
+        parts.append(sentence)
+        size += len(sentence.encode()) + 1
+    return "\n".join(parts)
+
+
+def _fragments(
+    rng: random.Random, slots: tuple[Slot, ...], variants: int, item_bytes: int
+) -> list[list[bytes]]:
+    out: list[list[bytes]] = []
+    for slot in slots:
+        frags: list[bytes] = []
+        for _ in range(variants):
+            # Measure the bare item, then pad its description to a size around item_bytes.
+            bare = _item(random.Random(rng.getrandbits(64)), slot, None)
+            bare_len = len(orjson.dumps(bare))
+            want = int(item_bytes * rng.uniform(0.6, 1.4)) - bare_len
+            bare["item_description"] = _description(rng, want)
+            frags.append(orjson.dumps(bare))
+        out.append(frags)
+    return out
+
+
+class ItemCatalog:
+    """The fragment pool and the assembly of one character's item-equipment body."""
+
+    def __init__(self, config: SimConfig) -> None:
+        rng = random.Random(f"items:{config.seed}")
+        self._variants = config.item_variants
+        self._max_bytes = config.item_max_bytes
+        self._min_bytes = config.item_min_bytes
+        # item_equipment + 3 presets, every slot filled: the size of the top character.
+        per_item = config.item_max_bytes // (4 * len(EQUIPMENT_SLOTS))
+        self._slots = _fragments(rng, EQUIPMENT_SLOTS, config.item_variants, per_item)
+        self._dragon = _fragments(rng, DRAGON_SLOTS, 1, 0)
+        self._mechanic = _fragments(rng, MECHANIC_SLOTS, 1, 0)
+        self._titles = [
+            orjson.dumps(
+                {
+                    "title_name": title,
+                    "title_icon": _icon(rng),
+                    "title_description": f"{title} 칭호.\n{rng.choice(DESCRIPTION_SENTENCES)}",
+                    "date_expire": None,
+                    "date_option_expire": None,
+                    "title_shape_name": None,
+                    "title_shape_icon": None,
+                    "title_shape_description": None,
+                }
+            )
+            for title in TITLES
+        ]
+        self._medals = [
+            orjson.dumps(
+                {
+                    "medal_shape_name": name,
+                    "medal_shape_icon": _icon(rng),
+                    "medal_shape_description": f"{name}에게 주어지는 훈장.",
+                    "medal_shape_changed_name": None,
+                    "medal_shape_changed_icon": None,
+                    "medal_shape_changed_description": None,
+                }
+            )
+            for name in MEDAL_NAMES
+        ]
+
+    def target_bytes(self, character: Character, min_level: int, max_level: int) -> int:
+        """Body size for this character: the min at the world's lowest level, the max at the top."""
+        span = max_level - min_level
+        frac = 1.0 if span == 0 else (character.level - min_level) / span
+        return int(self._min_bytes + (self._max_bytes - self._min_bytes) * frac)
+
+    def body(self, character: Character, target: int) -> Template:
+        """The body template (date still a hole) for a non-empty character."""
+        rng = random.Random(character.equip_seed)
+        preset_no = rng.choice(PRESETS)
+        choice = {
+            preset: [rng.randrange(self._variants) for _ in EQUIPMENT_SLOTS] for preset in PRESETS
+        }
+        head = (
+            b'{"date":' + orjson.dumps(DATE_MARK) + b',"character_gender":'
+            + orjson.dumps(character.gender) + b',"character_class":'
+            + orjson.dumps(character.job.character_class) + b',"preset_no":'
+            + str(preset_no).encode() + b","
+        )  # fmt: skip
+        tail = (
+            b',"title":' + rng.choice(self._titles) + b',"medal_shape":' + rng.choice(self._medals)
+            + b',"dragon_equipment":' + self._special(character, "에반", self._dragon)
+            + b',"mechanic_equipment":' + self._special(character, "메카닉", self._mechanic)
+            + b"}"
+        )  # fmt: skip
+        # Fill item_equipment (= the active preset) first, then the presets, until the size
+        # target is met: low-level characters show fewer items and empty presets.
+        size = len(head) + len(tail) + 120
+        order = [0, preset_no, *(p for p in PRESETS if p != preset_no)]
+        arrays: dict[int, list[bytes]] = {0: [], 1: [], 2: [], 3: []}
+        for array in order:
+            source = preset_no if array == 0 else array
+            for slot_index, variant in enumerate(choice[source]):
+                if size >= target:
+                    break
+                fragment = self._slots[slot_index][variant]
+                arrays[array].append(fragment)
+                size += len(fragment) + 1
+        body = b"".join(
+            [
+                head,
+                b'"item_equipment":[',
+                b",".join(arrays[0]),
+                b'],"item_equipment_preset_1":[',
+                b",".join(arrays[1]),
+                b'],"item_equipment_preset_2":[',
+                b",".join(arrays[2]),
+                b'],"item_equipment_preset_3":[',
+                b",".join(arrays[3]),
+                b"]",
+                tail,
+            ]
+        )
+        return Template.from_json(body)
+
+    @staticmethod
+    def _special(character: Character, job: str, fragments: list[list[bytes]]) -> bytes:
+        if character.job.character_class != job:
+            return b"[]"
+        return b"[" + b",".join(f[0] for f in fragments) + b"]"

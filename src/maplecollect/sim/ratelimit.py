@@ -1,0 +1,36 @@
+"""Per-key rate limit of the simulated API: a sliding window over arrival times."""
+
+from __future__ import annotations
+
+from collections import deque
+
+WINDOW_SECONDS = 1.0
+
+
+class SlidingWindowLimiter:
+    """Admit at most `rate` requests per key in any trailing 1.0 s window.
+
+    Times are monotonic seconds (the event loop clock), never the simulator's pinned
+    clock. Rejected requests (429) are not counted, so a client above the limit still
+    gets `rate` requests/s through, as from a quota that refills continuously.
+    """
+
+    def __init__(self) -> None:
+        self._admitted: dict[str, deque[float]] = {}
+
+    def admit(self, key: str, rate: float | None, now: float) -> bool:
+        if rate is None:
+            return True
+        window = self._admitted.get(key)
+        if window is None:
+            window = self._admitted[key] = deque()
+        cutoff = now - WINDOW_SECONDS
+        while window and window[0] <= cutoff:
+            window.popleft()
+        if len(window) + 1 > rate:
+            return False
+        window.append(now)
+        return True
+
+    def reset(self) -> None:
+        self._admitted.clear()

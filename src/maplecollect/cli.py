@@ -1,16 +1,97 @@
-"""The `maplecollect` command line (Typer + Rich)."""
+"""The `maplecollect` command line (Typer + Rich).
+
+Server-side commands live here; the client commands (trigger, status, ...)
+and the in-process `run` are registered from their own modules.
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import logging
+import sys
+from typing import Annotated
+
 import typer
+
+from maplecollect.errors import MaplecollectError
+from maplecollect.sim.cli import sim_command
 
 app = typer.Typer(
     name="maplecollect",
     help="Collect daily MapleStory snapshots from the Nexon Open API.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+db_app = typer.Typer(help="Run-state database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.command("sim", help="Run the Nexon Open API simulator until Ctrl-C.")(sim_command)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print one clear line on stderr and exit (1 failure, 2 bad usage)."""
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to bind.")] = 8081,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve the control API (applies database migrations first)."""
+    import uvicorn
+
+    from maplecollect.api.app import create_app
+    from maplecollect.config import get_settings
+
+    try:
+        settings = get_settings()
+    except Exception as exc:  # pydantic ValidationError: a bad environment variable
+        raise fail(f"invalid settings: {exc}", 2) from None
+    if not settings.api_token_value() and not _is_loopback(host):
+        raise fail(
+            f"refusing to bind {host} without MAPLECOLLECT_API_TOKEN; "
+            "set a token or bind 127.0.0.1",
+            2,
+        )
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    try:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+    except MaplecollectError as exc:
+        raise fail(str(exc)) from None
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the Alembic migrations to MAPLECOLLECT_DATABASE_URL (idempotent)."""
+    from maplecollect.config import get_settings
+    from maplecollect.state import migrations
+
+    settings = get_settings()
+    try:
+        migrations.upgrade(settings.resolved_database_url)
+        revision = migrations.current_revision(settings.resolved_database_url)
+    except MaplecollectError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(f"database at revision {revision}")
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except MaplecollectError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -21,22 +22,51 @@ def free_port() -> int:
         return port
 
 
-def start_fake_service(data_dir: Path, *modes: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAPLECOLLECT_")}
-    proc = subprocess.Popen(
-        [sys.executable, str(SERVE_FAKE), str(data_dir), str(port), *modes], env=env
-    )
-    url = f"http://127.0.0.1:{port}"
+def _clean_env(**extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MAPLECOLLECT_", "NEXON_")) or k.startswith("MAPLECOLLECT_TEST_")
+    }
+    env.update(extra)
+    return env
+
+
+def _wait_healthy(proc: subprocess.Popen[bytes], url: str) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"service exited with {proc.returncode}")
         try:
             if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return proc, url
+                return
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
     proc.kill()
     raise RuntimeError("service did not start")
+
+
+def start_fake_service(data_dir: Path, *modes: str) -> tuple[subprocess.Popen[bytes], str]:
+    """The real API with test-double phases, in its own process."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, str(SERVE_FAKE), str(data_dir), str(port), *modes], env=_clean_env()
+    )
+    url = f"http://127.0.0.1:{port}"
+    _wait_healthy(proc, url)
+    return proc, url
+
+
+def start_real_service(data_dir: Path, **env: str) -> tuple[subprocess.Popen[bytes], str]:
+    """`maplecollect serve` exactly as an operator runs it, configured by environment."""
+    port = free_port()
+    exe = shutil.which("maplecollect", path=str(Path(sys.executable).parent))
+    assert exe, "the maplecollect console script is not installed in this venv"
+    proc = subprocess.Popen(
+        [exe, "serve", "--port", str(port), "--log-level", "warning"],
+        env=_clean_env(MAPLECOLLECT_DATA_DIR=str(data_dir), **env),
+    )
+    url = f"http://127.0.0.1:{port}"
+    _wait_healthy(proc, url)
+    return proc, url

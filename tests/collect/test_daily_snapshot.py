@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from support.sim import SNAPSHOT, Stack, stack
 
 from maplecollect.artifacts import read_failed, read_manifest, read_run
 from maplecollect.sim import BASIC_PATH, ITEM_EQUIPMENT_PATH
+from support.sim import SNAPSHOT, Stack, stack
 
 
 async def _wait_chain(st: Stack, chain_id: str) -> dict[str, Any]:
@@ -39,7 +39,9 @@ async def test_daily_chain_matches_the_simulator_world(tmp_path: Path, clean_env
         assert manifest["records"] == sum(truth["rankingRows"].values())
         assert manifest["failed"] == 0
         assert ranking["recordsProcessed"] == truth["characters"]
-        assert (tmp_path / "store" / "runs" / ranking["runId"] / "ranking-overall" / "_SUCCESS").exists()
+        assert (
+            tmp_path / "store" / "runs" / ranking["runId"] / "ranking-overall" / "_SUCCESS"
+        ).exists()
 
         ocid = runs["OCID_LOOKUP"]
         manifest = read_manifest(ocid["runId"], "ocid-lookup", store_url=store)
@@ -61,7 +63,9 @@ async def test_daily_chain_matches_the_simulator_world(tmp_path: Path, clean_env
             assert sum(r["empty"] for r in records) == truth["emptyCharacters"]
             # Bodies are the simulator's bytes, embedded as JSON.
             for record in records[:25]:
-                expected = st.sim.simulator.expected_body(path, {"ocid": record["key"], "date": SNAPSHOT})
+                expected = st.sim.simulator.expected_body(
+                    path, {"ocid": record["key"], "date": SNAPSHOT}
+                )
                 assert record["body"] == orjson.loads(expected)
                 assert record["status"] == 200 and record["endpoint"] == endpoint
             manifest = read_manifest(run["runId"], endpoint, store_url=store)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import signal
 import time
@@ -10,11 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
-from support.procs import start_real_service
-from support.sim import SIM_NOW, SNAPSHOT
 
 from maplecollect.artifacts import read_manifest, read_run
 from maplecollect.sim import Latency, SimConfig, run_simulator_in_thread
+from support.procs import start_real_service
+from support.sim import SIM_NOW, SNAPSHOT
 
 
 def _wait(url: str, run_id: str, predicate: Any, within: float = 120) -> dict[str, Any]:
@@ -92,7 +93,7 @@ def test_sigkill_then_resume_gives_the_uninterrupted_records(
     # Parts are numbered without gaps and cover the input without overlap.
     parts = manifest["chunks"]
     assert [p["part"] for p in parts] == list(range(1, len(parts) + 1))
-    for before, after in zip(parts, parts[1:], strict=False):
+    for before, after in itertools.pairwise(parts):
         assert after["firstIndex"] == before["lastIndex"] + 1
     # No stray part files beyond the manifest's.
     files = sorted((tmp_path / "store" / "runs" / victim / "item-equipment" / "chunks").iterdir())

@@ -9,9 +9,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from support.service import RunningService, fast_settings, serve
-
 from maplecollect.sim import KST, RunningSimulator, SimConfig, serve_simulator
+from support.service import RunningService, fast_settings, serve
 
 # Pinned: every date below is available on the simulator, whatever the real time.
 SIM_NOW = datetime(2026, 11, 27, 12, 0, tzinfo=KST)

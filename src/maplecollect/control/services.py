@@ -44,7 +44,11 @@ class Services:
         return self._store
 
     async def close(self) -> None:
+        """Close the client and the process's shared limiters (they are bound to this loop)."""
         if self._client is not None and self._owns_client:
+            from maplecollect.nexon.registry import close_shared_limiters
+
             client: Any = self._client
             await client.__aexit__(None, None, None)
+            await close_shared_limiters()
         self._client = None

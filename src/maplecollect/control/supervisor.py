@@ -38,6 +38,7 @@ from maplecollect.errors import (
     UpstreamPhaseMismatch,
 )
 from maplecollect.ids import is_valid_id, new_id
+from maplecollect.metrics import RECORDS, RUNS_FINISHED
 from maplecollect.phases import Phase
 from maplecollect.state.models import LoopRow, RunRow, RunStatus
 from maplecollect.state.repository import Repository
@@ -56,6 +57,7 @@ class RunHandle:
     progress: Progress
     task: asyncio.Task[RunStatus] | None = None
     shutdown: bool = False
+    reported: tuple[int, int] = (0, 0)  # records/failed already counted in metrics
     done: asyncio.Event = field(default_factory=asyncio.Event)
     final_status: RunStatus | None = None
 
@@ -294,6 +296,7 @@ class Supervisor:
                 failed=run.records_failed,
                 chunks=run.chunks_processed,
             ),
+            reported=(run.records_processed, run.records_failed),
         )
         self._runs[run.run_id] = handle
         handle.task = asyncio.create_task(self._execute(handle), name=f"run-{run.run_id}")
@@ -388,6 +391,7 @@ class Supervisor:
                     "recording the end of run %s failed (attempt %d)", run.run_id, attempt
                 )
                 await asyncio.sleep(min(2**attempt, 10))
+        RUNS_FINISHED.labels(run.phase, status.value).inc()
         handle.final_status = status
         handle.done.set()
         self._runs.pop(run.run_id, None)
@@ -396,6 +400,13 @@ class Supervisor:
     async def _write_progress(self, handle: RunHandle) -> bool:
         p = handle.progress
         p.sample()
+        done_ok, done_failed = handle.reported
+        phase = handle.run.phase
+        if p.records > done_ok:
+            RECORDS.labels(phase, "ok").inc(p.records - done_ok)
+        if p.failed > done_failed:
+            RECORDS.labels(phase, "failed").inc(p.failed - done_failed)
+        handle.reported = (max(p.records, done_ok), max(p.failed, done_failed))
         return await self.repo.record_progress(
             handle.run.run_id,
             now=self.clock(),

@@ -248,3 +248,24 @@ def test_killed_process_run_becomes_abandoned_and_resumes(tmp_path: Path) -> Non
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+async def test_health_reports_a_database_outage(tmp_path: Path, clean_env: None) -> None:
+    from maplecollect.state.database import create_async_db_engine
+    from maplecollect.state.repository import Repository
+
+    async with serve(fast_settings(tmp_path), walkers()) as svc:
+        healthy = svc.app.state.repo
+        # Point the service at a database that does not answer (nothing listens on port 9).
+        dead = create_async_db_engine("postgresql://nobody@127.0.0.1:9/none?connect_timeout=1")
+        svc.app.state.repo = Repository(dead)
+        try:
+            res = await svc.client.get("/health")
+            assert res.status_code == 503
+            assert res.json()["status"] == "DOWN"
+            assert res.json()["database"] == "DOWN"
+            assert "nobody" not in res.text
+        finally:
+            svc.app.state.repo = healthy
+            await dead.dispose()
+        assert (await svc.client.get("/health")).status_code == 200

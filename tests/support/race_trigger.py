@@ -28,8 +28,8 @@ async def main(url: str, start_at: float, n: int) -> None:
     runners = walkers()
     runners[Phase.RANKING_FETCH].mode = "block"
     settings = fast_settings(Path(tempfile.mkdtemp()), database_url=url)
-    engine = create_async_db_engine(url)
-    sup = Supervisor(settings, Repository(engine), runners)
+    repo = Repository(create_async_db_engine(url))
+    sup = Supervisor(settings, repo, runners)
     await sup.start()
 
     async def one() -> tuple[str, str | None]:
@@ -52,7 +52,7 @@ async def main(url: str, start_at: float, n: int) -> None:
     )
     await asyncio.sleep(1.0)  # let the other process finish its attempts
     await sup.close()
-    await engine.dispose()
+    await repo.dispose()
 
 
 if __name__ == "__main__":

@@ -61,7 +61,7 @@ def create_app(
             yield
         finally:
             await supervisor.close()
-            await engine.dispose()
+            await repo.dispose()
 
     app = FastAPI(
         title="maplecollect control API",

@@ -50,6 +50,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+async def _wait_event(event: asyncio.Event, seconds: float) -> bool:
+    """Wait up to `seconds` for `event`; True if it is set."""
+    try:
+        await asyncio.wait_for(event.wait(), timeout=seconds)
+    except TimeoutError:
+        return False
+    return True
+
+
 @dataclass
 class RunHandle:
     run: RunRow
@@ -59,6 +68,9 @@ class RunHandle:
     shutdown: bool = False
     reported: tuple[int, int] = (0, 0)  # records/failed already counted in metrics
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    # Ends the progress ticker by event, never by cancellation: a ticker
+    # cancelled inside a DB transaction could leave SQLite's write lock held.
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
     final_status: RunStatus | None = None
 
 
@@ -97,7 +109,7 @@ class Supervisor:
         self._chains: dict[str, asyncio.Task[None]] = {}
         self._background: asyncio.Task[None] | None = None
         self._closed = False
-        self._started = False
+        self._closing = asyncio.Event()
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -119,7 +131,6 @@ class Supervisor:
             raise ClosedError("supervisor is closed")
         await self.sweep()
         self._background = asyncio.create_task(self._heartbeat_loop(), name="supervisor-heartbeat")
-        self._started = True
 
     async def close(self) -> None:
         """Stop this process's work: runs end ABANDONED (resumable), loops STOPPED."""
@@ -142,7 +153,7 @@ class Supervisor:
             if still:
                 await asyncio.wait(still, timeout=5)
         if self._background is not None:
-            self._background.cancel()
+            self._closing.set()
             await asyncio.gather(self._background, return_exceptions=True)
         await self.services.close()
 
@@ -164,8 +175,7 @@ class Supervisor:
         return abandoned
 
     async def _heartbeat_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.heartbeat_seconds)
+        while not await _wait_event(self._closing, self.settings.heartbeat_seconds):
             try:
                 await self.repo.heartbeat(
                     now=self.clock(),
@@ -350,7 +360,7 @@ class Supervisor:
             log.exception("run %s crashed", run.run_id)
             status, error = RunStatus.FAILED, f"internal error: {type(exc).__name__}: {exc}"
         finally:
-            ticker.cancel()
+            handle.ended.set()
             await asyncio.gather(ticker, return_exceptions=True)
         await self._finish(handle, status, error)
         return status
@@ -420,8 +430,7 @@ class Supervisor:
 
     async def _progress_loop(self, handle: RunHandle) -> None:
         """Progress and heartbeat at a bounded rate; picks up stops from any replica."""
-        while True:
-            await asyncio.sleep(self.settings.progress_seconds)
+        while not await _wait_event(handle.ended, self.settings.progress_seconds):
             try:
                 if await self._write_progress(handle):
                     handle.stop.set()

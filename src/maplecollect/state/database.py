@@ -56,13 +56,15 @@ def _ensure_sqlite_dir(url: URL) -> None:
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _sqlite_tuning(sync_engine: Engine) -> None:
-    """WAL for concurrent readers, a busy timeout, and BEGIN IMMEDIATE.
+def _sqlite_tuning(sync_engine: Engine, *, writer: bool = True) -> None:
+    """WAL for concurrent readers, a busy timeout, and BEGIN IMMEDIATE for writers.
 
     pysqlite's implicit transactions start as readers and fail with "database is
     locked" when two of them upgrade to writers; taking the write lock at BEGIN
     makes concurrent writers queue instead (the SQLAlchemy-documented recipe).
+    Readers use a deferred BEGIN: under WAL they never wait for the writer.
     """
+    begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
 
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -75,10 +77,11 @@ def _sqlite_tuning(sync_engine: Engine) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql(begin)
 
 
-def create_async_db_engine(url: str) -> AsyncEngine:
+def create_async_db_engine(url: str, *, writer: bool = True) -> AsyncEngine:
+    """The service's engine; `writer=False` gives SQLite a read-only-use engine."""
     parsed = async_url(url)
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if parsed.get_backend_name() == "sqlite":
@@ -88,7 +91,7 @@ def create_async_db_engine(url: str) -> AsyncEngine:
         kwargs.update(pool_size=10, max_overflow=20)
     engine = create_async_engine(parsed, **kwargs)
     if parsed.get_backend_name() == "sqlite":
-        _sqlite_tuning(engine.sync_engine)
+        _sqlite_tuning(engine.sync_engine, writer=writer)
     return engine
 
 

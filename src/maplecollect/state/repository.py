@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from maplecollect.errors import InvalidTransition, RunNotFound, SlotConflict
 from maplecollect.phases import ORDER, Phase
-from maplecollect.state.database import session_factory
+from maplecollect.state.database import create_async_db_engine, session_factory
 from maplecollect.state.models import (
     ACTIVE_LOOP_STATUSES,
     ACTIVE_RUN_STATUSES,
@@ -57,9 +57,24 @@ class CachedOcid:
 
 
 class Repository:
+    """`engine` takes every write; on SQLite, reads go through a second engine
+    whose transactions never take the write lock (WAL readers run alongside).
+    """
+
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._session = session_factory(engine)
+        self._read_engine: AsyncEngine | None = None
+        self._read = self._session
+        if engine.dialect.name == "sqlite":
+            url = engine.url.render_as_string(hide_password=False)
+            self._read_engine = create_async_db_engine(url, writer=False)
+            self._read = session_factory(self._read_engine)
+
+    async def dispose(self) -> None:
+        if self._read_engine is not None:
+            await self._read_engine.dispose()
+        await self.engine.dispose()
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
@@ -146,15 +161,15 @@ class Repository:
     # -- runs ----------------------------------------------------------------
 
     async def get_run(self, run_id: str) -> RunRow | None:
-        async with self._session() as session:
+        async with self._read() as session:
             return await session.get(RunRow, run_id)
 
     async def active_run(self, phase: Phase) -> RunRow | None:
-        async with self._session() as session:
+        async with self._read() as session:
             return await self._active_run(session, phase)
 
     async def newest_completed(self, phase: Phase) -> RunRow | None:
-        async with self._session() as session:
+        async with self._read() as session:
             res = await session.execute(
                 select(RunRow)
                 .where(RunRow.phase == phase.value, RunRow.status == RunStatus.COMPLETED.value)
@@ -185,7 +200,7 @@ class Repository:
         if older_than is not None:
             stmt = stmt.where(RunRow.started_at < older_than)
         stmt = stmt.order_by(RunRow.started_at.desc(), RunRow.run_id.desc()).limit(limit)
-        async with self._session() as session:
+        async with self._read() as session:
             return list((await session.execute(stmt)).scalars())
 
     async def record_progress(
@@ -222,7 +237,7 @@ class Repository:
             return bool(res.scalar())
 
     async def stop_requested(self, run_id: str) -> bool:
-        async with self._session() as session:
+        async with self._read() as session:
             res = await session.execute(
                 select(RunRow.stop_requested).where(RunRow.run_id == run_id)
             )
@@ -337,7 +352,7 @@ class Repository:
             return [r.run_id for r in abandoned]
 
     async def active_owners(self) -> list[str]:
-        async with self._session() as session:
+        async with self._read() as session:
             stmts = [
                 select(RunRow.owner).where(RunRow.status.in_(_ACTIVE_RUN)),
                 select(LoopRow.owner).where(LoopRow.status.in_(_ACTIVE_LOOP)),
@@ -369,11 +384,11 @@ class Repository:
         return row
 
     async def get_loop(self, loop_id: str) -> LoopRow | None:
-        async with self._session() as session:
+        async with self._read() as session:
             return await session.get(LoopRow, loop_id)
 
     async def active_loop(self, phase: Phase) -> LoopRow | None:
-        async with self._session() as session:
+        async with self._read() as session:
             return await self._active_loop(session, phase)
 
     async def update_loop(self, loop_id: str, **values: Any) -> LoopRow:
@@ -396,7 +411,7 @@ class Repository:
             return loop
 
     async def loop_stop_requested(self, loop_id: str) -> bool:
-        async with self._session() as session:
+        async with self._read() as session:
             res = await session.execute(
                 select(LoopRow.stop_requested).where(LoopRow.loop_id == loop_id)
             )
@@ -414,14 +429,14 @@ class Repository:
         return row
 
     async def running_chain(self) -> ChainRow | None:
-        async with self._session() as session:
+        async with self._read() as session:
             res = await session.execute(
                 select(ChainRow).where(ChainRow.status == ChainStatus.RUNNING.value)
             )
             return res.scalars().first()
 
     async def get_chain(self, chain_id: str) -> ChainRow | None:
-        async with self._session() as session:
+        async with self._read() as session:
             return await session.get(ChainRow, chain_id)
 
     async def finish_chain(
@@ -453,7 +468,7 @@ class Repository:
         stmt = select(ChunkRow).where(ChunkRow.run_id == run_id)
         if endpoint is not None:
             stmt = stmt.where(ChunkRow.endpoint == endpoint)
-        async with self._session() as session:
+        async with self._read() as session:
             return list(
                 (await session.execute(stmt.order_by(ChunkRow.endpoint, ChunkRow.part))).scalars()
             )
@@ -475,7 +490,7 @@ class Repository:
 
     async def cached_ocids(self, names: Sequence[str]) -> dict[str, CachedOcid]:
         out: dict[str, CachedOcid] = {}
-        async with self._session() as session:
+        async with self._read() as session:
             # Bounded IN lists: SQLite caps bound parameters per statement.
             for start in range(0, len(names), 500):
                 batch = list(names[start : start + 500])
@@ -522,7 +537,7 @@ class Repository:
         newest: dict[Phase, RunRow | None] = dict.fromkeys(ORDER)
         terminal: dict[Phase, RunRow | None] = dict.fromkeys(ORDER)
         loops: dict[Phase, LoopRow | None] = dict.fromkeys(ORDER)
-        async with self._session() as session:
+        async with self._read() as session:
             for run in (
                 await session.execute(select(RunRow).where(RunRow.status.in_(_ACTIVE_RUN)))
             ).scalars():

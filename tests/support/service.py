@@ -41,6 +41,8 @@ class RunningService:
     app: FastAPI
     url: str
     client: httpx.AsyncClient
+    # Sent by complete() when set: tests pin the snapshot date, never "yesterday".
+    date: str | None = None
 
     @property
     def supervisor(self) -> Supervisor:
@@ -60,7 +62,10 @@ class RunningService:
     async def complete(self, phase: str, upstream: str | None = None) -> str:
         """Trigger a phase and wait for it to complete; returns its runId."""
         headers = {"X-Upstream-Run-Id": upstream} if upstream else {}
-        res = await self.client.post(f"/api/internal/trigger/phase/{phase}", headers=headers)
+        body = {"date": self.date} if self.date else None
+        res = await self.client.post(
+            f"/api/internal/trigger/phase/{phase}", headers=headers, json=body
+        )
         assert res.status_code == 202, res.text
         run = await self.wait_run(res.json()["runId"])
         assert run["status"] == "COMPLETED", run

@@ -43,4 +43,5 @@ async def stack(
         }
         values.update(settings)
         async with serve(fast_settings(tmp_path, **values)) as svc:
+            svc.date = SNAPSHOT
             yield Stack(sim=sim, svc=svc)

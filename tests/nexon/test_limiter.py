@@ -1,0 +1,195 @@
+import asyncio
+import itertools
+import random
+import time
+from bisect import bisect_left
+
+import pytest
+
+from maplecollect.errors import ClosedError
+from maplecollect.nexon.limiter import AdaptiveRate, GcraLimiter, RateLimiter
+
+
+def max_in_any_window(times: list[float], window: float = 1.0) -> int:
+    """Most timestamps inside any half-open window [t, t + window)."""
+    times = sorted(times)
+    best = 0
+    for i, t in enumerate(times):
+        best = max(best, bisect_left(times, t + window) - i)
+    return best
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_gcra_limiter_is_a_rate_limiter() -> None:
+    assert isinstance(GcraLimiter(5), RateLimiter)
+
+
+def take_due_slots(limiter: GcraLimiter, now: float) -> int:
+    """The grant rule on a fake clock: waiters that run at `now` take every due slot."""
+    taken = 0
+    while now >= (due := limiter._due()):
+        limiter._record(now, due)
+        taken += 1
+    return taken
+
+
+def run_timeline(limiter: GcraLimiter, clock: FakeClock, steps: list[float], n: int) -> list[float]:
+    """Advance a fake clock by random steps (jitter, stalls) with waiters always queued."""
+    rng = random.Random(3)
+    granted: list[float] = []
+    for _ in range(n):
+        clock.now += rng.choice(steps)
+        granted += [clock.now] * take_due_slots(limiter, clock.now)
+    return granted
+
+
+def test_window_cap_holds_on_any_timeline_even_with_stalls() -> None:
+    clock = FakeClock()
+    limiter = GcraLimiter(20, clock=clock)
+    granted = run_timeline(limiter, clock, [0.0, 0.001, 0.01, 0.03, 0.05, 0.2, 0.7], 20_000)
+    assert max_in_any_window(granted) <= 20
+
+
+def test_timer_jitter_does_not_lower_the_achieved_rate() -> None:
+    clock = FakeClock()
+    limiter = GcraLimiter(20, clock=clock)
+    granted = run_timeline(limiter, clock, [0.0, 0.0005, 0.001, 0.002], 100_000)
+    elapsed = clock.now - 1000.0
+    assert max_in_any_window(granted) <= 20
+    assert len(granted) >= 0.99 * elapsed * 20 / limiter.window
+
+
+def test_evenly_spaced_not_bursty() -> None:
+    clock = FakeClock()
+    limiter = GcraLimiter(10, clock=clock)
+    granted = []
+    for _ in range(3000):
+        clock.now += 0.001
+        granted += [clock.now] * take_due_slots(limiter, clock.now)
+    gaps = [b - a for a, b in itertools.pairwise(granted[1:])]
+    assert all(abs(g - 0.1005) < 0.0015 for g in gaps)  # one interval, no bursts
+
+
+async def test_waiters_are_served_fifo_by_one_timer() -> None:
+    limiter = GcraLimiter(200)
+    order: list[int] = []
+
+    async def worker(i: int) -> None:
+        await limiter.acquire()
+        order.append(i)
+
+    tasks = [asyncio.create_task(worker(i)) for i in range(40)]
+    await asyncio.sleep(0)  # every worker is queued now
+    assert len(asyncio.all_tasks()) <= 41  # the workers and this test: no helper task
+    assert limiter._timer is not None or limiter._granted is not None
+    await asyncio.gather(*tasks)
+    assert order == list(range(40))
+    assert limiter._timer is None and limiter._granted is None  # idle: nothing scheduled
+    await limiter.close()
+
+
+async def test_a_cancelled_waiter_does_not_block_the_queue() -> None:
+    limiter = GcraLimiter(50)
+    await limiter.acquire()
+    first = asyncio.create_task(limiter.acquire())
+    second = asyncio.create_task(limiter.acquire())
+    await asyncio.sleep(0)
+    first.cancel()
+    await asyncio.wait_for(second, timeout=5)
+    assert first.cancelled()
+    await limiter.close()
+
+
+async def test_close_fails_waiters_and_later_calls() -> None:
+    limiter = GcraLimiter(1)
+    await limiter.acquire()
+    waiting = asyncio.create_task(limiter.acquire())
+    await asyncio.sleep(0)
+    await limiter.close()
+    with pytest.raises(ClosedError):
+        await waiting
+    with pytest.raises(ClosedError):
+        await limiter.acquire()
+
+
+async def test_async_context_manager_closes() -> None:
+    async with GcraLimiter(10) as limiter:
+        await limiter.acquire()
+    with pytest.raises(ClosedError):
+        await limiter.acquire()
+
+
+@pytest.mark.slow
+async def test_saturated_for_10_seconds_never_exceeds_the_rate_and_reaches_it() -> None:
+    rate, seconds = 50, 10.5
+    limiter = GcraLimiter(rate)
+    sent: list[float] = []
+    deadline = time.monotonic() + seconds
+
+    async def worker() -> None:
+        while True:
+            await limiter.acquire()
+            now = time.monotonic()
+            if now >= deadline:
+                return
+            sent.append(now)
+
+    start = time.monotonic()
+    await asyncio.gather(*(worker() for _ in range(30)))
+    span = deadline - start
+    assert max_in_any_window(sent) <= rate
+    assert len(sent) >= 0.95 * rate * span  # no idle gaps while there is work
+    await limiter.close()
+
+
+def test_adaptive_rate_decreases_holds_then_recovers() -> None:
+    clock = FakeClock()
+    adaptive = AdaptiveRate(
+        decrease=0.8, floor=0.1, cooldown=1.0, hold=5.0, recover_per_second=0.1, clock=clock
+    )
+    assert adaptive.factor() == 1.0
+    assert adaptive.slow_down()
+    assert adaptive.factor() == pytest.approx(0.8)
+    clock.now += 0.5
+    assert not adaptive.slow_down()  # same burst of 429s: counted once
+    assert adaptive.factor() == pytest.approx(0.8)
+    for _ in range(30):
+        clock.now += 1.0
+        adaptive.slow_down()
+    assert adaptive.factor() == pytest.approx(0.1)  # floor
+    clock.now += 4.0
+    assert adaptive.factor() == pytest.approx(0.1)  # still holding
+    clock.now += 2.0
+    assert adaptive.factor() == pytest.approx(0.2)  # recovering gradually
+    clock.now += 3.0
+    assert adaptive.factor() == pytest.approx(0.5)
+    clock.now += 100.0
+    assert adaptive.factor() == 1.0
+
+
+async def test_slow_down_lowers_the_effective_rate_and_spacing_then_it_recovers() -> None:
+    clock = FakeClock()
+    adaptive = AdaptiveRate(hold=1.0, recover_per_second=0.5, clock=clock)
+    limiter = GcraLimiter(100, adaptive=adaptive, clock=clock)
+    normal = limiter._interval()
+    limiter.slow_down()
+    assert limiter.effective_rate == pytest.approx(80.0)
+    assert limiter._interval() == pytest.approx(normal / 0.8)
+    clock.now += 1.2
+    assert 80.0 < limiter.effective_rate < 100.0
+    clock.now += 1.0
+    assert limiter.effective_rate == 100.0
+    await limiter.close()
+
+
+def test_invalid_rates_are_refused() -> None:
+    for bad in (0, -1, float("inf"), float("nan")):
+        with pytest.raises(ValueError):
+            GcraLimiter(bad)

@@ -1,0 +1,215 @@
+"""Operators for trigger / daily / loop / stop / stop-loop. They only call the hook.
+
+Every POST carries `X-Airflow-Run-Id` = `<dag_id>/<run_id>/<task_id>`. Refusals
+(400/404/409) fail the task at once with the server's body in the message (a
+retry would get the same answer); an unreachable service fails after the hook's
+retries (and the task's own retries, if any).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
+
+from maplecollect.airflow.connection import DEFAULT_CONN_ID
+from maplecollect.airflow.errors import ExtApiRefused
+from maplecollect.airflow.hook import ExtApiHook
+from maplecollect.airflow.outcome import Target
+from maplecollect.airflow.protocol import StopRequested, airflow_run_id
+from maplecollect.airflow.waiting import blank_to_none, defer_until_done, raise_for_event
+from maplecollect.phases import Phase
+
+
+def airflow_run_id_of(context: Any) -> str:
+    ti = context["ti"]
+    return airflow_run_id(ti.dag_id, ti.run_id, ti.task_id)
+
+
+@contextmanager
+def refusals_fail_task() -> Iterator[None]:
+    """A refusal will not change on retry: fail without retrying, body kept verbatim."""
+    try:
+        yield
+    except ExtApiRefused as exc:
+        raise AirflowFailException(str(exc)) from None
+
+
+class ExtApiOperator(BaseOperator):
+    """Base: holds the connection id and hands out the hook."""
+
+    def __init__(self, *, conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.conn_id = conn_id
+
+    @property
+    def hook(self) -> ExtApiHook:
+        return ExtApiHook(self.conn_id)
+
+
+class TriggerPhaseOperator(ExtApiOperator):
+    """Start one phase run; returns (XCom) the runId to wait on.
+
+    409 ALREADY_RUNNING returns the occupying run's id (the sensor follows it);
+    409 LOOP_ACTIVE fails: a loop holds the phase.
+
+    :param phase: a phase name (RANKING_FETCH, OCID_LOOKUP, ...).
+    :param upstream_run_id: templated; a run id or ``latest``. Sent as
+        X-Upstream-Run-Id for every non-root phase (``latest`` when empty).
+    :param date: templated; ``YYYY-MM-DD`` or ``latest``; empty = service default.
+    """
+
+    template_fields: Sequence[str] = ("upstream_run_id", "date")
+
+    def __init__(
+        self,
+        *,
+        phase: Phase | str,
+        upstream_run_id: str | None = None,
+        date: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.phase = Phase(phase)
+        self.upstream_run_id = upstream_run_id
+        self.date = date
+
+    def execute(self, context: Any) -> str:
+        with refusals_fail_task():
+            result = self.hook.trigger_phase(
+                self.phase,
+                upstream_run_id=blank_to_none(self.upstream_run_id),
+                date=blank_to_none(self.date),
+                airflow_run_id=airflow_run_id_of(context),
+            )
+        if result.followed:
+            self.log.info("%s already running as %s: following it", self.phase, result.run_id)
+        else:
+            self.log.info(
+                "%s started: run %s (upstream %s, date %s)",
+                self.phase,
+                result.run_id,
+                result.upstream_run_id,
+                result.snapshot_date,
+            )
+        return result.run_id
+
+
+class TriggerDailyOperator(ExtApiOperator):
+    """Start the daily chain (all four phases in the service); returns the chainId."""
+
+    template_fields: Sequence[str] = ("date",)
+
+    def __init__(self, *, date: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.date = date
+
+    def execute(self, context: Any) -> str:
+        with refusals_fail_task():
+            result = self.hook.trigger_daily(
+                date=blank_to_none(self.date), airflow_run_id=airflow_run_id_of(context)
+            )
+        verb = "already running, following" if result.followed else "started"
+        self.log.info("daily chain %s: %s", verb, result.chain_id)
+        return result.chain_id
+
+
+class LoopPhaseOperator(ExtApiOperator):
+    """Start a loop of a loopable phase; LOOP_ALREADY_ACTIVE is a success. Returns the loopId."""
+
+    template_fields: Sequence[str] = ("date",)
+
+    def __init__(
+        self,
+        *,
+        phase: Phase | str,
+        date: str | None = None,
+        interval_seconds: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.phase = Phase(phase)
+        self.date = date
+        self.interval_seconds = interval_seconds
+
+    def execute(self, context: Any) -> str:
+        with refusals_fail_task():
+            result = self.hook.loop_phase(
+                self.phase,
+                date=blank_to_none(self.date),
+                interval_seconds=self.interval_seconds,
+                airflow_run_id=airflow_run_id_of(context),
+            )
+        verb = "already active" if result.already_active else "started"
+        self.log.info("%s loop %s: %s", self.phase, verb, result.loop_id)
+        return result.loop_id
+
+
+class _StopOperator(ExtApiOperator):
+    """Ask for a stop, then (by default) wait in the triggerer until the phase is idle,
+    so a trigger or loop that follows in the same DAG run finds the slot free."""
+
+    def __init__(
+        self,
+        *,
+        phase: Phase | str,
+        wait_for_idle: bool = True,
+        poll_interval: float = 30.0,
+        idle_timeout: float = 3600.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.phase = Phase(phase)
+        self.wait_for_idle = wait_for_idle
+        self.poll_interval = poll_interval
+        self.idle_timeout = idle_timeout
+
+    def _request(self, context: Any) -> StopRequested:
+        raise NotImplementedError
+
+    def execute(self, context: Any) -> str | None:
+        with refusals_fail_task():
+            result = self._request(context)
+        if not result.requested:
+            self.log.info("%s: nothing to stop", self.phase)
+            return None
+        stopped = result.run_id
+        self.log.info(
+            "%s: stop requested (run %s, loop %s)", self.phase, result.run_id, result.loop_id
+        )
+        if self.wait_for_idle:
+            defer_until_done(
+                self,
+                target=Target.PHASE_IDLE,
+                target_id=self.phase.value,
+                conn_id=self.conn_id,
+                poll_interval=self.poll_interval,
+                timeout=self.idle_timeout,
+                kwargs={"stopped": stopped},
+            )
+        return stopped
+
+    def execute_complete(
+        self, context: Any, event: Any = None, stopped: str | None = None
+    ) -> str | None:
+        raise_for_event(event, sensor=False)
+        self.log.info("%s", event.get("message"))
+        return stopped
+
+
+class StopPhaseOperator(_StopOperator):
+    """Stop a phase's run (and its loop, per the service). NOT_RUNNING is a success.
+    Returns the stopped runId, or None when nothing was running."""
+
+    def _request(self, context: Any) -> StopRequested:
+        return self.hook.stop_phase(self.phase, airflow_run_id=airflow_run_id_of(context))
+
+
+class StopLoopOperator(_StopOperator):
+    """Stop a phase's loop and its running iteration. NOT_LOOPING is a success."""
+
+    def _request(self, context: Any) -> StopRequested:
+        return self.hook.stop_loop(self.phase, airflow_run_id=airflow_run_id_of(context))

@@ -1,0 +1,137 @@
+"""One verdict for a run, a chain or a phase slot, shared by the trigger and the sensors.
+
+Success and failure sets are explicit; a status nobody listed is a failure, never
+a success and never an endless wait (DESIGN §10.3: a sensor must not hang on a
+field that never changes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class Verdict(StrEnum):
+    SUCCESS = "success"
+    FAILED = "failed"
+    WAITING = "waiting"
+
+
+class Target(StrEnum):
+    """What a wait polls: one run, one daily chain, or a phase until it is idle."""
+
+    RUN = "run"
+    CHAIN = "chain"
+    PHASE_IDLE = "phase_idle"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    verdict: Verdict
+    status: str | None
+    message: str
+
+    @property
+    def done(self) -> bool:
+        return self.verdict is not Verdict.WAITING
+
+
+RUN_WAITING = frozenset({"RUNNING", "STOPPING"})
+RUN_FAILED = frozenset({"FAILED", "ABANDONED"})
+RUN_TERMINAL = frozenset({"COMPLETED", "FAILED", "STOPPED", "ABANDONED"})
+CHAIN_FAILED = frozenset({"FAILED", "STOPPED"})
+LOOP_ACTIVE = frozenset({"RUNNING", "STOPPING"})
+
+
+def _run_label(run: Mapping[str, Any]) -> str:
+    return f"run {run.get('runId')} ({run.get('phase')})"
+
+
+def classify(run: Mapping[str, Any], *, stop_expected: bool = False) -> Outcome:
+    """COMPLETED succeeds; FAILED/ABANDONED fail with the run's errorMessage; STOPPED
+    fails unless a stop was expected; RUNNING/STOPPING wait; anything else fails."""
+    status = run.get("status")
+    label = _run_label(run)
+    if status == "COMPLETED":
+        return Outcome(Verdict.SUCCESS, status, f"{label} COMPLETED")
+    if status in RUN_WAITING:
+        return Outcome(Verdict.WAITING, status, f"{label} is {status}")
+    if status == "STOPPED":
+        if stop_expected:
+            return Outcome(Verdict.SUCCESS, status, f"{label} STOPPED as requested")
+        return Outcome(Verdict.FAILED, status, f"{label} was STOPPED before it completed")
+    if status in RUN_FAILED:
+        reason = run.get("errorMessage") or "no errorMessage recorded"
+        return Outcome(Verdict.FAILED, status, f"{label} {status}: {reason}")
+    return Outcome(Verdict.FAILED, _str(status), f"{label} has unknown status {status!r}")
+
+
+def classify_chain(chain: Mapping[str, Any]) -> Outcome:
+    """RUNNING waits; COMPLETED succeeds; FAILED/STOPPED fail naming the failed run."""
+    status = chain.get("status")
+    label = f"daily chain {chain.get('chainId')}"
+    if status == "RUNNING":
+        return Outcome(Verdict.WAITING, status, f"{label} is RUNNING")
+    if status == "COMPLETED":
+        return Outcome(Verdict.SUCCESS, status, f"{label} COMPLETED")
+    if status in CHAIN_FAILED:
+        return Outcome(Verdict.FAILED, status, f"{label} {status}{_chain_reason(chain)}")
+    return Outcome(Verdict.FAILED, _str(status), f"{label} has unknown status {status!r}")
+
+
+def _chain_reason(chain: Mapping[str, Any]) -> str:
+    runs = chain.get("runs")
+    if not isinstance(runs, Mapping):
+        return ""
+    reasons = [
+        f"{_run_label(run)} {run.get('status')}: {run.get('errorMessage') or 'no errorMessage'}"
+        for run in runs.values()
+        if isinstance(run, Mapping) and run.get("status") not in ("COMPLETED", *RUN_WAITING)
+    ]
+    return (": " + "; ".join(reasons)) if reasons else ""
+
+
+def classify_idle(run_status: Mapping[str, Any], phase: str) -> Outcome:
+    """From `/api/internal/run-status`: success once no run and no loop hold `phase`."""
+    loops = run_status.get("loopSummaries") or {}
+    slots = run_status.get("slots") or {}
+    loop = loops.get(phase) if isinstance(loops, Mapping) else None
+    run = slots.get(phase) if isinstance(slots, Mapping) else None
+    if isinstance(loop, Mapping):
+        loop_status = loop.get("status")
+        if loop_status in LOOP_ACTIVE:
+            return Outcome(
+                Verdict.WAITING, loop_status, f"{phase} loop {loop.get('loopId')} is {loop_status}"
+            )
+        if loop_status != "STOPPED":
+            return Outcome(
+                Verdict.FAILED,
+                _str(loop_status),
+                f"{phase} loop has unknown status {loop_status!r}",
+            )
+    if isinstance(run, Mapping):
+        status = run.get("status")
+        if status in RUN_WAITING:
+            return Outcome(Verdict.WAITING, status, f"{_run_label(run)} is {status}")
+        if status not in RUN_TERMINAL:
+            return Outcome(
+                Verdict.FAILED, _str(status), f"{_run_label(run)} has unknown status {status!r}"
+            )
+    return Outcome(Verdict.SUCCESS, None, f"{phase} is idle (no run or loop holds it)")
+
+
+def classify_target(
+    target: Target, document: Mapping[str, Any], *, target_id: str, stop_expected: bool = False
+) -> Outcome:
+    """Dispatch on what is being waited for; the trigger and the poke-mode sensors call this."""
+    if target is Target.RUN:
+        return classify(document, stop_expected=stop_expected)
+    if target is Target.CHAIN:
+        return classify_chain(document)
+    return classify_idle(document, target_id)
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None

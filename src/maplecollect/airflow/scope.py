@@ -1,0 +1,219 @@
+"""The DAG's conf: scope tokens, steps, upstream ids, date -> an ordered plan. Pure.
+
+Scope tokens run in one fixed order (DESIGN §6, §10.9):
+
+1. stops, in pipeline order; for a loopable phase its `_STOP_LOOP` before its `_STOP`;
+2. one-shot triggers in pipeline order (RANKING_FETCH, OCID_LOOKUP, CHARACTER_BASIC,
+   ITEM_EQUIPMENT), each waiting for its run before the next starts;
+3. loops (CHARACTER_BASIC, ITEM_EQUIPMENT).
+
+`steps` run in the order given. A non-root trigger's upstream is, in this order:
+`upstream_run_ids[PHASE]`, else the run of the upstream phase triggered earlier in
+the same DAG run, else `latest`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from maplecollect.dates import parse_snapshot_date
+from maplecollect.errors import ConfigError, MaplecollectError
+from maplecollect.ids import is_valid_id
+from maplecollect.phases import LOOPABLE, ORDER, Phase
+
+FULL_DAILY = "FULL_DAILY"
+LATEST = "latest"
+CONF_KEYS = ("scope", "steps", "upstream_run_ids", "date")
+MAX_STEPS = 10
+
+
+class ConfError(ConfigError):
+    """The DAG run's conf is not acceptable; the message says which key and why."""
+
+
+class Action(StrEnum):
+    TRIGGER = "trigger"
+    LOOP = "loop"
+    STOP = "stop"
+    STOP_LOOP = "stop_loop"
+
+
+_SUFFIX = {
+    Action.TRIGGER: "",
+    Action.LOOP: "_LOOP",
+    Action.STOP: "_STOP",
+    Action.STOP_LOOP: "_STOP_LOOP",
+}
+LOOP_ACTIONS = (Action.LOOP, Action.STOP_LOOP)
+
+
+@dataclass(frozen=True)
+class Step:
+    action: Action
+    phase: Phase
+
+    def __post_init__(self) -> None:
+        if self.action in LOOP_ACTIONS and not self.phase.loopable:
+            raise ConfError(
+                f"{self.phase} cannot loop: '{self.action}' is only for {_names(LOOPABLE)}"
+            )
+
+    @property
+    def token(self) -> str:
+        return f"{self.phase}{_SUFFIX[self.action]}"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"action": self.action.value, "phase": self.phase.value}
+
+
+def _names(phases: Sequence[Phase]) -> str:
+    return ", ".join(phases)
+
+
+def scope_order() -> tuple[Step, ...]:
+    """Every allowed scope step, in the fixed execution order."""
+    stops: list[Step] = []
+    for phase in ORDER:
+        if phase.loopable:
+            stops.append(Step(Action.STOP_LOOP, phase))
+        stops.append(Step(Action.STOP, phase))
+    triggers = [Step(Action.TRIGGER, phase) for phase in ORDER]
+    loops = [Step(Action.LOOP, phase) for phase in LOOPABLE]
+    return (*stops, *triggers, *loops)
+
+
+SCOPE_STEPS: tuple[Step, ...] = scope_order()
+SCOPE_TOKENS: tuple[str, ...] = tuple(step.token for step in SCOPE_STEPS)
+_BY_TOKEN: dict[str, Step] = {step.token: step for step in SCOPE_STEPS}
+
+
+def parse_scope(scope: Any) -> tuple[Step, ...] | None:
+    """None for FULL_DAILY; else the tokens' steps in the fixed order (duplicates refused)."""
+    if scope == FULL_DAILY:
+        return None
+    tokens = [scope] if isinstance(scope, str) else scope
+    if not isinstance(tokens, list) or not tokens:
+        raise ConfError(f"scope must be {FULL_DAILY!r}, a token or a non-empty list of tokens")
+    wanted: set[Step] = set()
+    for token in tokens:
+        if not isinstance(token, str) or token not in _BY_TOKEN:
+            raise ConfError(f"scope token {token!r} is not one of {', '.join(SCOPE_TOKENS)}")
+        if _BY_TOKEN[token] in wanted:
+            raise ConfError(f"scope token {token!r} is given twice")
+        wanted.add(_BY_TOKEN[token])
+    return tuple(step for step in SCOPE_STEPS if step in wanted)
+
+
+def parse_steps(steps: Any) -> tuple[Step, ...]:
+    """The `steps` list as given (order kept); each item exactly {"action", "phase"}."""
+    if not isinstance(steps, list) or not steps:
+        raise ConfError('steps must be a non-empty list of {"action", "phase"} objects')
+    if len(steps) > MAX_STEPS:
+        raise ConfError(f"steps has {len(steps)} items; at most {MAX_STEPS} are allowed")
+    parsed = []
+    for i, item in enumerate(steps):
+        if not isinstance(item, Mapping) or set(item) != {"action", "phase"}:
+            raise ConfError(f"steps[{i}] must be an object with exactly 'action' and 'phase'")
+        action = item["action"]
+        phase = Phase.parse(item["phase"]) if isinstance(item["phase"], str) else None
+        if action not in set(Action):
+            raise ConfError(f"steps[{i}].action {action!r} is not one of {', '.join(Action)}")
+        if phase is None:
+            raise ConfError(f"steps[{i}].phase {item['phase']!r} is not one of {_names(ORDER)}")
+        parsed.append(Step(Action(action), phase))
+    return tuple(parsed)
+
+
+def parse_upstream_run_ids(value: Any) -> dict[Phase, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfError("upstream_run_ids must be an object {PHASE: runId or 'latest'}")
+    result: dict[Phase, str] = {}
+    for key, run_id in value.items():
+        phase = Phase.parse(key) if isinstance(key, str) else None
+        if phase is None or phase.upstream is None:
+            allowed = _names([p for p in ORDER if p.upstream is not None])
+            raise ConfError(f"upstream_run_ids key {key!r} is not one of {allowed}")
+        if not isinstance(run_id, str) or not (run_id == LATEST or is_valid_id(run_id)):
+            raise ConfError(f"upstream_run_ids[{key}] {run_id!r} is not a run id or 'latest'")
+        result[phase] = run_id
+    return result
+
+
+def parse_date(value: Any, *, now: datetime | None = None) -> str | None:
+    if value is None or value == "":
+        return None
+    try:
+        return parse_snapshot_date(value, now=now or datetime.now(UTC))
+    except MaplecollectError as exc:
+        raise ConfError(f"date: {exc}") from None
+
+
+class Mode(StrEnum):
+    FULL_DAILY = "full_daily"
+    SCOPE = "scope"
+    STEPS = "steps"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one DAG run does: the path, its ordered steps, upstream ids, snapshot date."""
+
+    mode: Mode
+    steps: tuple[Step, ...] = ()
+    upstream_run_ids: Mapping[Phase, str] = field(default_factory=dict)
+    date: str | None = None
+
+
+def plan_from_params(
+    params: Mapping[str, Any],
+    *,
+    raw_conf: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
+    check_date: bool = True,
+) -> Plan:
+    """The whole conf check of the first task (Airflow validates each Param alone).
+
+    `params`: resolved values (defaults filled in); `raw_conf`: the conf as given,
+    to refuse unknown keys. Raises ConfError before anything calls the service.
+    """
+    unknown = sorted(set(raw_conf or {}) - set(CONF_KEYS))
+    if unknown:
+        raise ConfError(f"unknown conf key(s) {unknown}; allowed: {', '.join(CONF_KEYS)}")
+    scope = params.get("scope", FULL_DAILY)
+    steps = params.get("steps")
+    if steps is not None and scope != FULL_DAILY:
+        raise ConfError("give either 'scope' or 'steps', not both")
+    upstream = parse_upstream_run_ids(params.get("upstream_run_ids"))
+    date = parse_date(params.get("date"), now=now) if check_date else params.get("date") or None
+    if steps is not None:
+        return Plan(Mode.STEPS, parse_steps(steps), upstream, date)
+    scoped = parse_scope(scope)
+    if scoped is None:
+        return Plan(Mode.FULL_DAILY, (), upstream, date)
+    return Plan(Mode.SCOPE, scoped, upstream, date)
+
+
+def upstream_source(steps: Sequence[Step], index: int) -> int | None:
+    """Index of the latest earlier trigger of the upstream phase of trigger `steps[index]`."""
+    step = steps[index]
+    if step.action is not Action.TRIGGER or step.phase.upstream is None:
+        return None
+    for j in range(index - 1, -1, -1):
+        if steps[j] == Step(Action.TRIGGER, step.phase.upstream):
+            return j
+    return None
+
+
+def resolve_upstream(
+    phase: Phase, upstream_run_ids: Mapping[Phase, str], in_this_run: str | None
+) -> str | None:
+    """None for the root phase; else the explicit id, this run's upstream run, or `latest`."""
+    if phase.upstream is None:
+        return None
+    return upstream_run_ids.get(phase) or in_this_run or LATEST

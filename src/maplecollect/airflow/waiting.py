@@ -1,0 +1,78 @@
+"""Deferring to `PhaseRunTrigger` and judging its event: shared by sensors and operators."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout
+
+from maplecollect.airflow.outcome import Target
+from maplecollect.airflow.triggers import PhaseRunTrigger
+
+# Airflow's own deferral timeout is a backstop (e.g. no triggerer running); the
+# trigger's deadline fires first and says what it was waiting for.
+_BACKSTOP = 300.0
+# A template whose value is missing renders as "" or "None" (e.g. an XCom never pushed).
+_EMPTY = ("", "None", "null")
+
+
+def blank_to_none(value: Any) -> str | None:
+    """A rendered template that means "not given" becomes None."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return None if text in _EMPTY else text
+
+
+def defer_until_done(
+    task: Any,
+    *,
+    target: Target,
+    target_id: str,
+    conn_id: str,
+    poll_interval: float,
+    timeout: float,
+    max_consecutive_errors: int = 10,
+    stop_expected: bool = False,
+    method_name: str = "execute_complete",
+    kwargs: dict[str, Any] | None = None,
+) -> None:
+    """Release the worker slot until the trigger fires (raises TaskDeferred)."""
+    trigger = PhaseRunTrigger(
+        target=target.value,
+        target_id=target_id,
+        conn_id=conn_id,
+        poll_interval=poll_interval,
+        end_at=time.time() + timeout,
+        max_consecutive_errors=max_consecutive_errors,
+        stop_expected=stop_expected,
+    )
+    task.defer(
+        trigger=trigger,
+        method_name=method_name,
+        kwargs=kwargs,
+        timeout=timedelta(seconds=timeout + _BACKSTOP),
+    )
+
+
+def raise_for_event(event: Any, *, sensor: bool = True) -> dict[str, Any]:
+    """Return the event if it reports success; raise otherwise.
+
+    failed  -> AirflowFailException (the run ended badly; a retry cannot change that)
+    timeout -> AirflowSensorTimeout for sensors (no retry), AirflowFailException otherwise
+    error / anything else -> AirflowException (retried if the task has retries:
+              waiting again on the same id is harmless)
+    """
+    if not isinstance(event, dict):
+        raise AirflowException(f"malformed trigger event: {event!r}")
+    status = event.get("status")
+    message = str(event.get("message") or "")
+    if status == "success":
+        return event
+    if status == "failed":
+        raise AirflowFailException(message)
+    if status == "timeout":
+        raise (AirflowSensorTimeout if sensor else AirflowFailException)(message)
+    raise AirflowException(f"waiting failed ({status}): {message}")

@@ -1,0 +1,145 @@
+"""Sensors: defer at once (no worker slot), judge the event, poke mode, health checks."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+import respx
+from airflow.sdk import PokeReturnValue
+from airflow.sdk.exceptions import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSensorTimeout,
+    TaskDeferred,
+)
+
+import maplecollect
+from maplecollect.airflow.sensors import DailyChainSensor, ExtApiHealthSensor, PhaseRunSensor
+from maplecollect.airflow.triggers import PhaseRunTrigger
+
+RUN = "20260102-030000-equip-ab12cd34"
+
+
+@pytest.fixture
+def api(ext_api):
+    with respx.mock(base_url=ext_api.base_url, assert_all_called=False) as mock:
+        yield mock
+
+
+def test_run_sensor_defers_immediately_without_calling_the_service(api, make_context):
+    sensor = PhaseRunSensor(
+        task_id="w", run_id=RUN, poll_interval=7, timeout=3600, stop_expected=True
+    )
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute(make_context("w"))
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, PhaseRunTrigger)
+    _, kwargs = trigger.serialize()
+    assert kwargs["target"] == "run" and kwargs["target_id"] == RUN
+    assert kwargs["poll_interval"] == 7 and kwargs["stop_expected"] is True
+    assert deferred.value.timeout.total_seconds() > 3600  # Airflow's backstop is later than ours
+    assert not api.calls
+
+
+def test_sensor_has_retries_for_the_defer_race():
+    assert PhaseRunSensor(task_id="w", run_id=RUN).retries >= 1
+    assert DailyChainSensor(task_id="w", chain_id="c-1").retries >= 1
+
+
+@pytest.mark.parametrize("bad", ["", "None", "../x", None])
+def test_sensor_without_a_valid_run_id_fails_clearly(make_context, bad):
+    with pytest.raises(AirflowFailException, match="no valid run id"):
+        PhaseRunSensor(task_id="w", run_id=bad).execute(make_context("w"))
+
+
+def test_chain_sensor_defers_on_the_chain(make_context):
+    with pytest.raises(TaskDeferred) as deferred:
+        DailyChainSensor(task_id="w", chain_id="chain-1").execute(make_context("w"))
+    assert deferred.value.trigger.serialize()[1]["target"] == "chain"
+
+
+def test_execute_complete_outcomes(make_context):
+    sensor = PhaseRunSensor(task_id="w", run_id=RUN)
+    ctx = make_context("w")
+    assert (
+        sensor.execute_complete(ctx, {"status": "success", "message": "done", "runId": RUN}) == RUN
+    )
+    with pytest.raises(AirflowFailException, match="invalid API key"):
+        sensor.execute_complete(
+            ctx, {"status": "failed", "message": f"run {RUN} FAILED: invalid API key"}
+        )
+    with pytest.raises(AirflowSensorTimeout):
+        sensor.execute_complete(ctx, {"status": "timeout", "message": "late"})
+    with pytest.raises(AirflowException) as err:
+        sensor.execute_complete(ctx, {"status": "error", "message": "unreachable"})
+    assert not isinstance(err.value, AirflowFailException)  # retriable: the wait is idempotent
+    with pytest.raises(AirflowException):
+        sensor.execute_complete(ctx, None)
+
+
+def test_poke_mode_uses_the_same_classify(api, make_context):
+    route = api.get(f"/api/internal/runs/{RUN}")
+    route.side_effect = [
+        httpx.Response(200, json={"runId": RUN, "status": "RUNNING"}),
+        httpx.Response(200, json={"runId": RUN, "status": "COMPLETED"}),
+        httpx.Response(
+            200, json={"runId": RUN, "status": "ABANDONED", "errorMessage": "owner died"}
+        ),
+    ]
+    sensor = PhaseRunSensor(task_id="w", run_id=RUN, deferrable=False)
+    assert sensor.mode == "reschedule"
+    assert sensor.poke(make_context("w")) is False
+    done = sensor.poke(make_context("w"))
+    assert isinstance(done, PokeReturnValue) and done.xcom_value == RUN
+    with pytest.raises(AirflowFailException, match="owner died"):
+        sensor.poke(make_context("w"))
+
+
+def _health(api, status=200, **body):
+    api.get("/health").respond(
+        status,
+        json={
+            "status": "UP",
+            "version": "0.1.0",
+            "apiVersion": maplecollect.API_VERSION,
+            "database": "UP",
+            **body,
+        },
+    )
+
+
+def test_health_up(api, make_context):
+    _health(api)
+    sensor = ExtApiHealthSensor(task_id="check_external_api")
+    assert sensor.mode == "reschedule"
+    result = sensor.poke(make_context())
+    assert result.is_done and result.xcom_value["apiVersion"] == maplecollect.API_VERSION
+
+
+def test_health_down_or_unreachable_keeps_waiting(api, make_context):
+    route = api.get("/health")
+    route.side_effect = [
+        httpx.ConnectError("refused"),
+        httpx.Response(503, json={"status": "DOWN", "database": "DOWN", "apiVersion": 1}),
+    ]
+    sensor = ExtApiHealthSensor(task_id="check_external_api")
+    assert sensor.poke(make_context()) is False
+    assert sensor.poke(make_context()) is False
+
+
+def test_health_old_api_version_fails_clearly(api, make_context):
+    _health(api, apiVersion=maplecollect.API_VERSION - 1)
+    with pytest.raises(AirflowFailException, match=r"apiVersion .* needs apiVersion >="):
+        ExtApiHealthSensor(task_id="check_external_api").poke(make_context())
+
+
+def test_health_without_api_version_fails(api, make_context):
+    api.get("/health").respond(200, json={"status": "UP"})
+    with pytest.raises(AirflowFailException, match="apiVersion None"):
+        ExtApiHealthSensor(task_id="check_external_api").poke(make_context())
+
+
+def test_health_of_something_else_fails(api, make_context):
+    api.get("/health").respond(404, text="<html>nope</html>")
+    with pytest.raises(AirflowFailException, match="point at a maplecollect service"):
+        ExtApiHealthSensor(task_id="check_external_api").poke(make_context())

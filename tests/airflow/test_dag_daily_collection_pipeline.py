@@ -1,0 +1,282 @@
+"""dags/daily_collection_pipeline.py: imports cleanly, has the documented shape, and
+runs under `dag.test()` against a fake control API on 127.0.0.1 (real HTTP, real
+Airflow task runner and inline triggers; the real service comes in the integration
+tests)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import runpy
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fake_control_api import FakeControlApi
+
+from maplecollect.airflow import pipeline as pl
+from maplecollect.airflow.scope import SCOPE_STEPS
+from maplecollect.phases import Phase
+
+DAG_FILE = Path(__file__).resolve().parents[2] / "dags" / "daily_collection_pipeline.py"
+TOKEN = "dag-test-token-0123456789"
+
+PER_PHASE_IDS = [
+    t
+    for s in SCOPE_STEPS
+    for t in (pl.step_task_id(s), *([pl.wait_task_id(s)] if s.action == "trigger" else []))
+]
+STEP_IDS = [t for i in range(10) for t in (pl.slot_task_id(i), pl.slot_wait_task_id(i))]
+
+
+def _load_dag() -> Any:
+    return runpy.run_path(str(DAG_FILE))["dag"]
+
+
+# -- import and shape ------------------------------------------------------------
+
+
+def test_dagbag_imports_without_errors():
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAG_FILE.parent))
+    assert bag.import_errors == {}
+    assert "daily_collection_pipeline" in bag.dags
+
+
+def test_schedule_and_task_ids():
+    dag = _load_dag()
+    assert dag.dag_id == "daily_collection_pipeline"
+    assert dag.schedule == "0 18 * * *"
+    assert dag.catchup is False
+    assert set(dag.task_ids) == {
+        "check_external_api",
+        "branch_on_scope",
+        "trigger_daily_collection",
+        "wait_for_daily_chain",
+        *PER_PHASE_IDS,
+        *STEP_IDS,
+    }
+
+
+def test_wiring_and_trigger_rules():
+    dag = _load_dag()
+    branch = dag.get_task("branch_on_scope")
+    assert dag.get_task("check_external_api").downstream_task_ids == {"branch_on_scope"}
+    # the branch reaches every path task directly, so it skips unchosen paths at once
+    assert branch.downstream_task_ids == {"trigger_daily_collection", *PER_PHASE_IDS, *STEP_IDS}
+    for chain in (PER_PHASE_IDS, STEP_IDS):
+        for before, after in itertools.pairwise(chain):
+            assert before in dag.get_task(after).upstream_task_ids
+            assert dag.get_task(after).trigger_rule == "none_failed_min_one_success"
+    assert dag.get_task("wait_for_daily_chain").trigger_rule == "all_success"
+
+
+def test_sensors_defer_retry_and_use_phase_timeouts(monkeypatch):
+    monkeypatch.setenv("MAPLECOLLECT_AIRFLOW_TIMEOUT_ITEM_EQUIPMENT", "1234")
+    dag = _load_dag()
+    wait = dag.get_task("per_phase_wait_item_equipment_completion")
+    assert wait.deferrable is True and wait.retries >= 1
+    assert wait.timeout == 1234
+    assert dag.get_task("check_external_api").mode == "reschedule"
+
+
+# -- dag.test against the fake control API ------------------------------------------
+
+
+@pytest.fixture
+def run_dag(airflow_db, monkeypatch):
+    """run_dag(conf, api) -> {task_id: state}, after one dag.test() run."""
+    monkeypatch.setenv("MAPLECOLLECT_AIRFLOW_POLL_INTERVAL", "0.05")
+
+    def run(conf: dict[str, Any] | None, api: FakeControlApi) -> dict[str, str]:
+        host, port = api.url.removeprefix("http://").split(":")
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_EXTERNAL_API",
+            json.dumps(
+                {
+                    "conn_type": "maplecollect",
+                    "host": host,
+                    "port": int(port),
+                    "password": TOKEN,
+                    "extra": {"retries": 1, "backoff": 0},
+                }
+            ),
+        )
+        dagrun = _load_dag().test(run_conf=conf)
+        return {ti.task_id: str(ti.state) for ti in dagrun.get_task_instances()}
+
+    return run
+
+
+def _only(states: dict[str, str], ran: dict[str, str]) -> None:
+    """`ran` have these states; every other path task is skipped."""
+    for task_id, state in ran.items():
+        assert states[task_id] == state, task_id
+    others = set(
+        PER_PHASE_IDS + STEP_IDS + ["trigger_daily_collection", "wait_for_daily_chain"]
+    ) - set(ran)
+    assert {states[t] for t in others} == {"skipped"}, {
+        t: states[t] for t in others if states[t] != "skipped"
+    }
+
+
+def _output(capfd: Any) -> str:
+    """Task logs (structlog) go to the process's stdout/stderr, not to logging."""
+    out, err = capfd.readouterr()
+    return out + err
+
+
+def _trigger_posts(api: FakeControlApi) -> list[tuple[str, str | None]]:
+    return [(r.path.rsplit("/", 1)[-1], r.headers.get("X-Upstream-Run-Id")) for r in api.posts()]
+
+
+@pytest.mark.airflow
+def test_no_conf_runs_the_daily_chain(run_dag):
+    with FakeControlApi() as api:
+        states = run_dag(None, api)
+    _only(states, {"trigger_daily_collection": "success", "wait_for_daily_chain": "success"})
+    (post,) = api.posts()
+    assert post.path == "/api/internal/trigger/daily"
+    assert post.headers["X-Airflow-Run-Id"].startswith("daily_collection_pipeline/manual__")
+    assert post.headers["X-Airflow-Run-Id"].endswith("/trigger_daily_collection")
+    assert post.headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+@pytest.mark.airflow
+def test_scope_ranking_then_ocid_uses_this_runs_ranking(run_dag):
+    with FakeControlApi() as api:
+        states = run_dag({"scope": ["OCID_LOOKUP", "RANKING_FETCH"]}, api)
+    _only(states, {t: "success" for t in PER_PHASE_IDS[6:10]})
+    ranking = api.state.newest(Phase.RANKING_FETCH)
+    ocid = api.state.newest(Phase.OCID_LOOKUP)
+    assert _trigger_posts(api) == [("RANKING_FETCH", None), ("OCID_LOOKUP", ranking["runId"])]
+    assert ocid["upstreamRunId"] == ranking["runId"] and ocid["status"] == "COMPLETED"
+    assert ocid["airflowRunId"].endswith("/per_phase_trigger_ocid_lookup")
+
+
+@pytest.mark.airflow
+def test_scope_item_equipment_alone_uses_latest(run_dag):
+    with FakeControlApi() as api:
+        ocid = api.state.new_run(Phase.OCID_LOOKUP, status="COMPLETED")
+        states = run_dag({"scope": "ITEM_EQUIPMENT"}, api)
+    _only(
+        states,
+        {
+            "per_phase_trigger_item_equipment": "success",
+            "per_phase_wait_item_equipment_completion": "success",
+        },
+    )
+    assert _trigger_posts(api) == [("ITEM_EQUIPMENT", "latest")]
+    assert api.state.newest(Phase.ITEM_EQUIPMENT)["upstreamRunId"] == ocid["runId"]
+
+
+@pytest.mark.airflow
+def test_scope_item_equipment_without_any_ocid_run_fails_clearly(run_dag, capfd):
+    with FakeControlApi() as api:
+        states = run_dag({"scope": "ITEM_EQUIPMENT"}, api)
+    assert states["per_phase_trigger_item_equipment"] == "failed"
+    assert states["per_phase_wait_item_equipment_completion"] == "upstream_failed"
+    assert "UPSTREAM_NOT_FOUND" in _output(capfd)
+
+
+@pytest.mark.airflow
+def test_loop_then_stop_loop(run_dag):
+    with FakeControlApi() as api:
+        states = run_dag({"scope": "ITEM_EQUIPMENT_LOOP"}, api)
+        _only(states, {"per_phase_loop_item_equipment": "success"})
+        assert api.state.loops["ITEM_EQUIPMENT"]["status"] == "RUNNING"
+        states = run_dag({"scope": ["ITEM_EQUIPMENT_STOP_LOOP"]}, api)
+        _only(states, {"per_phase_stop_loop_item_equipment": "success"})
+    assert api.state.loops["ITEM_EQUIPMENT"]["status"] == "STOPPED"
+    assert [r.path for r in api.posts()] == [
+        "/api/internal/loop/phase/ITEM_EQUIPMENT",
+        "/api/internal/stop/loop/phase/ITEM_EQUIPMENT",
+    ]
+
+
+@pytest.mark.airflow
+def test_trigger_while_running_follows_the_409_run(run_dag):
+    with FakeControlApi(polls=3) as api:
+        api.state.new_run(Phase.OCID_LOOKUP, status="COMPLETED")
+        running = api.state.new_run(Phase.ITEM_EQUIPMENT)
+        states = run_dag({"scope": "ITEM_EQUIPMENT"}, api)
+    assert states["per_phase_wait_item_equipment_completion"] == "success"
+    assert running["status"] == "COMPLETED"
+    assert len([r for r in api.state.runs.values() if r["phase"] == "ITEM_EQUIPMENT"]) == 1
+
+
+@pytest.mark.airflow
+def test_failed_run_fails_the_wait_and_stops_the_path(run_dag, capfd):
+    with FakeControlApi(fail={"RANKING_FETCH": "OPENAPI00005 invalid API key"}) as api:
+        states = run_dag({"scope": ["RANKING_FETCH", "OCID_LOOKUP"]}, api)
+    assert states["per_phase_wait_ranking_fetch_completion"] == "failed"
+    assert states["per_phase_trigger_ocid_lookup"] == "upstream_failed"
+    assert "OPENAPI00005 invalid API key" in _output(capfd)
+    assert _trigger_posts(api) == [("RANKING_FETCH", None)]
+
+
+@pytest.mark.airflow
+def test_steps_run_in_the_given_order(run_dag):
+    steps = [
+        {"action": "loop", "phase": "CHARACTER_BASIC"},
+        {"action": "stop", "phase": "CHARACTER_BASIC"},
+        {"action": "trigger", "phase": "RANKING_FETCH"},
+        {"action": "trigger", "phase": "OCID_LOOKUP"},
+    ]
+    with FakeControlApi() as api:
+        states = run_dag({"steps": steps}, api)
+    ran = {
+        "step_01": "success",
+        "step_02": "success",
+        "step_03": "success",
+        "step_03_wait": "success",
+        "step_04": "success",
+        "step_04_wait": "success",
+        "step_01_wait": "skipped",
+        "step_02_wait": "skipped",
+    }
+    _only(states, ran)
+    ranking = api.state.newest(Phase.RANKING_FETCH)
+    assert [(r.path, r.headers.get("X-Upstream-Run-Id")) for r in api.posts()] == [
+        ("/api/internal/loop/phase/CHARACTER_BASIC", None),
+        ("/api/internal/stop/phase/CHARACTER_BASIC", None),
+        ("/api/internal/trigger/phase/RANKING_FETCH", None),
+        ("/api/internal/trigger/phase/OCID_LOOKUP", ranking["runId"]),
+    ]
+    assert api.state.loops["CHARACTER_BASIC"]["status"] == "STOPPED"
+
+
+@pytest.mark.airflow
+@pytest.mark.parametrize(
+    "conf",
+    [
+        {"scope": "RANKING_FETCH", "steps": [{"action": "trigger", "phase": "OCID_LOOKUP"}]},
+        {"scope": "RANKING_FETCH", "unknown_key": 1},
+    ],
+)
+def test_conf_refused_by_the_first_task_before_any_call(run_dag, conf, capfd):
+    with FakeControlApi() as api:
+        states = run_dag(conf, api)
+    assert states["check_external_api"] == "failed"
+    assert states["branch_on_scope"] == "upstream_failed"
+    assert api.state.requests == []
+    assert "invalid conf" in _output(capfd)
+
+
+@pytest.mark.airflow
+def test_invalid_param_refused_when_the_run_is_created(run_dag):
+    from airflow.sdk.exceptions import ParamValidationError
+
+    with FakeControlApi() as api, pytest.raises(ParamValidationError):
+        run_dag({"scope": "RANKING_FETCH_LOOP"}, api)
+    assert api.state.requests == []
+
+
+@pytest.mark.airflow
+def test_old_service_api_version_fails_the_check(run_dag, capfd):
+    with FakeControlApi(api_version=0) as api:
+        states = run_dag({"scope": "RANKING_FETCH"}, api)
+    assert states["check_external_api"] == "failed"
+    assert api.posts() == []
+    assert "upgrade the service" in _output(capfd)

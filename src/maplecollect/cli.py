@@ -1,31 +1,50 @@
 """The `maplecollect` command line (Typer + Rich).
 
-Server-side commands live here; the client commands (trigger, status, ...)
-and the in-process `run` are registered from their own modules.
+Server-side commands live here; the client commands (trigger, status, ...),
+the in-process `run`, `demo`, `smoke` and `purge` are registered from
+`maplecollect.console`. Exit codes: 0 ok, 1 failure, 2 bad usage; every error
+is one line on stderr (`--debug` adds the traceback).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
-import sys
 from typing import Annotated
 
 import typer
 
+from maplecollect.console import commands, demo, purge, run_local, smoke
+from maplecollect.console.app import OneLineErrors, state
 from maplecollect.errors import MaplecollectError
 from maplecollect.sim.cli import sim_command
 
 app = typer.Typer(
     name="maplecollect",
+    cls=OneLineErrors,
     help="Collect daily MapleStory snapshots from the Nexon Open API.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 db_app = typer.Typer(help="Run-state database.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
-app.command("sim", help="Run the Nexon Open API simulator until Ctrl-C.")(sim_command)
+
+
+@app.callback()
+def _root(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug", help="Show tracebacks and debug logs.", envvar="MAPLECOLLECT_DEBUG"
+        ),
+    ] = False,
+) -> None:
+    """Collect daily MapleStory snapshots from the Nexon Open API."""
+    state.debug = state.debug or debug
+    if state.debug:
+        logging.basicConfig(
+            level=logging.DEBUG, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        )
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -53,12 +72,9 @@ def serve(
     import uvicorn
 
     from maplecollect.api.app import create_app
-    from maplecollect.config import get_settings
+    from maplecollect.console.settings import load_settings
 
-    try:
-        settings = get_settings()
-    except Exception as exc:  # pydantic ValidationError: a bad environment variable
-        raise fail(f"invalid settings: {exc}", 2) from None
+    settings = load_settings()  # a bad environment variable: one line, exit 2
     if not settings.api_token_value() and not _is_loopback(host):
         raise fail(
             f"refusing to bind {host} without MAPLECOLLECT_API_TOKEN; "
@@ -74,13 +90,23 @@ def serve(
         raise fail(str(exc)) from None
 
 
+# Help lists commands in this order: service, try-out, collect, operate, maintain.
+app.command("sim", help="Run the Nexon Open API simulator until Ctrl-C.")(sim_command)
+app.command("demo")(demo.demo)
+app.command("run")(run_local.run)
+commands.register(app)
+app.command("smoke")(smoke.smoke)
+app.command("purge")(purge.purge)
+app.add_typer(db_app, name="db")
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the Alembic migrations to MAPLECOLLECT_DATABASE_URL (idempotent)."""
-    from maplecollect.config import get_settings
+    from maplecollect.console.settings import load_settings
     from maplecollect.state import migrations
 
-    settings = get_settings()
+    settings = load_settings()
     try:
         migrations.upgrade(settings.resolved_database_url)
         revision = migrations.current_revision(settings.resolved_database_url)
@@ -90,8 +116,5 @@ def db_upgrade() -> None:
 
 
 def main() -> None:
-    try:
-        app()
-    except MaplecollectError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        sys.exit(1)
+    """Entry point of the `maplecollect` script (errors are handled by OneLineErrors)."""
+    app()

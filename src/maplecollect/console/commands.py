@@ -1,0 +1,335 @@
+"""Client commands of a running service: trigger, loop, stop, stop-loop, status, runs, resume.
+
+They call the control API (the same routes Airflow uses); `--url` and `--token`
+choose the service. Read commands take `--json` for scripts.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+import typer
+from rich.live import Live
+
+from maplecollect.console import options
+from maplecollect.console.client import ControlClient, describe
+from maplecollect.console.errors import CliError, usage_error
+from maplecollect.console.follow import follow_chain, follow_run, wait_loop_stopped
+from maplecollect.console.options import DateOpt, JsonOpt, TokenOpt, UrlOpt, WaitOpt
+from maplecollect.console.render import console, print_json, run_detail, runs_table, status_table
+
+DAILY = "daily"
+
+
+def _say(text: str, err: bool = False) -> None:
+    """Human lines; with --json they go to stderr so stdout stays parseable."""
+    console(stderr=err).print(text, markup=False)
+
+
+def _end_of_run(run: dict[str, Any], err: bool = False) -> None:
+    """Print how a followed run ended; exit 1 unless it COMPLETED."""
+    status = run.get("status")
+    line = (
+        f"{run.get('phase')} run {run.get('runId')} ended {status}: "
+        f"{run.get('recordsProcessed', 0):,} records, {run.get('recordsFailed', 0):,} failed"
+    )
+    if run.get("errorMessage"):
+        line += f" — {run['errorMessage']}"
+    if status != "COMPLETED":
+        raise CliError(line)
+    _say(line, err)
+
+
+def trigger(
+    *,
+    target: Annotated[
+        str, typer.Argument(metavar="daily|PHASE", help="A phase (e.g. RANKING_FETCH) or daily.")
+    ],
+    upstream: Annotated[
+        str | None,
+        typer.Option(
+            "--upstream",
+            help="Upstream run id, or 'latest' (non-root phases) [default: latest].",
+        ),
+    ] = None,
+    date: DateOpt = None,
+    wait: WaitOpt = False,
+    as_json: JsonOpt = False,
+    url: UrlOpt = options.DEFAULT,
+    token: TokenOpt = None,
+) -> None:
+    """Start one phase, or `daily`: the chain of all four phases."""
+    snapshot = options.parse_date(date)
+    if target == DAILY:
+        if upstream is not None:
+            raise usage_error("--upstream does not apply to the daily chain")
+        with options.client(url, token) as api:
+            status, body = api.trigger_daily(date=snapshot)
+            if status == 409:
+                raise CliError(f"cannot start the daily chain: {_conflict(body)}")
+            if as_json and not wait:
+                print_json(body)
+                return
+            _say(
+                f"started daily chain {body['chainId']} for {body['snapshotDate']} "
+                f"(RANKING_FETCH run {body['runId']})",
+                as_json,
+            )
+            if wait:
+                chain = follow_chain(api, body["chainId"], out=console(stderr=as_json))
+                if as_json:
+                    print_json(chain)
+                if chain.get("status") != "COMPLETED":
+                    raise CliError(
+                        f"daily chain {chain['chainId']} ended {chain.get('status')}: "
+                        f"{chain.get('errorMessage') or ''}".rstrip(": ")
+                    )
+                _say(f"daily chain {chain['chainId']} COMPLETED", as_json)
+        return
+    phase = options.parse_phase(target)
+    if phase.upstream is None and upstream is not None:
+        raise usage_error(f"{phase.value} is the root phase and takes no --upstream")
+    if upstream is not None and upstream != "latest":
+        options.parse_run_id(upstream, "upstream run id")
+    if phase.upstream is not None and upstream is None:
+        upstream = "latest"
+    with options.client(url, token) as api:
+        status, body = api.trigger_phase(phase.value, upstream=upstream, date=snapshot)
+        run_id = body.get("runId")
+        if status == 409:
+            if not (wait and body.get("status") == "ALREADY_RUNNING"):
+                raise CliError(f"not started: {_conflict(body)}")
+            _say(f"{phase.value} is already running: following run {run_id}", as_json)
+        elif as_json and not wait:
+            print_json(body)
+            return
+        else:
+            via = f" from {body['upstreamRunId']}" if body.get("upstreamRunId") else ""
+            started = f"started {phase.value} run {run_id} for {body.get('snapshotDate')}{via}"
+            _say(started, as_json)
+        if wait:
+            run = follow_run(api, str(run_id), out=console(stderr=as_json))
+            if as_json:
+                print_json(run)
+            _end_of_run(run, as_json)
+
+
+def _conflict(body: dict[str, Any]) -> str:
+    """One line for a 409 answer (ALREADY_RUNNING, LOOP_ACTIVE, ...)."""
+    return describe(409, body)
+
+
+def loop(
+    *,
+    phase_name: Annotated[
+        str, typer.Argument(metavar="PHASE", help="CHARACTER_BASIC or ITEM_EQUIPMENT.")
+    ],
+    interval: Annotated[
+        float | None,
+        typer.Option(
+            "--interval", min=0, max=86400, help="Seconds between iterations [default: 0]."
+        ),
+    ] = None,
+    date: Annotated[
+        str | None,
+        typer.Option("--date", help="Snapshot date or 'latest' [default: latest]."),
+    ] = None,
+    as_json: JsonOpt = False,
+    url: UrlOpt = options.DEFAULT,
+    token: TokenOpt = None,
+) -> None:
+    """Start a loop: the phase re-runs back to back, each iteration a new run."""
+    phase = options.parse_phase(phase_name, loopable=True)
+    snapshot = options.parse_date(date)
+    with options.client(url, token) as api:
+        status, body = api.start_loop(phase.value, interval=interval, date=snapshot)
+    if status == 409 and body.get("status") != "LOOP_ALREADY_ACTIVE":
+        raise CliError(f"loop not started: {_conflict(body)}")
+    if as_json:
+        print_json(body)
+    elif status == 409:
+        _say(f"{phase.value} is already looping (loop {body.get('loopId')})")
+    else:
+        _say(
+            f"started loop {body['loopId']} of {phase.value} "
+            f"(date {body.get('snapshotDate')}, interval {body.get('intervalSeconds'):g} s)"
+        )
+
+
+def stop(
+    *,
+    phase_name: Annotated[str, typer.Argument(metavar="PHASE", help="The phase to stop.")],
+    wait: Annotated[bool, typer.Option("--wait", help="Wait until the run has ended.")] = False,
+    as_json: JsonOpt = False,
+    url: UrlOpt = options.DEFAULT,
+    token: TokenOpt = None,
+) -> None:
+    """Stop the phase's running run (and its loop, if one is running). Idle is fine."""
+    phase = options.parse_phase(phase_name)
+    with options.client(url, token) as api:
+        body = api.stop_phase(phase.value)
+        final = None
+        if wait and body.get("status") == "STOP_REQUESTED" and body.get("runId"):
+            final = _wait_terminal(api, str(body["runId"]))
+    if as_json:
+        print_json({**body, "run": final} if final else body)
+        return
+    if body.get("status") == "NOT_RUNNING":
+        _say(f"{phase.value} is not running (last run {body.get('lastRunId') or '-'})")
+        return
+    loop = f" and its loop {body['loopId']}" if body.get("loopId") else ""
+    _say(f"stop requested for {phase.value} run {body.get('runId')}{loop}")
+    if final:
+        _say(f"run {final['runId']} ended {final['status']}")
+
+
+def _wait_terminal(api: ControlClient, run_id: str) -> dict[str, Any]:
+    while True:
+        run = api.run(run_id)
+        if run.get("terminal"):
+            return dict(run)
+        time.sleep(0.3)
+
+
+def stop_loop(
+    *,
+    phase_name: Annotated[
+        str, typer.Argument(metavar="PHASE", help="CHARACTER_BASIC or ITEM_EQUIPMENT.")
+    ],
+    wait: Annotated[bool, typer.Option("--wait", help="Wait until the loop is STOPPED.")] = False,
+    as_json: JsonOpt = False,
+    url: UrlOpt = options.DEFAULT,
+    token: TokenOpt = None,
+) -> None:
+    """Stop the phase's loop and its running iteration. Not looping is fine."""
+    phase = options.parse_phase(phase_name, loopable=True)
+    with options.client(url, token) as api:
+        body = api.stop_loop(phase.value)
+        final = None
+        if wait and body.get("status") == "STOP_REQUESTED":
+            final = wait_loop_stopped(api, phase.value, body.get("loopId"))
+    if as_json:
+        print_json({**body, "loop": final} if final else body)
+        return
+    if body.get("status") == "NOT_LOOPING":
+        _say(f"{phase.value} is not looping")
+        return
+    running = f" (stopping run {body['runId']})" if body.get("runId") else ""
+    _say(f"stop requested for loop {body.get('loopId')} of {phase.value}{running}")
+    if final:
+        _say(f"loop {final['loopId']} STOPPED after {final['iterationCount']} iteration(s)")
+
+
+def status(
+    *,
+    watch: Annotated[bool, typer.Option("--watch", "-w", help="Refresh until Ctrl-C.")] = False,
+    interval: Annotated[
+        float, typer.Option("--interval", min=0.2, help="Seconds between refreshes (--watch).")
+    ] = 2.0,
+    as_json: JsonOpt = False,
+    url: UrlOpt = options.DEFAULT,
+    token: TokenOpt = None,
+) -> None:
+    """Show every phase: the run holding it (or its newest run), progress, and its loop."""
+    if watch and as_json:
+        raise usage_error("--watch and --json do not go together")
+    with options.client(url, token) as api:
+        if as_json:
+            print_json(api.run_status())
+            return
+        if not watch:
+            console().print(status_table(api.run_status()))
+            return
+        try:
+            with Live(
+                status_table(api.run_status()), console=console(), auto_refresh=False
+            ) as live:
+                while True:
+                    time.sleep(interval)
+                    live.update(status_table(api.run_status()), refresh=True)
+        except KeyboardInterrupt:
+            return
+
+
+def runs(
+    *,
+    run_id: Annotated[str | None, typer.Argument(help="Show this one run in detail.")] = None,
+    phase: Annotated[str | None, typer.Option("--phase", help="Only this phase.")] = None,
+    status_name: Annotated[
+        str | None, typer.Option("--status", help="Only this status (e.g. FAILED).")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="How many.")] = 20,
+    as_json: JsonOpt = False,
+    url: UrlOpt = options.DEFAULT,
+    token: TokenOpt = None,
+) -> None:
+    """Run history, newest first; with RUN_ID, one run with its progress and manifest."""
+    if run_id is not None:
+        options.parse_run_id(run_id)
+    parsed_phase = options.parse_phase(phase).value if phase else None
+    if status_name is not None and status_name not in options.RUN_STATUSES:
+        raise usage_error(
+            f"unknown status {status_name!r} (choose from {', '.join(options.RUN_STATUSES)})"
+        )
+    with options.client(url, token) as api:
+        if run_id is not None:
+            run = api.run(run_id)
+            print_json(run) if as_json else console().print(run_detail(run))
+            return
+        rows = api.runs(phase=parsed_phase, status=status_name, limit=limit)
+    if as_json:
+        print_json(rows)
+    elif not rows:
+        _say("no runs yet")
+    else:
+        console().print(runs_table(rows))
+
+
+def resume(
+    *,
+    run_id: Annotated[str, typer.Argument(help="A FAILED or ABANDONED run.")],
+    wait: WaitOpt = False,
+    local: Annotated[
+        bool,
+        typer.Option("--local", help="Resume in this process (like `run`), not on a service."),
+    ] = False,
+    as_json: JsonOpt = False,
+    url: UrlOpt = options.DEFAULT,
+    token: TokenOpt = None,
+) -> None:
+    """Continue a FAILED or ABANDONED run after its last published chunk (same run id)."""
+    options.parse_run_id(run_id)
+    if local:
+        from maplecollect.console.run_local import resume_here
+
+        resume_here(run_id, as_json=as_json)
+        return
+    with options.client(url, token) as api:
+        body = api.resume(run_id)
+        if as_json and not wait:
+            print_json(body)
+            return
+        _say(
+            f"resumed {body.get('phase')} run {run_id} "
+            f"from {body.get('recordsProcessed', 0):,} records (resume #{body.get('resumeCount')})",
+            as_json,
+        )
+        if wait:
+            run = follow_run(api, run_id, out=console(stderr=as_json))
+            if as_json:
+                print_json(run)
+            _end_of_run(run, as_json)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("trigger")(trigger)
+    app.command("loop")(loop)
+    app.command("stop")(stop)
+    app.command("stop-loop")(stop_loop)
+    app.command("status")(status)
+    app.command("runs")(runs)
+    app.command("resume")(resume)
+
+
+__all__ = ["register"]

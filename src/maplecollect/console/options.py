@@ -1,0 +1,74 @@
+"""Shared CLI options and argument checks (bad values are usage errors: exit 2, one line)."""
+
+from __future__ import annotations
+
+import difflib
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+from maplecollect.console.client import DEFAULT_URL, TOKEN_ENV, ControlClient
+from maplecollect.console.errors import usage_error
+from maplecollect.dates import parse_snapshot_date
+from maplecollect.errors import InvalidRequest
+from maplecollect.ids import is_valid_id
+from maplecollect.phases import LOOPABLE, ORDER, Phase
+
+UrlOpt = Annotated[
+    str,
+    typer.Option("--url", help="Base URL of the control API.", envvar="MAPLECOLLECT_URL"),
+]
+TokenOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        help=f"Bearer token of the control API [default: ${TOKEN_ENV}].",
+        envvar=TOKEN_ENV,
+        show_envvar=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of tables.")]
+DateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--date", help="Snapshot date YYYY-MM-DD (KST) or 'latest' [default: yesterday in KST]."
+    ),
+]
+WaitOpt = Annotated[bool, typer.Option("--wait", help="Follow the run with progress bars.")]
+
+DEFAULT = DEFAULT_URL
+# RunStatus values, spelled out so client commands never import the SQL models.
+RUN_STATUSES = ("RUNNING", "STOPPING", "COMPLETED", "FAILED", "STOPPED", "ABANDONED")
+
+
+def client(url: str, token: str | None) -> ControlClient:
+    return ControlClient(url, token)
+
+
+def parse_phase(value: str, *, loopable: bool = False) -> Phase:
+    """Exact upper-case phase names, as the API takes them; a near miss gets a suggestion."""
+    allowed = LOOPABLE if loopable else ORDER
+    phase = Phase.parse(value)
+    if phase is not None and phase in allowed:
+        return phase
+    names = [p.value for p in allowed]
+    guess = difflib.get_close_matches(value.upper(), names, n=1)
+    hint = f"; did you mean {guess[0]}?" if guess else ""
+    what = "loopable phase" if loopable else "phase"
+    raise usage_error(f"unknown {what} {value!r} (choose from {', '.join(names)}){hint}")
+
+
+def parse_date(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return parse_snapshot_date(value, now=datetime.now(UTC))
+    except InvalidRequest as exc:
+        raise usage_error(f"bad --date: {exc.message}") from None
+
+
+def parse_run_id(value: str, what: str = "run id") -> str:
+    if not is_valid_id(value):
+        raise usage_error(f"invalid {what} {value!r}: 1-64 characters of A-Z a-z 0-9 _ -")
+    return value

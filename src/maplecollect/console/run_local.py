@@ -1,0 +1,313 @@
+"""`maplecollect run daily|<PHASE>`: collect in this process, no service needed.
+
+The command builds the same Supervisor the service uses (same database, same
+store, same slots), so a run started here shows in `maplecollect status` of a
+service on the same database, and a phase busy there is refused here.
+Ctrl-C once stops the runs cleanly (STOPPED, with a manifest of what was
+collected); twice leaves them ABANDONED, resumable with `maplecollect resume`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from maplecollect.console import options
+from maplecollect.console.errors import CliError, usage_error
+from maplecollect.console.render import (
+    RunBars,
+    console,
+    elapsed,
+    fmt_count,
+    fmt_seconds,
+    print_json,
+    styled,
+)
+from maplecollect.errors import (
+    InvalidRequest,
+    InvalidTransition,
+    RunNotFound,
+    SlotConflict,
+    UpstreamError,
+    UpstreamNotFound,
+)
+from maplecollect.phases import ORDER, Phase
+
+if TYPE_CHECKING:
+    from maplecollect.config import Settings
+    from maplecollect.state.models import RunRow
+
+Body = dict[str, Any]
+
+
+@dataclass
+class Outcome:
+    """What a local run (or chain) ended with."""
+
+    status: str
+    runs: list[Body]
+    chain_id: str | None = None
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "COMPLETED"
+
+
+def public(row: RunRow) -> Body:
+    from maplecollect.api.schemas import RunPublic
+
+    body: Body = RunPublic.of(row).model_dump(mode="json", by_alias=True)
+    return body
+
+
+def check_can_collect(settings: Settings, out: Console) -> None:
+    """No key is a usage error; the real API gets a one-line reminder of its quota."""
+    from maplecollect.config import REAL_NEXON_BASE_URL
+
+    if not settings.api_key_value():
+        raise usage_error(
+            "NEXON_API_KEY is not set (for a local try without a key, run `maplecollect demo`)"
+        )
+    if settings.nexon_base_url == REAL_NEXON_BASE_URL:
+        out.print(
+            f"collecting from the real Nexon Open API at {settings.rate_limit:g} req/s "
+            "(a development key allows 5 req/s and 1,000 calls a day: set "
+            "MAPLECOLLECT_RATE_LIMIT=5)",
+            style="yellow",
+        )
+
+
+class _Interrupts:
+    """First Ctrl-C: stop the runs cleanly. Second: give up (runs end ABANDONED)."""
+
+    def __init__(self) -> None:
+        self.stop = asyncio.Event()
+        self.abort = asyncio.Event()
+        self._installed = False
+
+    def _on_signal(self) -> None:
+        if self.stop.is_set():
+            self.abort.set()
+        self.stop.set()
+
+    def install(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            loop.add_signal_handler(signal.SIGINT, self._on_signal)
+            loop.add_signal_handler(signal.SIGTERM, self._on_signal)
+            self._installed = True
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+            self._installed = False
+
+    def remove(self) -> None:
+        if self._installed:
+            loop = asyncio.get_running_loop()
+            loop.remove_signal_handler(signal.SIGINT)
+            loop.remove_signal_handler(signal.SIGTERM)
+
+
+async def collect(
+    settings: Settings,
+    target: str,
+    *,
+    upstream: str | None = None,
+    date: str | None = None,
+    resume_run_id: str | None = None,
+    out: Console | None = None,
+    poll_seconds: float = 0.25,
+) -> Outcome:
+    """Run the daily chain (`target="daily"`), one phase, or resume a run, in this process."""
+    from maplecollect.api.app import default_runners
+    from maplecollect.control.supervisor import Supervisor
+    from maplecollect.state import migrations
+    from maplecollect.state.database import create_async_db_engine
+    from maplecollect.state.repository import Repository
+
+    url = settings.resolved_database_url
+    await asyncio.to_thread(migrations.upgrade, url)
+    repo = Repository(create_async_db_engine(url))
+    runners, finalizer = default_runners()
+    sup = Supervisor(settings, repo, runners, finalizer=finalizer)
+    interrupts = _Interrupts()
+    try:
+        await sup.start()
+        interrupts.install()
+        chain_id: str | None = None
+        try:
+            if resume_run_id is not None:
+                first = await sup.resume(resume_run_id)
+            elif target == "daily":
+                chain_id, first = await sup.trigger_daily(date=date)
+            else:
+                first = await sup.trigger_phase(Phase(target), upstream=upstream, date=date)
+        except SlotConflict as exc:
+            holder = f"loop {exc.loop_id}" if exc.loop_id else f"run {exc.run_id}"
+            raise CliError(
+                f"{exc.phase} is busy ({holder}); see `maplecollect status` or stop it first"
+            ) from None
+        except UpstreamNotFound as exc:
+            if exc.upstream_run_id != "latest":
+                raise CliError(f"cannot start {target}: {exc}") from None
+            raise CliError(
+                f"cannot start {target}: there is no COMPLETED {exc.upstream_phase} run yet; "
+                f"run {exc.upstream_phase} first or pass --upstream RUN_ID"
+            ) from None
+        except UpstreamError as exc:
+            raise CliError(f"cannot start {target}: {exc}") from None
+        except InvalidRequest as exc:
+            raise usage_error(exc.message) from None
+        except (RunNotFound, InvalidTransition) as exc:
+            raise CliError(f"cannot resume: {exc}") from None
+
+        async def snapshot() -> tuple[list[Body], str | None]:
+            if chain_id is None:
+                row = await repo.get_run(first.run_id)
+                assert row is not None
+                body = public(row)
+                return [body], body["status"] if body["terminal"] else None
+            chain = await repo.get_chain(chain_id)
+            rows = await repo.list_runs(chain_id=chain_id, limit=100)
+            by_phase: dict[str, Body] = {}
+            for row in rows:
+                by_phase.setdefault(row.phase, public(row))
+            ordered = [by_phase[p.value] for p in ORDER if p.value in by_phase]
+            done = chain is not None and chain.status != "RUNNING"
+            return ordered, chain.status if done and chain else None
+
+        stop_sent = False
+        with RunBars(out) as bars:
+            while True:
+                runs, final = await snapshot()
+                bars.update(runs)
+                if final is not None:
+                    break
+                if interrupts.abort.is_set():
+                    raise CliError("interrupted twice: runs left ABANDONED (resumable)", 130)
+                if interrupts.stop.is_set() and not stop_sent:
+                    stop_sent = True
+                    (out or console()).print("stopping (Ctrl-C again to abandon)…")
+                    for run in runs:
+                        if not run["terminal"]:
+                            await sup.stop_phase(Phase(run["phase"]))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        interrupts.stop.wait() if not stop_sent else interrupts.abort.wait(),
+                        poll_seconds,
+                    )
+        error = None
+        if chain_id is not None:
+            chain_row = await repo.get_chain(chain_id)
+            error = chain_row.error_message if chain_row else None
+        else:
+            error = runs[0].get("errorMessage")
+        return Outcome(status=final, runs=runs, chain_id=chain_id, error=error)
+    finally:
+        interrupts.remove()
+        await sup.close()
+        await repo.dispose()
+
+
+def summary_table(outcome: Outcome) -> Table:
+    title = f"chain {outcome.chain_id}" if outcome.chain_id else "run"
+    table = Table(title=f"{title}: {outcome.status}", title_justify="left")
+    for name in ("phase", "run", "status", "records", "failed", "took"):
+        table.add_column(
+            name,
+            no_wrap=name != "manifest",
+            justify="right" if name in ("records", "failed") else "left",
+        )
+    for run in outcome.runs:
+        table.add_row(
+            str(run["phase"]),
+            str(run["runId"]),
+            styled(run["status"]),
+            fmt_count(run.get("recordsProcessed")),
+            fmt_count(run.get("recordsFailed")),
+            fmt_seconds(elapsed(run)),
+        )
+    return table
+
+
+def print_summary(out: Console, outcome: Outcome) -> None:
+    out.print(summary_table(outcome))
+    for run in outcome.runs:
+        if run.get("manifestPath"):
+            out.print(f"  {run['phase']:<16} {run['manifestPath']}", markup=False)
+
+
+def resume_here(run_id: str, *, as_json: bool) -> None:
+    """`maplecollect resume RUN_ID --local`: continue a run in this process."""
+    from maplecollect.console.settings import load_settings
+
+    settings = load_settings()
+    out = console(stderr=as_json)
+    check_can_collect(settings, out)
+    outcome = asyncio.run(collect(settings, run_id, resume_run_id=run_id, out=out))
+    finish(outcome, run_id, out, as_json=as_json)
+
+
+def finish(outcome: Outcome, target: str, out: Console, *, as_json: bool) -> None:
+    if as_json:
+        print_json({"status": outcome.status, "chainId": outcome.chain_id, "runs": outcome.runs})
+    else:
+        print_summary(out, outcome)
+    if not outcome.ok:
+        raise CliError(f"{target} ended {outcome.status}: {outcome.error or 'see above'}")
+
+
+def run(
+    *,
+    target: Annotated[
+        str, typer.Argument(metavar="daily|PHASE", help="'daily' (the whole chain) or one phase.")
+    ],
+    upstream: Annotated[
+        str | None,
+        typer.Option(
+            "--upstream", help="Upstream run id or 'latest' (non-root phases) [default: latest]."
+        ),
+    ] = None,
+    date: options.DateOpt = None,
+    no_cache: Annotated[
+        bool,
+        typer.Option(
+            "--no-cache",
+            help="OCID_LOOKUP: look every name up again instead of using the OCID cache "
+            "(the cache is still refreshed).",
+        ),
+    ] = False,
+    as_json: options.JsonOpt = False,
+) -> None:
+    """Collect in this process (no service needed), with progress bars per phase.
+
+    Uses the same settings, database and store as `maplecollect serve`.
+    """
+    if target != "daily":
+        phase = options.parse_phase(target)
+        if phase.upstream is None and upstream is not None:
+            raise usage_error(f"{phase.value} is the root phase and takes no --upstream")
+        if phase.upstream is not None:
+            upstream = upstream or "latest"
+            if upstream != "latest":
+                options.parse_run_id(upstream, "upstream run id")
+        target = phase.value
+    elif upstream is not None:
+        raise usage_error("--upstream does not apply to the daily chain")
+    from maplecollect.console.settings import load_settings
+
+    snapshot = options.parse_date(date)
+    settings = load_settings()
+    if no_cache:
+        settings = settings.model_copy(update={"ocid_cache": False})
+    out = console(stderr=as_json)
+    check_can_collect(settings, out)
+    outcome = asyncio.run(collect(settings, target, upstream=upstream, date=snapshot, out=out))
+    finish(outcome, target, out, as_json=as_json)

@@ -1,0 +1,321 @@
+"""`maplecollect smoke`: the post-deploy check of a running installation (DESIGN §7).
+
+Steps, in order (each prints one line; the first failure ends the check, names
+the step and exits 1 after cleaning up what the check started):
+
+1. health            GET /health is UP with the database UP
+2. trigger           triggers one phase (default RANKING_FETCH) and waits for COMPLETED
+3. loop              starts an ITEM_EQUIPMENT loop and waits for an iteration to finish
+4. stop-loop         stops it and sees the loop STOPPED
+5. idle-stop         stop / stop-loop of an idle phase answer NOT_RUNNING / NOT_LOOPING
+6. airflow-*         given --airflow-url: the DAG refuses an invalid scope at trigger
+                     time and runs a valid (harmless) one to success (REST API v2)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import httpx
+import typer
+
+from maplecollect.console import options
+from maplecollect.console.client import ControlApiError, ControlClient, check_url, describe
+from maplecollect.console.errors import CliError, usage_error
+from maplecollect.console.render import console
+
+DAG_ID = "daily_collection_pipeline"
+Body = dict[str, Any]
+
+
+class StepFailed(Exception):
+    def __init__(self, step: str, reason: str) -> None:
+        super().__init__(f"{step}: {reason}")
+        self.step = step
+        self.reason = reason
+
+
+@dataclass
+class Smoke:
+    api: ControlClient
+    timeout: float
+    say: Callable[[str], None]
+    poll: float = 0.5
+    started_runs: dict[str, str] = field(default_factory=dict)  # phase -> runId
+    started_loops: dict[str, str] = field(default_factory=dict)  # phase -> loopId
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        try:
+            yield
+        except StepFailed:
+            raise
+        except CliError as exc:
+            raise StepFailed(name, exc.message) from None
+        except Exception as exc:
+            raise StepFailed(name, f"{type(exc).__name__}: {exc}") from None
+
+    def wait(self, step: str, what: str, check: Callable[[], Body | None]) -> Body:
+        deadline = time.monotonic() + self.timeout
+        while True:
+            found = check()
+            if found is not None:
+                return found
+            if time.monotonic() > deadline:
+                raise StepFailed(step, f"{what} did not happen within {self.timeout:g} s")
+            time.sleep(self.poll)
+
+    # -- steps -------------------------------------------------------------------
+
+    def health(self) -> None:
+        with self.step("health"):
+            body = self.api.health()
+            if body.get("status") != "UP":
+                raise StepFailed("health", f"service is {body.get('status')}: {body}")
+            self.say(
+                f"ok   health: UP, version {body.get('version')}, api {body.get('apiVersion')}"
+            )
+
+    def trigger(self, phase: str) -> None:
+        step = f"trigger {phase}"
+        with self.step(step):
+            upstream = "latest" if phase != "RANKING_FETCH" else None
+            status, body = self.api.trigger_phase(phase, upstream=upstream)
+            if status != 202:
+                raise StepFailed(step, f"not started: {describe(status, body)}")
+            run_id = str(body["runId"])
+            self.started_runs[phase] = run_id
+
+            def done() -> Body | None:
+                run = self.api.run(run_id)
+                return run if run.get("terminal") else None
+
+            run = self.wait(step, f"run {run_id} to end", done)
+            self.started_runs.pop(phase, None)
+            if run["status"] != "COMPLETED":
+                raise StepFailed(
+                    step, f"run {run_id} ended {run['status']}: {run.get('errorMessage')}"
+                )
+            self.say(
+                f"ok   {step}: run {run_id} COMPLETED, {run['recordsProcessed']:,} records, "
+                f"{run['recordsFailed']:,} failed"
+            )
+
+    def loop(self, phase: str = "ITEM_EQUIPMENT") -> str:
+        step = f"loop {phase}"
+        with self.step(step):
+            status, body = self.api.start_loop(phase)
+            if status != 202:
+                raise StepFailed(
+                    step, f"{describe(status, body)} (the smoke check needs the phase idle)"
+                )
+            loop_id = str(body["loopId"])
+            self.started_loops[phase] = loop_id
+
+            def iterated() -> Body | None:
+                loop = (self.api.run_status().get("loopSummaries") or {}).get(phase) or {}
+                if loop.get("loopId") != loop_id:
+                    return None
+                if loop.get("status") == "STOPPED":
+                    raise StepFailed(step, f"loop stopped on its own: {loop.get('lastError')}")
+                waiting = str(loop.get("lastError") or "")
+                if waiting.startswith("waiting: no COMPLETED"):
+                    raise StepFailed(step, f"{waiting} (run the daily chain once first)")
+                return loop if int(loop.get("iterationCount") or 0) >= 1 else None
+
+            loop = self.wait(step, f"an iteration of loop {loop_id} to finish", iterated)
+            self.say(
+                f"ok   {step}: loop {loop_id} finished iteration 1 "
+                f"(run {loop.get('lastRunId')}, "
+                f"consecutive failures {loop.get('consecutiveFailures')})"
+            )
+            return loop_id
+
+    def stop_loop(self, phase: str, loop_id: str) -> None:
+        step = f"stop-loop {phase}"
+        with self.step(step):
+            body = self.api.stop_loop(phase)
+            if body.get("status") != "STOP_REQUESTED" or body.get("loopId") != loop_id:
+                raise StepFailed(step, f"unexpected answer {body}")
+
+            def stopped() -> Body | None:
+                loop = (self.api.run_status().get("loopSummaries") or {}).get(phase) or {}
+                return loop if loop.get("status") == "STOPPED" else None
+
+            loop = self.wait(step, f"loop {loop_id} to be STOPPED", stopped)
+            self.started_loops.pop(phase, None)
+            run_id = body.get("runId")
+            if run_id:
+                run = self.wait(step, f"run {run_id} to end", lambda: self._terminal(str(run_id)))
+                if run["status"] not in ("STOPPED", "COMPLETED"):
+                    raise StepFailed(step, f"its run {run_id} ended {run['status']}")
+            self.say(
+                f"ok   {step}: loop {loop_id} STOPPED after {loop['iterationCount']} iteration(s)"
+            )
+
+    def _terminal(self, run_id: str) -> Body | None:
+        run = self.api.run(run_id)
+        return run if run.get("terminal") else None
+
+    def idle_stop(self, phase: str = "ITEM_EQUIPMENT") -> None:
+        step = "idle-stop"
+        with self.step(step):
+            body = self.api.stop_phase(phase)
+            if body.get("status") != "NOT_RUNNING":
+                raise StepFailed(step, f"stop of idle {phase} answered {body.get('status')}")
+            body = self.api.stop_loop(phase)
+            if body.get("status") != "NOT_LOOPING":
+                raise StepFailed(step, f"stop-loop of idle {phase} answered {body.get('status')}")
+            self.say(f"ok   {step}: stop {phase} → NOT_RUNNING, stop-loop → NOT_LOOPING")
+
+    def cleanup(self) -> None:
+        """Stop what this check started and left running (best effort)."""
+        for phase, loop_id in list(self.started_loops.items()):
+            try:
+                self.api.stop_loop(phase)
+                self.say(f"cleanup: stop requested for loop {loop_id}")
+            except CliError as exc:
+                self.say(f"cleanup: could not stop loop {loop_id}: {exc.message}")
+        for phase, run_id in list(self.started_runs.items()):
+            try:
+                body = self.api.stop_phase(phase)
+                if body.get("runId") == run_id:
+                    self.say(f"cleanup: stop requested for run {run_id}")
+            except CliError as exc:
+                self.say(f"cleanup: could not stop run {run_id}: {exc.message}")
+
+
+@dataclass
+class AirflowCheck:
+    url: str
+    user: str
+    password: str
+    timeout: float
+    say: Callable[[str], None]
+    dag_id: str = DAG_ID
+
+    def _client(self) -> httpx.Client:
+        try:
+            res = httpx.post(
+                f"{self.url}/auth/token",
+                json={"username": self.user, "password": self.password},
+                timeout=30,
+            )
+        except httpx.HTTPError as exc:
+            raise StepFailed(
+                "airflow-login", f"cannot reach {self.url}: {type(exc).__name__}"
+            ) from None
+        if res.status_code not in (200, 201):
+            raise StepFailed("airflow-login", f"POST /auth/token answered HTTP {res.status_code}")
+        token = res.json().get("access_token")
+        if not token:
+            raise StepFailed("airflow-login", "no access_token in the answer of /auth/token")
+        return httpx.Client(
+            base_url=f"{self.url}/api/v2", headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
+
+    def run(self) -> None:
+        with self._client() as http:
+            self.say("ok   airflow-login: token received")
+            dag = http.get(f"/dags/{self.dag_id}")
+            if dag.status_code != 200:
+                raise StepFailed(
+                    "airflow-dag", f"GET /dags/{self.dag_id} answered {dag.status_code}"
+                )
+            if dag.json().get("is_paused"):
+                raise StepFailed("airflow-dag", f"DAG {self.dag_id} is paused; unpause it first")
+            self.say(f"ok   airflow-dag: {self.dag_id} is active")
+            bad = http.post(
+                f"/dags/{self.dag_id}/dagRuns",
+                json={"logical_date": None, "conf": {"scope": "NOT_A_PHASE"}},
+            )
+            if bad.status_code < 400 or bad.status_code >= 500:
+                raise StepFailed(
+                    "airflow-invalid-scope",
+                    f"scope NOT_A_PHASE was answered HTTP {bad.status_code}, not refused",
+                )
+            self.say(f"ok   airflow-invalid-scope: refused with HTTP {bad.status_code}")
+            good = http.post(
+                f"/dags/{self.dag_id}/dagRuns",
+                json={"logical_date": None, "conf": {"scope": ["ITEM_EQUIPMENT_STOP_LOOP"]}},
+            )
+            if good.status_code not in (200, 201):
+                raise StepFailed(
+                    "airflow-valid-scope",
+                    f"trigger answered HTTP {good.status_code}: {good.text[:200]}",
+                )
+            run_id = good.json()["dag_run_id"]
+            deadline = time.monotonic() + self.timeout
+            while True:
+                state = http.get(f"/dags/{self.dag_id}/dagRuns/{run_id}").json().get("state")
+                if state == "success":
+                    break
+                if state == "failed":
+                    raise StepFailed("airflow-valid-scope", f"DAG run {run_id} failed")
+                if time.monotonic() > deadline:
+                    raise StepFailed(
+                        "airflow-valid-scope",
+                        f"DAG run {run_id} still {state} after {self.timeout:g} s",
+                    )
+                time.sleep(2)
+            self.say(f"ok   airflow-valid-scope: DAG run {run_id} succeeded")
+
+
+def smoke(
+    *,
+    phase: Annotated[
+        str, typer.Option("--phase", help="The phase to trigger and wait for.")
+    ] = "RANKING_FETCH",
+    step_timeout: Annotated[
+        float, typer.Option("--timeout", min=1, help="Seconds each waiting step may take.")
+    ] = 900.0,
+    airflow_url: Annotated[
+        str | None, typer.Option("--airflow-url", help="Airflow webserver/API server base URL.")
+    ] = None,
+    airflow_user: Annotated[
+        str | None, typer.Option("--airflow-user", envvar="AIRFLOW_USER", help="Airflow user.")
+    ] = None,
+    airflow_password: Annotated[
+        str | None,
+        typer.Option(
+            "--airflow-password",
+            envvar="AIRFLOW_PASSWORD",
+            help="Airflow password.",
+            show_default=False,
+        ),
+    ] = None,
+    url: options.UrlOpt = options.DEFAULT,
+    token: options.TokenOpt = None,
+) -> None:
+    """Post-deploy check: trigger, loop, stop and idle stop against a running service."""
+    target = options.parse_phase(phase).value
+    if airflow_url is not None:
+        airflow_url = check_url(airflow_url)
+        if not airflow_user or not airflow_password:
+            raise usage_error("--airflow-url needs --airflow-user and --airflow-password")
+    out = console()
+    with ControlClient(url, token) as api:
+        check = Smoke(api, step_timeout, out.print)
+        try:
+            check.health()
+            check.trigger(target)
+            loop_id = check.loop("ITEM_EQUIPMENT")
+            check.stop_loop("ITEM_EQUIPMENT", loop_id)
+            check.idle_stop("ITEM_EQUIPMENT")
+            if airflow_url is not None:
+                assert airflow_user is not None and airflow_password is not None
+                AirflowCheck(
+                    airflow_url, airflow_user, airflow_password, step_timeout, out.print
+                ).run()
+        except StepFailed as exc:
+            out.print(f"FAIL {exc.step}: {exc.reason}", markup=False)
+            check.cleanup()
+            raise CliError(f"smoke check failed at step '{exc.step}': {exc.reason}") from None
+        except (KeyboardInterrupt, ControlApiError):
+            check.cleanup()
+            raise
+    out.print("smoke check passed")

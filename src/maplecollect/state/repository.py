@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from maplecollect.errors import InvalidTransition, RunNotFound, SlotConflict
 from maplecollect.phases import ORDER, Phase
+from maplecollect.state.coalesce import CoalescedRead
 from maplecollect.state.database import create_async_db_engine, session_factory
 from maplecollect.state.models import (
     ACTIVE_LOOP_STATUSES,
@@ -108,6 +109,7 @@ class Repository:
             url = engine.url.render_as_string(hide_password=False)
             self._read_engine = create_async_db_engine(url, writer=False)
             self._read = session_factory(self._read_engine)
+        self._status_reads = CoalescedRead(self._read_status_snapshot)
 
     async def dispose(self) -> None:
         if self._read_engine is not None:
@@ -571,6 +573,10 @@ class Repository:
     # -- status ----------------------------------------------------------------
 
     async def status_snapshot(self) -> StatusSnapshot:
+        """What `/run-status` shows; concurrent pollers share reads (never a stale one)."""
+        return await self._status_reads()
+
+    async def _read_status_snapshot(self) -> StatusSnapshot:
         active: dict[Phase, RunRow | None] = dict.fromkeys(ORDER)
         newest: dict[Phase, RunRow | None] = dict.fromkeys(ORDER)
         terminal: dict[Phase, RunRow | None] = dict.fromkeys(ORDER)

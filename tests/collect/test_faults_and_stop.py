@@ -109,24 +109,43 @@ async def test_invalid_api_key_fails_the_run_without_leaking_it(
         assert secret not in manifest.read_text()
 
 
-async def test_duckdb_reads_the_snapshot(tmp_path: Path, clean_env: None) -> None:
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _readme_queries() -> list[str]:
+    """The DuckDB statements of the README: the demo one-liner and the ```sql block."""
+    text = README.read_text(encoding="utf-8")
+    one_liner = text.split('duckdb.sql(\\"', 1)[1].split('\\")', 1)[0]
+    block = text.split("```sql\n", 1)[1].split("```", 1)[0]
+    statements = [line.rstrip(";") for line in block.splitlines() if line.startswith("select")]
+    return [one_liner, *statements]
+
+
+async def test_duckdb_runs_the_readme_queries_on_the_snapshot(
+    tmp_path: Path, clean_env: None
+) -> None:
     async with stack(tmp_path, characters=120) as st:
         res = await st.svc.client.post("/api/internal/trigger/daily", json={"date": SNAPSHOT})
         chain_id = res.json()["chainId"]
         await _until(
             st.svc.client, f"/api/internal/chains/{chain_id}", lambda b: b["status"] != "RUNNING"
         )
+        chain = (await st.svc.client.get(f"/api/internal/chains/{chain_id}")).json()
         truth = st.truth
+    runs = {phase: run["runId"] for phase, run in chain["runs"].items()}
     root = tmp_path / "store"
-    # The query from the README.
-    rows = duckdb.sql(
-        f"select count(*), count(distinct key), sum(empty::int) "
-        f"from read_json('{root}/runs/*/item-equipment/chunks/*.jsonl.zst')"
-    ).fetchall()
+    classes, equipment, failures = _readme_queries()
+
+    by_class = duckdb.sql(classes.replace("data/demo/store", str(root))).fetchall()
+    assert 0 < len(by_class) <= 5 and all(isinstance(c, str) and n > 0 for c, n in by_class)
+
+    equipment_sql = equipment.replace(
+        "data/store/runs/<runId>", f"{root}/runs/{runs['ITEM_EQUIPMENT']}"
+    )
+    rows = duckdb.sql(equipment_sql).fetchall()
     expected = truth["characters"] - truth["renamedNames"]
-    assert rows == [(expected, expected, truth["emptyCharacters"])]
-    names = duckdb.sql(
-        "select body.character_name from "
-        f"read_json('{root}/runs/*/character-basic/chunks/*.jsonl.zst') where not empty limit 3"
-    ).fetchall()
-    assert len(names) == 3 and all(isinstance(n[0], str) for n in names)
+    assert len(rows) == expected and len({key for key, _ in rows}) == expected
+    assert sum(cls is None for _, cls in rows) == truth["emptyCharacters"]
+
+    failures_sql = failures.replace("data/store/runs/<runId>", f"{root}/runs/{runs['OCID_LOOKUP']}")
+    assert duckdb.sql(failures_sql).fetchall() == [("OPENAPI00003", truth["renamedNames"])]

@@ -184,11 +184,20 @@ def stop(
         _say(f"run {final['runId']} ended {final['status']}")
 
 
+STOP_WAIT_SECONDS = 120.0  # a stop is honoured at the next batch boundary, within seconds
+
+
 def _wait_terminal(api: ControlClient, run_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + STOP_WAIT_SECONDS
     while True:
         run = api.run(run_id)
         if run.get("terminal"):
             return dict(run)
+        if time.monotonic() > deadline:
+            raise CliError(
+                f"run {run_id} is still {run.get('status')} {STOP_WAIT_SECONDS:g} s after the "
+                f"stop request; see `maplecollect runs {run_id}` and the service log"
+            )
         time.sleep(0.3)
 
 

@@ -18,9 +18,8 @@ from airflow.sdk.exceptions import AirflowFailException
 from maplecollect.airflow.connection import DEFAULT_CONN_ID
 from maplecollect.airflow.errors import ExtApiRefused
 from maplecollect.airflow.hook import ExtApiHook
-from maplecollect.airflow.outcome import Target
 from maplecollect.airflow.protocol import StopRequested, airflow_run_id
-from maplecollect.airflow.waiting import blank_to_none, defer_until_done, raise_for_event
+from maplecollect.airflow.waiting import blank_to_none, defer_until_idle, stop_complete
 from maplecollect.phases import Phase
 
 
@@ -181,23 +180,13 @@ class _StopOperator(ExtApiOperator):
             "%s: stop requested (run %s, loop %s)", self.phase, result.run_id, result.loop_id
         )
         if self.wait_for_idle:
-            defer_until_done(
-                self,
-                target=Target.PHASE_IDLE,
-                target_id=self.phase.value,
-                conn_id=self.conn_id,
-                poll_interval=self.poll_interval,
-                timeout=self.idle_timeout,
-                kwargs={"stopped": stopped},
-            )
+            defer_until_idle(self, self.phase.value, stopped)
         return stopped
 
     def execute_complete(
         self, context: Any, event: Any = None, stopped: str | None = None
     ) -> str | None:
-        raise_for_event(event, sensor=False)
-        self.log.info("%s", event.get("message"))
-        return stopped
+        return stop_complete(self, event, stopped)
 
 
 class StopPhaseOperator(_StopOperator):

@@ -35,7 +35,6 @@ from maplecollect.airflow.operators import (
     airflow_run_id_of,
     refusals_fail_task,
 )
-from maplecollect.airflow.outcome import Target
 from maplecollect.airflow.scope import (
     MAX_STEPS,
     SCOPE_STEPS,
@@ -50,7 +49,7 @@ from maplecollect.airflow.scope import (
 )
 from maplecollect.airflow.sensors import PhaseRunSensor
 from maplecollect.airflow.settings import WaitSettings
-from maplecollect.airflow.waiting import defer_until_done, raise_for_event
+from maplecollect.airflow.waiting import defer_until_idle, stop_complete
 
 log = logging.getLogger(__name__)
 
@@ -213,23 +212,13 @@ class StepOperator(ExtApiOperator):
         if not stop.requested:
             self.log.info("%s: nothing to stop", step.phase)
             return None
-        defer_until_done(
-            self,
-            target=Target.PHASE_IDLE,
-            target_id=step.phase.value,
-            conn_id=self.conn_id,
-            poll_interval=self.poll_interval,
-            timeout=self.idle_timeout,
-            kwargs={"stopped": stop.run_id},
-        )
+        defer_until_idle(self, step.phase.value, stop.run_id)
         return None  # pragma: no cover - defer() raises
 
     def execute_complete(
         self, context: Any, event: Any = None, stopped: str | None = None
     ) -> str | None:
-        raise_for_event(event, sensor=False)
-        self.log.info("%s", event.get("message"))
-        return stopped
+        return stop_complete(self, event, stopped)
 
 
 class StepWaitSensor(PhaseRunSensor):

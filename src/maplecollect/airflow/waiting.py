@@ -57,6 +57,30 @@ def defer_until_done(
     )
 
 
+def defer_until_idle(task: Any, phase: str, stopped: str | None) -> None:
+    """After a stop request: wait in the triggerer until `phase` holds no run.
+
+    `task` has conn_id, poll_interval and idle_timeout; its execute_complete
+    should return `stop_complete(...)`.
+    """
+    defer_until_done(
+        task,
+        target=Target.PHASE_IDLE,
+        target_id=phase,
+        conn_id=task.conn_id,
+        poll_interval=task.poll_interval,
+        timeout=task.idle_timeout,
+        kwargs={"stopped": stopped},
+    )
+
+
+def stop_complete(task: Any, event: Any, stopped: str | None) -> str | None:
+    """execute_complete of a stop that waited for idle: the stopped runId, or raise."""
+    raise_for_event(event, sensor=False)
+    task.log.info("%s", event.get("message"))
+    return stopped
+
+
 def raise_for_event(event: Any, *, sensor: bool = True) -> dict[str, Any]:
     """Return the event if it reports success; raise otherwise.
 

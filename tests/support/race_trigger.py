@@ -1,7 +1,10 @@
-"""One supervisor process racing for a phase slot: python race_trigger.py DB_URL START_AT N.
+"""One supervisor process racing for a phase slot: python race_trigger.py DB_URL N.
 
-Waits until the wall-clock START_AT, fires N concurrent triggers of
-RANKING_FETCH, prints one JSON line {"won": [...], "conflicts": [...]}.
+Prints `ready` once its supervisor is up, waits for `go` on stdin, fires N
+concurrent triggers of RANKING_FETCH, prints one JSON line
+{"won": [...], "conflicts": [...]}, then holds its runs until `done` arrives on
+stdin. The parent drives both processes through these lines (a barrier), so no
+wall-clock start time or sleep decides who races whom on a busy machine.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ import asyncio
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -24,7 +26,7 @@ from support.fake_phases import walkers
 from support.service import fast_settings
 
 
-async def main(url: str, start_at: float, n: int) -> None:
+async def main(url: str, n: int) -> None:
     runners = walkers()
     runners[Phase.RANKING_FETCH].mode = "block"
     settings = fast_settings(Path(tempfile.mkdtemp()), database_url=url)
@@ -39,7 +41,8 @@ async def main(url: str, start_at: float, n: int) -> None:
         except SlotConflict as exc:
             return "conflict", exc.run_id
 
-    await asyncio.sleep(max(0.0, start_at - time.time()))
+    print("ready", flush=True)
+    await asyncio.to_thread(sys.stdin.readline)  # "go"
     results = await asyncio.gather(*(one() for _ in range(n)))
     print(
         json.dumps(
@@ -50,10 +53,10 @@ async def main(url: str, start_at: float, n: int) -> None:
         ),
         flush=True,
     )
-    await asyncio.sleep(1.0)  # let the other process finish its attempts
+    await asyncio.to_thread(sys.stdin.readline)  # "done": the other process has raced too
     await sup.close()
     await repo.dispose()
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], float(sys.argv[2]), int(sys.argv[3])))
+    asyncio.run(main(sys.argv[1], int(sys.argv[2])))

@@ -75,6 +75,14 @@ async def test_ten_percent_failed_keys_fail_the_run_with_counts(
         assert f"TIMEOUT {by_code['TIMEOUT']}" in message
         assert not _success_marker(tmp_path, run, "character-basic").exists()
         assert await _latest(st, Phase.CHARACTER_BASIC) is None
+        # A resume starts after the published parts: the failed records it keeps are
+        # counted again from those parts, so the verdict and the counts stay the same.
+        res = await st.svc.client.post(f"/api/internal/resume/run/{run['runId']}")
+        assert res.status_code == 202, res.text
+        again = await st.svc.wait_run(run["runId"])
+        assert again["resumeCount"] == 1 and again["status"] == "FAILED"
+        assert again["failuresByCode"] == by_code
+        assert again["errorMessage"] == message
 
 
 async def test_two_percent_failed_keys_complete_with_their_counts(

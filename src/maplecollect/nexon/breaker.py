@@ -22,10 +22,13 @@ the next round.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter, deque
 from dataclasses import dataclass
 
 from maplecollect.nexon.pause import PauseGate, PauseHook
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +111,9 @@ class CircuitBreaker:
                 f"CIRCUIT_BREAKER: {rule} ({by_code}), still failing after "
                 f"{policy.pauses} pause(s) ({waited:g}s); last: {message}"
             )
+            log.error("%s", self.reason)
             return
         seconds = policy.pause_seconds * 2 ** (self.trips - 1)
         reason = f"CIRCUIT_BREAKER {rule} ({by_code}); next try in {seconds:g}s"
+        log.warning("%s; last: %s", reason, message)
         self.gate.close_for(seconds, reason)

@@ -64,6 +64,17 @@ class Settings(BaseSettings):
     loop_max_consecutive_failures: int = Field(default=3, ge=1)
     loop_failure_backoff_seconds: float = Field(default=5.0, ge=0)
     loop_upstream_wait_seconds: float = Field(default=10.0, gt=0)
+    run_max_seconds: float = Field(default=86400.0, gt=0, description="a run ends FAILED after")
+
+    # Outcome policy (docs/collection.md "Outcome policy").
+    max_failed_ratio: float = Field(
+        default=0.05, ge=0, le=1, description="failed share (not facts) that fails a run"
+    )
+    breaker_consecutive_failures: int = Field(default=20, ge=1)
+    breaker_window: int = Field(default=100, ge=1)
+    breaker_max_failure_ratio: float = Field(default=0.5, gt=0, le=1)
+    breaker_pauses: int = Field(default=3, ge=0)
+    breaker_pause_seconds: float = Field(default=2.0, ge=0)
 
     @field_validator("nexon_base_url")
     @classmethod

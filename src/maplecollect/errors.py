@@ -6,7 +6,8 @@
     │   ├── RecordError             this key failed (00003, 00004, retries exhausted);
     │   │                           written as a failed record, the phase goes on
     │   └── RunFatalError           the run cannot go on (00002, 00005, 00006,
-    │                               pause budget exhausted); the run FAILS at once
+    │       │                       pause budget exhausted); the run FAILS at once
+    │       └── CircuitOpen         the run's circuit breaker gave up (API unreachable)
     ├── StoreError                  the artifact store cannot be written (run-fatal)
     ├── StateError                  durable run state problems
     │   ├── SlotConflict            a phase slot is held by another run or loop
@@ -14,7 +15,7 @@
     │   ├── InvalidTransition       e.g. resuming a COMPLETED run
     │   └── UpstreamError           MissingUpstream, UpstreamNotAllowed,
     │                               UpstreamNotFound, UpstreamNotCompleted,
-    │                               UpstreamPhaseMismatch
+    │                               UpstreamPhaseMismatch, UpstreamEmpty
     ├── InvalidRequest              a request naming something impossible (code)
     └── ClosedError                 a client/limiter/supervisor used after close
 
@@ -71,6 +72,13 @@ class RecordError(NexonApiError):
 
 class RunFatalError(NexonApiError):
     """The run cannot continue (invalid key, no permission, bad path, long outage)."""
+
+
+class CircuitOpen(RunFatalError):
+    """The run's circuit breaker gave up; the message is the breaker's one-line reason."""
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class StoreError(MaplecollectError):
@@ -154,3 +162,14 @@ class UpstreamPhaseMismatch(UpstreamError):
         self.upstream_run_id = upstream_run_id
         self.expected = expected
         self.actual = actual
+
+
+class UpstreamEmpty(UpstreamError):
+    """The upstream run is COMPLETED but published no records: nothing to collect from."""
+
+    def __init__(self, upstream_run_id: str, upstream_phase: str) -> None:
+        super().__init__(
+            f"upstream run {upstream_run_id} ({upstream_phase}) has no records to collect from"
+        )
+        self.upstream_run_id = upstream_run_id
+        self.upstream_phase = upstream_phase

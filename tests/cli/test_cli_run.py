@@ -229,3 +229,67 @@ def test_run_ocid_lookup_no_cache_looks_every_name_up_again(
     fresh = invoke(["run", "OCID_LOOKUP", "--no-cache", "--date", SNAPSHOT, "--json"], env=env)
     assert fresh.code == 0, fresh.stderr
     assert _id_calls(simulator) == truth["distinctNames"]
+
+
+def _ended(run: dict[str, Any]) -> float:
+    started = datetime.fromisoformat(run["startedAt"])
+    return (datetime.fromisoformat(run["completedAt"]) - started).total_seconds()
+
+
+def test_api_unreachable_fails_within_seconds_and_is_never_latest(
+    clean_env: None, simulator: str, tmp_path: Path
+) -> None:
+    """Nothing listens at the base URL: the circuit breaker fails the run (default settings)."""
+    env = _env(tmp_path, simulator)
+    ranking = invoke(["run", "RANKING_FETCH", "--date", SNAPSHOT, "--json"], env=env)
+    assert ranking.code == 0, ranking.stderr
+    good_ranking = ranking.json["runs"][0]["runId"]
+    ocid = invoke(["run", "OCID_LOOKUP"], env=env)
+    assert ocid.code == 0, ocid.stderr
+    down = {**env, "MAPLECOLLECT_NEXON_BASE_URL": "http://127.0.0.1:1"}  # nothing listens
+    failed: dict[str, str] = {}
+
+    for phase, endpoint in (
+        ("RANKING_FETCH", "ranking-overall"),
+        ("CHARACTER_BASIC", "character-basic"),
+    ):
+        ran = invoke(["run", phase, "--date", SNAPSHOT, "--json"], env=down)
+        assert ran.code == 1, ran.stderr
+        (run,) = ran.json["runs"]
+        failed[phase] = run["runId"]
+        assert run["status"] == "FAILED"
+        assert run["errorMessage"].startswith("CIRCUIT_BREAKER: ")
+        assert "(TRANSPORT " in run["errorMessage"] and "3 pause(s) (14s)" in run["errorMessage"]
+        assert ran.err_lines[-1] == f"error: {phase} ended FAILED: {run['errorMessage']}"
+        # Seconds (3 back-off pauses of 2+4+8 s), not minutes of retries key by key:
+        # 1,000 ranking pages or 100+ ocids were never all tried.
+        assert _ended(run) < 60
+        assert run["recordsFailed"] < 50
+        assert not (tmp_path / "store" / "runs" / run["runId"] / endpoint / "_SUCCESS").exists()
+        manifest = read_manifest(run["runId"], endpoint, store_url=str(tmp_path / "store"))
+        assert manifest["status"] == "FAILED"
+
+    # The failed runs are never "latest": the next phases still read the good ones.
+    settings = load_settings_from(env)
+    assert failed["RANKING_FETCH"] != good_ranking
+    assert asyncio.run(_newest(settings, "RANKING_FETCH")) == good_ranking
+    assert asyncio.run(_newest(settings, "CHARACTER_BASIC")) is None
+
+
+def load_settings_from(env: dict[str, str]) -> Any:
+    from maplecollect.config import Settings
+
+    return Settings(data_dir=Path(env["MAPLECOLLECT_DATA_DIR"]))
+
+
+async def _newest(settings: Any, phase: str) -> str | None:
+    from maplecollect.phases import Phase
+    from maplecollect.state.database import create_async_db_engine
+    from maplecollect.state.repository import Repository
+
+    repo = Repository(create_async_db_engine(settings.resolved_database_url))
+    try:
+        run = await repo.newest_completed(Phase(phase))
+        return run.run_id if run else None
+    finally:
+        await repo.dispose()

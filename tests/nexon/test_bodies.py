@@ -4,6 +4,7 @@ import pytest
 
 from maplecollect.nexon.bodies import (
     check_json,
+    check_ranking_page,
     decode_error,
     is_empty_character,
     ocid_of,
@@ -105,3 +106,21 @@ def test_invalid_json_raises() -> None:
         with pytest.raises(msgspec.DecodeError):
             is_empty_character(bad)
     check_json(b'{"a": [1, {"b": null}]}')
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"error": {"name": "OPENAPI00003", "message": "x"}}', b'{"character_name": null}', b"[]"],
+)
+def test_a_character_body_needs_a_date_and_no_error_object(body: bytes) -> None:
+    with pytest.raises(ValueError):
+        is_empty_character(body)
+
+
+def test_a_ranking_page_needs_its_ranking_field() -> None:
+    check_ranking_page(b'{"ranking": []}')
+    for body in (b'{"error": {"name": "OPENAPI00009"}}', b"{}"):
+        with pytest.raises(ValueError):
+            check_ranking_page(body)
+        with pytest.raises(ValueError):
+            ranking_rows(body)

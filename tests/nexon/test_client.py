@@ -3,6 +3,7 @@
 import asyncio
 import time
 from datetime import datetime
+from typing import Any
 
 import aiohttp
 import orjson
@@ -52,6 +53,7 @@ async def test_latest_sends_no_date_and_params_are_encoded(
     fake_api: FakeNexon, make_client: ClientFactory
 ) -> None:
     fake_api.script(ID, (200, b'{"ocid":"abc"}'))
+    fake_api.script(RANKING, (200, b'{"ranking": []}'), (200, b'{"ranking": []}'))
     client = make_client()
     await client.item_equipment("ocid-2", None)
     resp = await client.character_id("아델 & co")
@@ -195,10 +197,73 @@ async def test_non_json_gateway_error_is_retried(
 async def test_invalid_json_in_a_200_is_retried(
     fake_api: FakeNexon, make_client: ClientFactory
 ) -> None:
+    # Invalid JSON is a truncated transfer: the next attempt may well be whole.
     fake_api.script(BASIC, (200, b'{"date": "2026-11-01", "character_name": '))
-    fake_api.script(ID, (200, b'{"nope": 1}'), (200, b'{"ocid": "x"}'))
+    fake_api.script(ID, (200, b'{"ocid": '), (200, b'{"ocid": "x"}'))
     assert (await make_client().character_basic("ocid", None)).attempts == 2
     assert (await make_client().character_id("name")).attempts == 2
+    fake_api.default = (200, b"<html>")
+    with pytest.raises(RecordError) as info:
+        await make_client().character_basic("ocid", None)
+    assert (info.value.code, info.value.attempts) == ("BAD_BODY", 4)
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        (ID, b'{"nope": 1}'),
+        (ID, b'{"ocid": ""}'),
+        (BASIC, b'{"character_name": "no date field"}'),
+        (BASIC, b"[1, 2]"),
+        (ITEMS, b'"a string"'),
+        (RANKING, b'{"rows": []}'),  # no `ranking`: must never read as the last page
+    ],
+)
+async def test_a_200_of_another_shape_is_a_bad_body_failure_without_retry(
+    fake_api: FakeNexon, make_client: ClientFactory, path: str, body: bytes
+) -> None:
+    fake_api.default = (200, body)
+    client = make_client()
+    call = {
+        ID: lambda: client.character_id("name"),
+        BASIC: lambda: client.character_basic("ocid", None),
+        ITEMS: lambda: client.item_equipment("ocid", None),
+        RANKING: lambda: client.ranking_overall(date=None, world_type=0),
+    }[path]
+    with pytest.raises(RecordError) as info:
+        await call()
+    assert (info.value.code, info.value.status, info.value.attempts) == ("BAD_BODY", 200, 1)
+    assert fake_api.count(path) == 1
+
+
+@pytest.mark.parametrize("path", [ID, BASIC, ITEMS, RANKING])
+async def test_a_200_with_an_error_object_is_judged_by_its_name(
+    fake_api: FakeNexon, make_client: ClientFactory, path: str
+) -> None:
+    client = make_client(pause=PausePolicy(pause_seconds=0.02, max_pause_seconds=5))
+    call = {
+        ID: lambda: client.character_id("name"),
+        BASIC: lambda: client.character_basic("ocid", None),
+        ITEMS: lambda: client.item_equipment("ocid", None),
+        RANKING: lambda: client.ranking_overall(date=None, world_type=0),
+    }[path]
+    good = {ID: b'{"ocid": "x"}', RANKING: b'{"ranking": []}'}.get(path, OK_BASIC)
+    # 00001 (server error) is retried, 00009 (not ready) pauses, then the real answer.
+    fake_api.script(path, nexon_error("OPENAPI00001", 200), nexon_error("OPENAPI00009", 200))
+    fake_api.script(path, (200, good))
+    resp = await call()
+    assert resp.body == good and resp.attempts == 3
+    # 00003 (unknown id) fails the key at once, never stored as data.
+    fake_api.script(path, nexon_error("OPENAPI00003", 200, "no such character"))
+    with pytest.raises(RecordError) as info:
+        await call()
+    assert (info.value.code, info.value.status, info.value.attempts) == ("OPENAPI00003", 200, 1)
+    assert info.value.message == "no such character"
+    # 00005 (invalid key) fails the run.
+    fake_api.script(path, nexon_error("OPENAPI00005", 200))
+    with pytest.raises(RunFatalError) as fatal:
+        await call()
+    assert fatal.value.code == "OPENAPI00005"
 
 
 async def test_connection_reset_is_retried(fake_api: FakeNexon, make_client: ClientFactory) -> None:
@@ -214,6 +279,23 @@ async def test_read_timeout_is_retried(fake_api: FakeNexon, make_client: ClientF
     fake_api.script(BASIC, slow(5.0))  # read timeout of the test client is 0.2 s
     resp = await make_client().character_basic("ocid", None)
     assert resp.attempts == 2
+
+
+@pytest.mark.parametrize(
+    ("reply", "code"),
+    [
+        (slow(5.0), "TIMEOUT"),
+        ((502, b"<html>bad gateway</html>"), "HTTP_5XX"),
+        ((404, b"not found"), "HTTP_4XX"),
+    ],
+)
+async def test_failures_without_a_nexon_name_carry_a_code(
+    fake_api: FakeNexon, make_client: ClientFactory, reply: Any, code: str
+) -> None:
+    fake_api.default = reply
+    with pytest.raises(RecordError) as info:
+        await make_client().character_basic("ocid", None)
+    assert info.value.code == code
 
 
 async def test_retries_stop_at_the_attempt_bound(
@@ -246,7 +328,8 @@ async def test_transport_failures_exhausted_become_a_record_error(
     client = make_client(base_url="http://127.0.0.1:1")  # nothing listens there
     with pytest.raises(RecordError) as info:
         await client.character_basic("ocid", None)
-    assert info.value.attempts == 4 and info.value.status is None and info.value.code is None
+    assert info.value.attempts == 4 and info.value.status is None
+    assert info.value.code == "TRANSPORT"
     assert isinstance(info.value.__cause__, aiohttp.ClientError)
 
 

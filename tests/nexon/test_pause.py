@@ -23,3 +23,23 @@ async def test_cancel_opens_the_gate_now() -> None:
     gate.cancel()
     await asyncio.wait_for(waiter, 5)
     assert gate.is_open
+
+
+async def test_a_wait_is_bounded_even_if_the_timer_never_fires() -> None:
+    gate = PauseGate()
+    gate.close_for(0.01, "OPENAPI00009 data not ready")
+    assert gate._timer is not None
+    gate._timer.cancel()  # a lost reopen timer: the bug a bounded wait must survive
+    async with asyncio.timeout(10):
+        await gate.wait()
+    assert gate.is_open
+
+
+async def test_a_wait_follows_an_extended_pause() -> None:
+    gate = PauseGate()
+    gate.close_for(0.01, "first")
+    waiter = asyncio.create_task(gate.wait())
+    gate.close_for(0.3, "extended")
+    async with asyncio.timeout(10):
+        waited = await waiter
+    assert waited >= 0.25 and gate.is_open

@@ -28,6 +28,14 @@ async def test_server_error(api: Api) -> None:
     assert (reply.status, reply.error_name) == (500, "OPENAPI00001")
 
 
+async def test_ok_error_is_a_200_with_an_error_body(api: Api) -> None:
+    await api.sim("/_sim/config", {"faults": {"okErrorRate": 1.0}})
+    reply = await api.get(RANKING_PATH, {"date": DAY})
+    assert (reply.status, reply.error_name) == (200, "OPENAPI00001")
+    assert (await _stats(api))[RANKING_PATH] == {"200-error": 1}
+    assert (await api.sim("/_sim/config")).json()["faults"]["okErrorRate"] == 1.0
+
+
 async def test_gateway_html(api: Api) -> None:
     await api.sim("/_sim/config", {"faults": {"gatewayRate": 1.0}})
     reply = await api.get(RANKING_PATH, {"date": DAY})
@@ -104,13 +112,21 @@ async def test_invalid_fault_patch_changes_nothing(api: Api) -> None:
 
 def test_pick_fault_respects_rates() -> None:
     rng = random.Random(1)
-    faults = Faults(error_rate=0.1, gateway_rate=0.2, reset_rate=0.3, hang_rate=0.1)
+    faults = Faults(
+        error_rate=0.1, gateway_rate=0.2, reset_rate=0.3, hang_rate=0.1, ok_error_rate=0.1
+    )
     draws = [pick_fault(faults, rng) for _ in range(20_000)]
     share = {f: draws.count(f) / len(draws) for f in Fault}
-    expected = {Fault.ERROR: 0.1, Fault.GATEWAY: 0.2, Fault.RESET: 0.3, Fault.HANG: 0.1}
+    expected = {
+        Fault.ERROR: 0.1,
+        Fault.GATEWAY: 0.2,
+        Fault.RESET: 0.3,
+        Fault.HANG: 0.1,
+        Fault.OK_ERROR: 0.1,
+    }
     for fault, rate in expected.items():
         assert abs(share[fault] - rate) < 0.02
-    assert abs(share[Fault.NONE] - 0.3) < 0.02
+    assert abs(share[Fault.NONE] - 0.2) < 0.02
     assert pick_fault(Faults(), rng) is Fault.NONE
 
 

@@ -18,6 +18,7 @@ from maplecollect.errors import (
     InvalidTransition,
     MissingUpstream,
     RunNotFound,
+    UpstreamEmpty,
     UpstreamNotAllowed,
     UpstreamNotCompleted,
     UpstreamNotFound,
@@ -68,6 +69,15 @@ def _not_completed(exc: UpstreamNotCompleted) -> tuple[int, dict[str, Any]]:
     )
 
 
+def _empty(exc: UpstreamEmpty) -> tuple[int, dict[str, Any]]:
+    return 409, error_body(
+        "UPSTREAM_EMPTY",
+        str(exc),
+        upstreamRunId=exc.upstream_run_id,
+        upstreamPhase=exc.upstream_phase,
+    )
+
+
 def _mismatch(exc: UpstreamPhaseMismatch) -> tuple[int, dict[str, Any]]:
     return 400, error_body(
         "UPSTREAM_PHASE_MISMATCH",
@@ -96,6 +106,7 @@ _TABLE: dict[type[Exception], Callable[[Any], tuple[int, dict[str, Any]]]] = {
     UpstreamNotAllowed: _not_allowed,
     UpstreamNotFound: _not_found,
     UpstreamNotCompleted: _not_completed,
+    UpstreamEmpty: _empty,
     UpstreamPhaseMismatch: _mismatch,
     RunNotFound: _run_not_found,
     InvalidTransition: _transition,

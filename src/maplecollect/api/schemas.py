@@ -39,6 +39,9 @@ class RunPublic(_Public):
     error_message: str | None
     manifest_path: str | None
     resume_count: int
+    failures_by_code: dict[str, int] = Field(
+        default_factory=dict, description="failed records by error code (docs/collection.md)"
+    )
 
     @classmethod
     def of(cls, row: RunRow) -> RunPublic:
@@ -65,6 +68,7 @@ class RunPublic(_Public):
             error_message=row.error_message,
             manifest_path=row.manifest_path,
             resume_count=row.resume_count,
+            failures_by_code=row.failures_by_code or {},
         )
 
 

@@ -12,13 +12,15 @@ import hashlib
 import posixpath
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import IO, Any, BinaryIO, cast
 
 import orjson
 
 from maplecollect.artifacts import layout
+from maplecollect.artifacts.chunk import ChunkInfo
 from maplecollect.artifacts.codec import DECOMPRESS_ERRORS, codec_for_path
+from maplecollect.artifacts.manifest import chunk_entry
 from maplecollect.artifacts.store import Store, open_store, store_errors
 from maplecollect.errors import ConfigError, StoreError
 
@@ -78,6 +80,22 @@ def read_failed(
     st = _resolve_store(store, store_url)
     manifest = read_manifest(run_id, endpoint, store=st)
     yield from _read_files(st, run_id, endpoint, manifest, kind="failed", verify=verify)
+
+
+def failure_codes(
+    store: Store, run_id: str, endpoint: str, chunks: Sequence[ChunkInfo]
+) -> dict[str, int]:
+    """Failed records of the given published parts, counted by `errorCode` (blocking).
+
+    A run being resumed has no manifest of its own yet: its promoted parts are
+    the chunks table's rows. A failed record without a code counts as UNKNOWN.
+    """
+    listing = {"chunks": [chunk_entry(c) for c in sorted(chunks, key=lambda c: c.part)]}
+    counts: dict[str, int] = {}
+    for record in _read_files(store, run_id, endpoint, listing, kind="failed", verify=True):
+        code = record.get("errorCode") or "UNKNOWN"
+        counts[code] = counts.get(code, 0) + 1
+    return counts
 
 
 def _read_files(

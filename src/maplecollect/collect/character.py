@@ -7,6 +7,7 @@ mapping replaces the cached one.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 
 from maplecollect.artifacts.writer import ChunkWriter
@@ -18,6 +19,7 @@ from maplecollect.control.context import RunContext
 from maplecollect.dates import LATEST
 from maplecollect.errors import RecordError
 from maplecollect.nexon.bodies import ocid_of
+from maplecollect.nexon.breaker import CircuitBreaker
 from maplecollect.nexon.client import ApiResponse, NexonClient
 from maplecollect.phases import Phase
 
@@ -25,12 +27,15 @@ INVALID_IDENTIFIER = "OPENAPI00003"
 Call = Callable[[str, str | None], Awaitable[ApiResponse]]
 
 
-def _endpoint_call(client: NexonClient, phase: Phase) -> Call:
+def _endpoint_call(client: NexonClient, phase: Phase, breaker: CircuitBreaker) -> Call:
     if phase is Phase.CHARACTER_BASIC:
-        return client.character_basic
-    if phase is Phase.ITEM_EQUIPMENT:
-        return client.item_equipment
-    raise ValueError(f"{phase} is not a character phase")
+        endpoint = client.character_basic
+    elif phase is Phase.ITEM_EQUIPMENT:
+        endpoint = client.item_equipment
+    else:
+        raise ValueError(f"{phase} is not a character phase")
+    # A partial, not a wrapper coroutine: no extra frame per request.
+    return functools.partial(endpoint, breaker=breaker)
 
 
 class CharacterPhase:
@@ -42,14 +47,16 @@ class CharacterPhase:
         keys = await ocids(ctx.services.store(), ctx.run.upstream_run_id)
         ctx.progress.set_total(len(keys))
         client = await ctx.services.nexon()
-        call = _endpoint_call(client, self.phase)
+        breaker = ctx.breaker
+        call = _endpoint_call(client, self.phase, breaker)
         date = None if ctx.run.snapshot_date == LATEST else ctx.run.snapshot_date
         cache = CacheWriter(ctx.repo)
 
         async def relookup(key: OcidKey) -> ApiResponse | None:
             """The ocid went stale: ask /id for the name once, then fetch the new ocid."""
             try:
-                fresh = ocid_of((await client.character_id(key.character_name)).body)
+                res = await client.character_id(key.character_name, breaker=breaker)
+                fresh = ocid_of(res.body)
             except (RecordError, ValueError):
                 return None
             if fresh == key.ocid:

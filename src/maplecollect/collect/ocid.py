@@ -19,6 +19,7 @@ from maplecollect.collect.pipeline import ResumePoint, collect_ordered, write_al
 from maplecollect.control.context import RunContext
 from maplecollect.errors import RecordError
 from maplecollect.nexon.bodies import ocid_of
+from maplecollect.nexon.classify import BAD_BODY
 from maplecollect.state.repository import CachedOcid, Repository
 
 CACHE_BATCH = 500
@@ -71,6 +72,7 @@ class OcidLookup:
             cached = await ctx.repo.cached_ocids([k.character_name for k in keys])
         fresh_after = datetime.now(UTC) - timedelta(seconds=settings.ocid_cache_ttl_seconds)
         cache = CacheWriter(ctx.repo)
+        breaker = ctx.breaker
 
         async def fetch(item: tuple[int, NameKey]) -> list[Entry]:
             index, key = item
@@ -80,7 +82,7 @@ class OcidLookup:
                 body = ocid_body(key, hit.ocid, "cache")
                 return [ok(index, name, endpoint, _iso(hit.fetched_at), body)]
             try:
-                res = await client.character_id(name)
+                res = await client.character_id(name, breaker=breaker)
                 ocid = ocid_of(res.body)
             except RecordError as exc:
                 return [failed(index, name, endpoint, exc)]
@@ -88,7 +90,7 @@ class OcidLookup:
                 bad = RecordError(
                     f"unexpected /id body: {exc}",
                     status=200,
-                    code="INVALID_BODY",
+                    code=BAD_BODY,
                     endpoint=endpoint,
                     key=name,
                 )

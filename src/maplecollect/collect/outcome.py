@@ -16,6 +16,7 @@ class Entry:
     index: int
     line: bytes
     failed: bool
+    code: str | None = None  # a failed entry's error code, counted in failuresByCode
 
 
 def utc_iso() -> str:
@@ -31,4 +32,4 @@ def ok(
 def failed(index: int, key: str, endpoint: str, exc: RecordError) -> Entry:
     """A per-key failure: written as a failed record with its code and attempts."""
     line = failed_line(key, endpoint, utc_iso(), exc.status, exc.code, exc.message, exc.attempts)
-    return Entry(index, line, failed=True)
+    return Entry(index, line, failed=True, code=exc.code)

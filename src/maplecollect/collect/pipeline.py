@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from maplecollect.artifacts.chunk import PublishedChunk
+from maplecollect.artifacts.reader import failure_codes
 from maplecollect.artifacts.writer import ChunkWriter
 from maplecollect.collect.outcome import Entry
 from maplecollect.control.context import RunContext
@@ -66,6 +67,12 @@ async def open_writer(ctx: RunContext, endpoint: str) -> tuple[ChunkWriter, Resu
         await store.remove_parts_after(ctx.run_id, endpoint, resume.next_part - 1)
     progress = ctx.progress
     progress.records, progress.failed, progress.chunks = resume.records, resume.failed, resume.parts
+    progress.failures_by_code = {}
+    if resume.failed:
+        mine = [c for c in ctx.chunks if c.endpoint == endpoint]
+        progress.failures_by_code = await asyncio.to_thread(
+            failure_codes, store, ctx.run_id, endpoint, mine
+        )
 
     async def promote(chunk: PublishedChunk) -> None:
         await ctx.repo.add_chunk(
@@ -132,24 +139,28 @@ async def collect_ordered(
 
     async def worker() -> None:
         nonlocal taken
-        while not ctx.stop.is_set() and not first_error:
-            await room.acquire()
-            try:
-                key = next(source)
-            except StopIteration:
-                room.release()
-                return
-            index = taken
-            taken += 1
-            pending_order.append(index)
-            try:
-                results[index] = await fetch(key)
-            except BaseException as exc:
-                room.release()
-                if not isinstance(exc, asyncio.CancelledError):
-                    first_error.append(exc)
+        try:
+            while not ctx.stop.is_set() and not first_error:
+                await room.acquire()
+                try:
+                    key = next(source)
+                except StopIteration:
+                    room.release()
+                    return
+                index = taken
+                taken += 1
+                pending_order.append(index)
+                try:
+                    results[index] = await fetch(key)
+                except BaseException as exc:
+                    room.release()
+                    if not isinstance(exc, asyncio.CancelledError):
+                        first_error.append(exc)
+                    raise
                 ready.set()
-                raise
+        finally:
+            # A worker that ends must wake the emitter: it may be the last one, and
+            # with no key at all (an empty input) nothing else ever would.
             ready.set()
 
     tasks = [asyncio.create_task(worker()) for _ in range(max(workers, 1))]
@@ -165,7 +176,7 @@ async def collect_ordered(
                 for entry in entries:
                     if entry.failed:
                         await writer.add_failed(entry.index, entry.line)
-                        ctx.progress.add(failed=1)
+                        ctx.progress.add_failure(entry.code)
                     else:
                         await writer.add(entry.index, entry.line)
                         ctx.progress.add(records=1)

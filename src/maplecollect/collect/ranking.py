@@ -18,6 +18,7 @@ from maplecollect.control.context import RunContext
 from maplecollect.dates import LATEST
 from maplecollect.errors import RecordError
 from maplecollect.nexon.bodies import ranking_rows
+from maplecollect.nexon.classify import BAD_BODY
 
 ROWS_PER_PAGE = 200
 WORLD_TYPES = (0, 1)  # 0: normal worlds, 1: reboot worlds
@@ -64,7 +65,7 @@ class RankingFetch:
                     return []
                 try:
                     res = await client.ranking_overall(
-                        date=date, world_type=key.world_type, page=key.page
+                        date=date, world_type=key.world_type, page=key.page, breaker=ctx.breaker
                     )
                     rows = ranking_rows(res.body)
                 except RecordError as exc:
@@ -73,7 +74,7 @@ class RankingFetch:
                     bad = RecordError(
                         f"unexpected ranking page body: {exc}",
                         status=200,
-                        code="INVALID_BODY",
+                        code=BAD_BODY,
                         endpoint=endpoint,
                         key=key.label,
                     )

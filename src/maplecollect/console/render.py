@@ -100,6 +100,12 @@ def progress_text(run: Body) -> str:
     return text
 
 
+def failures_text(by_code: Mapping[str, int]) -> str:
+    """`TRANSPORT 50, OPENAPI00003 2`: failed records by code, most frequent first."""
+    ordered = sorted(by_code.items(), key=lambda kv: (-int(kv[1]), kv[0]))
+    return ", ".join(f"{code} {int(n):,}" for code, n in ordered)
+
+
 def elapsed(run: Body) -> float | None:
     try:
         start = datetime.fromisoformat(str(run["startedAt"]))
@@ -204,6 +210,9 @@ def run_detail(run: Body) -> Table:
             continue
         shown: Text | str = styled(str(value)) if name == "status" else str(value)
         table.add_row(name, shown)
+    by_code = run.get("failuresByCode")
+    if by_code:
+        table.add_row("failuresByCode", failures_text(by_code))
     chunks = run.get("chunks")
     if isinstance(chunks, list):
         table.add_row("chunks", f"{len(chunks)} published part(s)")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from maplecollect.config import Settings
 from maplecollect.control.progress import Progress
+from maplecollect.nexon.breaker import CircuitBreaker
 from maplecollect.phases import Phase
 from maplecollect.state.models import ChunkRow, RunRow
 from maplecollect.state.repository import Repository
@@ -33,6 +34,8 @@ class RunContext:
     progress: Progress
     stop: asyncio.Event
     chunks: list[ChunkRow]
+    breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
+    """The run's circuit breaker: pass it with every Nexon call of the run."""
 
     @property
     def phase(self) -> Phase:

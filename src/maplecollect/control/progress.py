@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from maplecollect.nexon.classify import UNKNOWN
+
 
 @dataclass
 class Progress:
@@ -17,6 +19,7 @@ class Progress:
     total_keys: int | None = None
     records: int = 0
     failed: int = 0
+    failures_by_code: dict[str, int] = field(default_factory=dict)
     chunks: int = 0
     rate: float | None = None
     paused_reason: str | None = None
@@ -33,6 +36,12 @@ class Progress:
     def add(self, records: int = 0, failed: int = 0) -> None:
         self.records += records
         self.failed += failed
+
+    def add_failure(self, code: str | None) -> None:
+        """One failed record, counted by its error code (`UNKNOWN` without one)."""
+        self.failed += 1
+        key = code or UNKNOWN
+        self.failures_by_code[key] = self.failures_by_code.get(key, 0) + 1
 
     def sample(self, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now

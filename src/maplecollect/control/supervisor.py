@@ -17,6 +17,7 @@ from typing import Any
 
 from maplecollect.config import Settings
 from maplecollect.control.context import PhaseRunner, RunContext, RunFinalizer
+from maplecollect.control.outcome_policy import OutcomePolicy
 from maplecollect.control.owner import is_dead_local_owner, new_owner_id
 from maplecollect.control.progress import Progress
 from maplecollect.control.services import Services
@@ -32,6 +33,7 @@ from maplecollect.errors import (
     RunNotFound,
     SlotConflict,
     StoreError,
+    UpstreamEmpty,
     UpstreamNotAllowed,
     UpstreamNotCompleted,
     UpstreamNotFound,
@@ -57,6 +59,13 @@ async def _wait_event(event: asyncio.Event, seconds: float) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+def _with_records(upstream: RunRow) -> RunRow:
+    """An upstream must have published records: an empty one would feed an empty run."""
+    if upstream.records_processed == 0:
+        raise UpstreamEmpty(upstream.run_id, upstream.phase)
+    return upstream
 
 
 @dataclass
@@ -102,6 +111,7 @@ class Supervisor:
         self.services = services or Services(settings)
         self.finalizer = finalizer
         self.clock = clock
+        self.policy = OutcomePolicy.from_settings(settings)
         self.owner = new_owner_id()
         self._runs: dict[str, RunHandle] = {}
         self._loops: dict[str, asyncio.Task[None]] = {}
@@ -209,7 +219,7 @@ class Supervisor:
             run = await self.repo.newest_completed(expected)
             if run is None:
                 raise UpstreamNotFound(LATEST, expected.value)
-            return run
+            return _with_records(run)
         if not is_valid_id(upstream):
             raise InvalidRequest(
                 "INVALID_RUN_ID", "X-Upstream-Run-Id is not a valid run id", upstreamRunId=upstream
@@ -221,7 +231,7 @@ class Supervisor:
             raise UpstreamPhaseMismatch(upstream, expected.value, run.phase)
         if run.status != RunStatus.COMPLETED.value:
             raise UpstreamNotCompleted(upstream, run.status)
-        return run
+        return _with_records(run)
 
     def snapshot_date(self, requested: str | None, *, upstream: RunRow | None, loop: bool) -> str:
         """Requested date, else the upstream's, else `latest` for loops / yesterday KST."""
@@ -329,6 +339,8 @@ class Supervisor:
         status = RunStatus.FAILED
         error: str | None = None
         ticker = asyncio.create_task(self._progress_loop(handle), name=f"progress-{run.run_id}")
+        # Every run is bounded, so whoever waits for it (chain, loop, CLI) is too.
+        deadline = asyncio.timeout(self.settings.run_max_seconds)
         try:
             runner = self.runners.get(Phase(run.phase))
             if runner is None:
@@ -342,14 +354,27 @@ class Supervisor:
                 progress=handle.progress,
                 stop=handle.stop,
                 chunks=chunks,
+                breaker=self.policy.new_breaker(),
             )
-            await runner.run(ctx)
+            async with deadline:
+                await runner.run(ctx)
             if handle.shutdown:
                 status, error = RunStatus.ABANDONED, self._shutdown_message(run)
             elif handle.stop.is_set():
                 status, error = RunStatus.STOPPED, "stopped on request"
+            else:  # ran to its end: the outcome policy decides (docs/collection.md)
+                error = self.policy.judge(Phase(run.phase), handle.progress)
+                status = RunStatus.COMPLETED if error is None else RunStatus.FAILED
+        except TimeoutError as exc:
+            status = RunStatus.FAILED
+            if deadline.expired():
+                error = (
+                    "RUN_TIMEOUT: still running after MAPLECOLLECT_RUN_MAX_SECONDS="
+                    f"{self.settings.run_max_seconds:g}"
+                )
             else:
-                status = RunStatus.COMPLETED
+                log.exception("run %s crashed", run.run_id)
+                error = f"internal error: {type(exc).__name__}: {exc}"
         except asyncio.CancelledError:
             status, error = RunStatus.ABANDONED, self._shutdown_message(run)
         except (NexonApiError, RunFatalError, StoreError, ConfigError) as exc:
@@ -426,6 +451,7 @@ class Supervisor:
             total_keys=p.total_keys,
             rate_per_second=round(p.rate, 2) if p.rate is not None else None,
             eta_seconds=round(p.eta_seconds, 1) if p.eta_seconds is not None else None,
+            failures_by_code=p.failures_by_code,
         )
 
     async def _progress_loop(self, handle: RunHandle) -> None:

@@ -9,6 +9,7 @@ client (NexonClient), metrics, fingerprint.
 from maplecollect.nexon.bodies import (
     RankingRow,
     check_json,
+    check_ranking_page,
     decode_error,
     is_empty_character,
     ocid_of,
@@ -39,6 +40,7 @@ __all__ = [
     "Timeouts",
     "api_key_fingerprint",
     "check_json",
+    "check_ranking_page",
     "classify",
     "close_shared_limiters",
     "decode_error",

@@ -3,7 +3,10 @@
 Bodies stay the raw bytes received; these helpers run on the event-loop
 thread (msgspec holds the GIL; on worker threads it only gets slower). Each one
 still checks the WHOLE body is valid JSON, because skipping a value in msgspec
-parses it. Invalid JSON raises `ValueError` (`msgspec.DecodeError`).
+parses it. Invalid JSON raises `ValueError` (`msgspec.DecodeError`); valid JSON
+of another shape raises `ValueError` too (`msgspec.ValidationError` or a plain
+one): see `is_syntax_error`. A Nexon error object (`{"error": {...}}`) is never
+the expected shape, whatever the status it came with.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ class _ErrorBody(msgspec.Struct):
 
 
 class _RankingPage(msgspec.Struct):
-    ranking: list[msgspec.Raw] = []
+    # Required: `{"ranking": []}` ends a world type, so a body without the field
+    # (e.g. an error object) must never read as the last page.
+    ranking: list[msgspec.Raw]
 
 
 class _RankingFields(msgspec.Struct):
@@ -53,6 +58,11 @@ _top = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _EMPTY_VALUES = frozenset((b"null", b"[]", b"{}"))
 
 
+def is_syntax_error(exc: ValueError) -> bool:
+    """True if a check failed because the body is not JSON at all (vs. JSON of another shape)."""
+    return isinstance(exc, msgspec.DecodeError) and not isinstance(exc, msgspec.ValidationError)
+
+
 def check_json(body: bytes) -> None:
     """Raise ValueError unless `body` is one valid JSON document."""
     _any_json.decode(body)
@@ -67,6 +77,12 @@ def decode_error(body: bytes) -> tuple[str, str] | None:
     if detail is None or not detail.name:
         return None
     return detail.name, detail.message or ""
+
+
+def check_ranking_page(body: bytes) -> bool:
+    """Raise ValueError unless `body` is a ranking page (`{"ranking": [...]}`); never empty."""
+    _page.decode(body)
+    return False
 
 
 def ranking_rows(body: bytes) -> list[RankingRow]:
@@ -99,9 +115,13 @@ def is_empty_character(body: bytes) -> bool:
     Works for character/basic and character/item-equipment alike: the top
     level is decoded to raw slices only. Empty lists/objects count as null
     (an empty character's item list may come as [] instead of null).
-    Raises ValueError if the body is not a JSON object.
+    Raises ValueError unless the body is a character object: a JSON object
+    with a `date` field (null for "latest") and no `error` field.
     """
-    for name, raw in _top.decode(body).items():
+    top = _top.decode(body)
+    if "date" not in top or "error" in top:
+        raise ValueError("not a character body (no `date` field, or an `error` object)")
+    for name, raw in top.items():
         if name == "date":
             continue
         if len(raw) > 8:  # cheap exit before copying anything (most real fields)

@@ -6,10 +6,16 @@ decides for bodies without a Nexon error (gateways, proxies, transport).
 Unknown error names (Nexon adds codes from time to time):
   5xx -> RETRY (server side, probably transient), 429 -> RETRY_SLOW_DOWN,
   anything else -> RECORD_FAIL (fails this key only; never hangs or kills the run).
-No error name: 2xx with a JSON body -> SUCCESS; 2xx without valid JSON, 408,
-any 5xx and no response at all (status 0: connection error or timeout) -> RETRY;
-429 -> RETRY_SLOW_DOWN; other statuses (3xx: redirects are not followed,
-4xx without a Nexon body) -> RECORD_FAIL.
+No error name: 2xx with a body of the endpoint's expected shape -> SUCCESS;
+2xx with valid JSON of another shape -> RECORD_FAIL (the same answer would come
+again); 2xx without valid JSON (truncated), 408, any 5xx and no response at all
+(status 0: connection error or timeout) -> RETRY; 429 -> RETRY_SLOW_DOWN; other
+statuses (3xx: redirects are not followed, 4xx without a Nexon body) -> RECORD_FAIL.
+A 2xx whose body is a Nexon error object is classified by its `error.name` like
+any other error answer (the name decides, not the status).
+
+Failure codes (a failed record's `errorCode`, a run's `failuresByCode`): the
+Nexon `error.name` when the answer has one, else one of the codes below.
 """
 
 from __future__ import annotations
@@ -18,6 +24,21 @@ import enum
 
 NO_RESPONSE = 0
 """Status used for transport errors and timeouts: no HTTP response was received."""
+
+
+TRANSPORT = "TRANSPORT"
+"""No HTTP response: connection refused or reset, DNS, TLS."""
+TIMEOUT = "TIMEOUT"
+"""No (complete) HTTP response within the client's timeouts."""
+BAD_BODY = "BAD_BODY"
+"""A 2xx body that is neither the endpoint's expected object nor an empty character."""
+UNKNOWN = "UNKNOWN"
+"""A failure without any code (e.g. a failed record written before codes existed)."""
+
+
+def http_code(status: int) -> str:
+    """The code of an HTTP answer without a Nexon error body: `HTTP_5XX`, `HTTP_4XX`, ..."""
+    return f"HTTP_{status // 100}XX"
 
 
 class Action(enum.Enum):
@@ -49,8 +70,14 @@ PAUSE_REASONS: dict[str, str] = {
 }
 
 
-def classify(status: int, error_name: str | None, *, json_body: bool) -> Action:
-    """Pure: what to do with a response. `json_body` says whether the body parsed as JSON."""
+def classify(
+    status: int, error_name: str | None, *, json_body: bool, expected_shape: bool = True
+) -> Action:
+    """Pure: what to do with a response.
+
+    `json_body` says whether the body parsed as JSON, `expected_shape` whether a
+    2xx JSON body is the endpoint's object (or an empty character).
+    """
     if error_name is not None:
         known = _BY_NAME.get(error_name)
         if known is not None:
@@ -61,7 +88,9 @@ def classify(status: int, error_name: str | None, *, json_body: bool) -> Action:
             return Action.RETRY_SLOW_DOWN
         return Action.RECORD_FAIL
     if 200 <= status < 300:
-        return Action.SUCCESS if json_body else Action.RETRY
+        if not json_body:
+            return Action.RETRY
+        return Action.SUCCESS if expected_shape else Action.RECORD_FAIL
     if status in (NO_RESPONSE, 408) or status >= 500:
         return Action.RETRY
     if status == 429:

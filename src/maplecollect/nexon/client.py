@@ -7,8 +7,14 @@ take an in-flight slot (semaphore) -> acquire a rate-limiter slot -> send once
 * `RecordError`  - this key failed (OPENAPI00003/00004, unknown 4xx, retries
   exhausted); carries attempts. The phase writes a failed record and goes on.
 * `RunFatalError` - OPENAPI00002/00005/00006, or one request paused longer
-  than `max_pause_seconds` (data not ready / maintenance).
+  than `max_pause_seconds` (data not ready / maintenance); `CircuitOpen` (a
+  subclass) once the run's circuit breaker gave up (nexon/breaker.py).
 * `ClosedError`  - used after `close()`.
+
+Every 2xx body is checked against the endpoint's expected shape; a 200 whose
+body is a Nexon error object is judged by its `error.name` (nexon/classify.py),
+never returned as data. Failures carry a code: the Nexon name, or TRANSPORT,
+TIMEOUT, HTTP_5XX (HTTP_4XX, ...) or BAD_BODY.
 
 Errors and logs name status, error code, message, endpoint path and key
 (character name, ocid or ranking page) - never the API key or any header.
@@ -31,10 +37,27 @@ from prometheus_client import Counter
 from yarl import URL
 
 from maplecollect.config import REAL_NEXON_BASE_URL, Settings
-from maplecollect.errors import ClosedError, ConfigError, RecordError, RunFatalError
+from maplecollect.errors import CircuitOpen, ClosedError, ConfigError, RecordError, RunFatalError
 from maplecollect.nexon import metrics
-from maplecollect.nexon.bodies import check_json, decode_error, is_empty_character, ocid_of
-from maplecollect.nexon.classify import NO_RESPONSE, PAUSE_REASONS, Action, classify
+from maplecollect.nexon.bodies import (
+    check_json,
+    check_ranking_page,
+    decode_error,
+    is_empty_character,
+    is_syntax_error,
+    ocid_of,
+)
+from maplecollect.nexon.breaker import CircuitBreaker
+from maplecollect.nexon.classify import (
+    BAD_BODY,
+    NO_RESPONSE,
+    PAUSE_REASONS,
+    TIMEOUT,
+    TRANSPORT,
+    Action,
+    classify,
+    http_code,
+)
 from maplecollect.nexon.fingerprint import api_key_fingerprint
 from maplecollect.nexon.limiter import RateLimiter
 from maplecollect.nexon.pause import PauseGate, PauseHook, PausePolicy
@@ -72,11 +95,6 @@ class Timeouts:
     total: float = 60.0
 
 
-def _no_flag(body: bytes) -> bool:
-    check_json(body)
-    return False
-
-
 def _ocid_flag(body: bytes) -> bool:
     ocid_of(body)
     return False
@@ -90,7 +108,7 @@ class _Endpoint:
     check: Callable[[bytes], bool]
 
 
-RANKING_OVERALL = _Endpoint("ranking-overall", "/maplestory/v1/ranking/overall", _no_flag)
+RANKING_OVERALL = _Endpoint("ranking-overall", "/maplestory/v1/ranking/overall", check_ranking_page)
 OCID_LOOKUP = _Endpoint("ocid-lookup", "/maplestory/v1/id", _ocid_flag)
 CHARACTER_BASIC = _Endpoint("character-basic", "/maplestory/v1/character/basic", is_empty_character)
 ITEM_EQUIPMENT = _Endpoint(
@@ -105,6 +123,19 @@ class _Verdict:
     code: str | None
     message: str
     empty: bool = False
+
+    @property
+    def fault(self) -> bool | None:
+        """For the circuit breaker: True no usable answer, False a usable one, None neither."""
+        action = self.action
+        if action is Action.RETRY:
+            return True
+        if action is Action.RETRY_SLOW_DOWN or action is Action.PAUSE:
+            return None
+        # Not a Nexon verdict about the key: a bad body, or a 3xx/4xx from something
+        # that is not the API (a wrong base URL fails fast instead of key by key).
+        code = self.code or ""
+        return code == BAD_BODY or code.startswith("HTTP_")
 
 
 def _utc_now_iso() -> str:
@@ -269,6 +300,7 @@ class NexonClient:
         world_type: int | None = None,
         world_name: str | None = None,
         page: int = 1,
+        breaker: CircuitBreaker | None = None,
     ) -> ApiResponse:
         """One page of /ranking/overall (200 rows); `date=None` asks for the latest."""
         params: dict[str, str] = {"page": str(page)}
@@ -279,40 +311,69 @@ class NexonClient:
         if world_name is not None:
             params["world_name"] = world_name
         key = f"{date or 'latest'} world_type={world_type} world_name={world_name} page={page}"
-        return await self._request(RANKING_OVERALL, params, key)
+        return await self._request(RANKING_OVERALL, params, key, breaker)
 
-    async def character_id(self, character_name: str) -> ApiResponse:
+    async def character_id(
+        self, character_name: str, *, breaker: CircuitBreaker | None = None
+    ) -> ApiResponse:
         """/id: the ocid of a character name."""
-        return await self._request(OCID_LOOKUP, {"character_name": character_name}, character_name)
+        params = {"character_name": character_name}
+        return await self._request(OCID_LOOKUP, params, character_name, breaker)
 
-    async def character_basic(self, ocid: str, date: str | None) -> ApiResponse:
+    async def character_basic(
+        self, ocid: str, date: str | None, *, breaker: CircuitBreaker | None = None
+    ) -> ApiResponse:
         params = {"ocid": ocid} if date is None else {"ocid": ocid, "date": date}
-        return await self._request(CHARACTER_BASIC, params, ocid)
+        return await self._request(CHARACTER_BASIC, params, ocid, breaker)
 
-    async def item_equipment(self, ocid: str, date: str | None) -> ApiResponse:
+    async def item_equipment(
+        self, ocid: str, date: str | None, *, breaker: CircuitBreaker | None = None
+    ) -> ApiResponse:
         params = {"ocid": ocid} if date is None else {"ocid": ocid, "date": date}
-        return await self._request(ITEM_EQUIPMENT, params, ocid)
+        return await self._request(ITEM_EQUIPMENT, params, ocid, breaker)
 
     # -- the request path -------------------------------------------------
 
-    async def _request(self, ep: _Endpoint, params: dict[str, str], key: str) -> ApiResponse:
+    async def _request(
+        self, ep: _Endpoint, params: dict[str, str], key: str, breaker: CircuitBreaker | None
+    ) -> ApiResponse:
+        """One key: send, judge, retry or pause until an outcome (see the module docstring).
+
+        `breaker` (the run's) sees every attempt; once it gave up, this raises CircuitOpen.
+        """
         attempts = failures = 0
         paused = 0.0
         started = time.monotonic()
         error: BaseException | None = None
+        epoch = 0
         while True:
             self._check_open()
             if not self._gate.is_open:
                 paused += await self._gate.wait()
                 continue
+            if breaker is not None:
+                if breaker.reason is not None:
+                    raise CircuitOpen(breaker.reason, code=breaker.dominant, endpoint=ep.path)
+                if not breaker.gate.is_open:
+                    paused += await breaker.gate.wait()
+                    continue
+                epoch = breaker.epoch
             async with self._sem:
                 await self.limiter.acquire()
                 if not self._gate.is_open:  # shut while we waited for a slot
                     continue
+                if breaker is not None and (breaker.epoch != epoch or not breaker.gate.is_open):
+                    continue  # the breaker tripped while we waited
                 attempts += 1
                 status, body, error = await self._send_once(ep, params)
             verdict = self._judge(ep, status, body, error)
             self._count(ep, verdict.action)
+            if breaker is not None:
+                fault = verdict.fault
+                if fault:
+                    breaker.fault(epoch, verdict.code or TRANSPORT, verdict.message)
+                elif fault is not None:
+                    breaker.healthy(epoch)
             action = verdict.action
             if action is Action.SUCCESS:
                 return ApiResponse(status, body, attempts, _utc_now_iso(), verdict.empty)
@@ -386,19 +447,19 @@ class NexonClient:
     def _judge(ep: _Endpoint, status: int, body: bytes, error: BaseException | None) -> _Verdict:
         """Turn one exchange into an Action (via the pure `classify`) plus code and message."""
         if error is not None:
-            return _Verdict(classify(NO_RESPONSE, None, json_body=False), None, _describe(error))
+            code = TIMEOUT if isinstance(error, TimeoutError) else TRANSPORT
+            return _Verdict(classify(NO_RESPONSE, None, json_body=False), code, _describe(error))
         if 200 <= status < 300:
             try:
                 empty = ep.check(body)
-            except ValueError:
-                action = classify(status, None, json_body=False)
-                return _Verdict(action, None, f"unusable JSON body in an HTTP {status} answer")
-            return _Verdict(classify(status, None, json_body=True), None, "", empty)
+            except ValueError as exc:
+                return _judge_unusable(ep, status, body, exc)
+            return _Verdict(Action.SUCCESS, None, "", empty)
         found = decode_error(body)
         if found is None:
             kind = "non-JSON" if not _is_json(body) else "JSON"
             message = f"HTTP {status} with a {kind} body and no Nexon error"
-            return _Verdict(classify(status, None, json_body=False), None, message)
+            return _Verdict(classify(status, None, json_body=False), http_code(status), message)
         name, message = found
         return _Verdict(classify(status, name, json_body=True), name, message[:_MAX_MESSAGE])
 
@@ -461,6 +522,24 @@ class NexonClient:
     def _check_open(self) -> None:
         if self._closed:
             raise ClosedError("NexonClient is closed")
+
+
+def _judge_unusable(ep: _Endpoint, status: int, body: bytes, exc: ValueError) -> _Verdict:
+    """A 2xx body that failed the endpoint's check (the rare path: the check passed is free).
+
+    A Nexon error object is judged by its name like any error answer; invalid JSON
+    (a truncated transfer) is retried; JSON of another shape fails the key as BAD_BODY.
+    """
+    found = decode_error(body)
+    if found is not None:
+        name, message = found
+        return _Verdict(classify(status, name, json_body=True), name, message[:_MAX_MESSAGE])
+    if is_syntax_error(exc):
+        action = classify(status, None, json_body=False)
+        return _Verdict(action, BAD_BODY, f"invalid JSON in an HTTP {status} answer")
+    action = classify(status, None, json_body=True, expected_shape=False)
+    detail = str(exc)[:_MAX_MESSAGE]
+    return _Verdict(action, BAD_BODY, f"HTTP {status} body is not a {ep.name} answer: {detail}")
 
 
 def _is_json(body: bytes) -> bool:

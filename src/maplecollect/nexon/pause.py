@@ -62,11 +62,22 @@ class PauseGate:
                 self.on_change(True, reason)
 
     async def wait(self) -> float:
-        """Block while closed; returns the seconds spent waiting (0.0 when open)."""
+        """Block while closed; returns the seconds spent waiting (0.0 when open).
+
+        Bounded: the timer reopens the gate at `until`; should it ever not fire,
+        the waiter reopens it itself a second later (a paused run never hangs).
+        """
         if self._open:
             return 0.0
         started = time.monotonic()
-        await self._event.wait()
+        while not self._open:
+            remaining = self._until - time.monotonic()
+            try:
+                async with asyncio.timeout(max(remaining, 0.0) + 1.0):
+                    await self._event.wait()
+            except TimeoutError:
+                if time.monotonic() >= self._until + 1.0:  # not extended meanwhile
+                    self._reopen()
         return time.monotonic() - started
 
     def cancel(self) -> None:

@@ -84,6 +84,10 @@ async def nexon_handler(request: web.Request) -> web.Response:
             return _respond(sim, path, 502, apierrors.GATEWAY_HTML, "text/html")
         if fault is Fault.ERROR:
             return _error(sim, path, apierrors.SERVER_ERROR)
+        if fault is Fault.OK_ERROR:
+            sim.stats.record(path, "200-error")
+            body = apierrors.SERVER_ERROR.body
+            return web.Response(body=body, status=200, headers={"Content-Type": JSON_CONTENT_TYPE})
         if fault is Fault.HANG:
             await sim.sleep(controls.faults.hang_seconds)
     except asyncio.CancelledError:

@@ -20,7 +20,7 @@ from maplecollect.sim.config import DEFAULT_API_KEY, Faults, Latency, SimConfig
 from maplecollect.sim.server import serve_simulator
 from maplecollect.sim.simulator import Simulator
 
-FAULT_KINDS = ("5xx", "gateway", "reset", "hang")
+FAULT_KINDS = ("5xx", "gateway", "reset", "hang", "200-error")
 
 
 def parse_api_keys(values: list[str], default_rate: float | None) -> dict[str, float | None]:
@@ -111,6 +111,7 @@ def build_config(
                 reset_rate=rate_of("reset"),
                 hang_rate=rate_of("hang"),
                 hang_seconds=hang_seconds,
+                ok_error_rate=rate_of("200-error"),
             ),
             now=parse_now(now),
         )
@@ -186,7 +187,7 @@ def sim_command(
     ] = 0.0,
     fault_kinds: Annotated[
         str,
-        typer.Option("--fault-kinds", help="Faults to inject: 5xx,gateway,reset,hang."),
+        typer.Option("--fault-kinds", help="Faults to inject: 5xx,gateway,reset,hang,200-error."),
     ] = "5xx,gateway,reset",
     hang_seconds: Annotated[
         float, typer.Option("--hang-seconds", min=0, help="How long a hang lasts.")

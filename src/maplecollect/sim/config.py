@@ -73,6 +73,8 @@ class Faults:
     - gateway_rate: 502 with an HTML (non-JSON) body
     - reset_rate: the TCP connection is reset without a response
     - hang_rate: the response is held for `hang_seconds` (past any sane client timeout)
+    - ok_error_rate: 200 whose body is the OPENAPI00001 error object (a gateway or
+      API bug the real service has shown: an error that looks like a success)
     """
 
     error_rate: float = 0.0
@@ -80,9 +82,10 @@ class Faults:
     reset_rate: float = 0.0
     hang_rate: float = 0.0
     hang_seconds: float = 300.0
+    ok_error_rate: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("error_rate", "gateway_rate", "reset_rate", "hang_rate"):
+        for name in ("error_rate", "gateway_rate", "reset_rate", "hang_rate", "ok_error_rate"):
             _check_fraction(name, getattr(self, name))
         if self.total_rate > 1.0 + 1e-9:
             raise ConfigError(f"fault rates add up to {self.total_rate:.3f} > 1")
@@ -91,7 +94,13 @@ class Faults:
 
     @property
     def total_rate(self) -> float:
-        return self.error_rate + self.gateway_rate + self.reset_rate + self.hang_rate
+        return (
+            self.error_rate
+            + self.gateway_rate
+            + self.reset_rate
+            + self.hang_rate
+            + self.ok_error_rate
+        )
 
 
 MaintenanceKind = Literal["game", "api"]

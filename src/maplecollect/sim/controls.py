@@ -33,6 +33,7 @@ class FaultsPatch(msgspec.Struct, rename="camel", forbid_unknown_fields=True, om
     reset_rate: float | msgspec.UnsetType = msgspec.UNSET
     hang_rate: float | msgspec.UnsetType = msgspec.UNSET
     hang_seconds: float | msgspec.UnsetType = msgspec.UNSET
+    ok_error_rate: float | msgspec.UnsetType = msgspec.UNSET
 
 
 class LatencyPatch(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
@@ -178,6 +179,7 @@ class Controls:
                 "resetRate": self.faults.reset_rate,
                 "hangRate": self.faults.hang_rate,
                 "hangSeconds": self.faults.hang_seconds,
+                "okErrorRate": self.faults.ok_error_rate,
             },
             "latency": {"p50Ms": self.latency.p50_ms, "p99Ms": self.latency.p99_ms},
             "apiKeys": dict(self.api_keys),

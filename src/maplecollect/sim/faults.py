@@ -18,6 +18,7 @@ class Fault(enum.Enum):
     GATEWAY = "gateway"  # 502 with an HTML body
     RESET = "reset"  # connection reset, no response
     HANG = "hang"  # answer only after `hang_seconds`
+    OK_ERROR = "ok_error"  # 200 with an OPENAPI00001 error body
 
 
 def pick_fault(faults: Faults, rng: random.Random) -> Fault:
@@ -30,6 +31,7 @@ def pick_fault(faults: Faults, rng: random.Random) -> Fault:
         (Fault.GATEWAY, faults.gateway_rate),
         (Fault.RESET, faults.reset_rate),
         (Fault.HANG, faults.hang_rate),
+        (Fault.OK_ERROR, faults.ok_error_rate),  # last: earlier draws stay as they were
     ):
         if u < rate:
             return fault

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     DateTime,
     Float,
@@ -115,6 +116,8 @@ class RunRow(Base):
     stop_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     manifest_path: Mapped[str | None] = mapped_column(Text)
     resume_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Failed records by error code, e.g. {"TRANSPORT": 3, "OPENAPI00003": 12}.
+    failures_by_code: Mapped[dict[str, int] | None] = mapped_column(JSON(none_as_null=True))
 
     __table_args__ = (
         # At most one non-terminal run per phase, across processes and replicas.

@@ -6,7 +6,7 @@ Each method is one short transaction. Slot rules are enforced by the database
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -254,8 +254,11 @@ class Repository:
         total_keys: int | None,
         rate_per_second: float | None,
         eta_seconds: float | None,
+        failures_by_code: Mapping[str, int] | None = None,
     ) -> bool:
         """Write progress and heartbeat; return whether a stop was requested."""
+        # Written whenever given, so a resumed run's recount replaces the older counts.
+        by_code = {} if failures_by_code is None else {"failures_by_code": dict(failures_by_code)}
         async with self._session.begin() as session:
             await session.execute(
                 update(RunRow)
@@ -269,6 +272,7 @@ class Repository:
                     eta_seconds=eta_seconds,
                     updated_at=now,
                     heartbeat_at=now,
+                    **by_code,
                 )
             )
             res = await session.execute(

@@ -16,6 +16,28 @@ class _Public(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
 
+class PausePublic(_Public):
+    """Why a run waits: `code` OPENAPI00009/00010/00011, `reason` e.g. "data not ready",
+    since when, and `until` the next try (docs/control-api.md, "Pauses")."""
+
+    code: str
+    reason: str
+    since: datetime
+    until: datetime | None
+
+    @classmethod
+    def of(cls, row: RunRow) -> PausePublic | None:
+        # A terminal run waits for nothing, whatever a dead owner left on its row.
+        if row.pause_code is None or row.pause_since is None or RunStatus(row.status).terminal:
+            return None
+        return cls(
+            code=row.pause_code,
+            reason=row.pause_reason or "",
+            since=row.pause_since,
+            until=row.pause_until,
+        )
+
+
 class RunPublic(_Public):
     run_id: str
     phase: str
@@ -39,6 +61,7 @@ class RunPublic(_Public):
     error_message: str | None
     manifest_path: str | None
     resume_count: int
+    pause: PausePublic | None = None
 
     @classmethod
     def of(cls, row: RunRow) -> RunPublic:
@@ -65,6 +88,7 @@ class RunPublic(_Public):
             error_message=row.error_message,
             manifest_path=row.manifest_path,
             resume_count=row.resume_count,
+            pause=PausePublic.of(row),
         )
 
 

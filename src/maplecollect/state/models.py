@@ -115,6 +115,12 @@ class RunRow(Base):
     stop_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     manifest_path: Mapped[str | None] = mapped_column(Text)
     resume_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Why the run waits right now (OPENAPI00009 data not ready, maintenance); null
+    # when it does not. Written with progress (docs/control-api.md, "Pauses").
+    pause_code: Mapped[str | None] = mapped_column(String(32))
+    pause_reason: Mapped[str | None] = mapped_column(Text)
+    pause_since: Mapped[datetime | None] = mapped_column(TS)
+    pause_until: Mapped[datetime | None] = mapped_column(TS)
 
     __table_args__ = (
         # At most one non-terminal run per phase, across processes and replicas.

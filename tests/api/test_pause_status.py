@@ -19,7 +19,7 @@ async def _until(
     client: httpx.AsyncClient, path: str, found: Callable[[Any], Any], within: float = 60
 ) -> Any:
     async with asyncio.timeout(within):
-        while not (hit := found((await client.get(path)).json())):
+        while not (hit := found((await client.get(path)).json())):  # noqa: ASYNC110 - polling a server
             await asyncio.sleep(0.05)
     return hit
 

@@ -287,21 +287,28 @@ def _watch(api: ControlClient, interval: float) -> None:
     from rich.console import Group
     from rich.text import Text
 
-    last: dict[str, Any] | None = None
-    view: Any = status_table(api.run_status())
+    last: dict[str, Any] = api.run_status()
+    down = False
     try:
-        with Live(view, console=console(), auto_refresh=False) as live:
+        with Live(status_table(last), console=console(), auto_refresh=False) as live:
             while True:
                 time.sleep(interval)
                 try:
                     last = api.run_status()
-                    view = status_table(last)
                 except ControlApiError as exc:
                     if not exc.unreachable:
                         raise
-                    note = Text(f"{exc.message}: unreachable, retrying", style="bold red")
-                    view = Group(status_table(last), note) if last else note
-                live.update(view, refresh=True)
+                    note = f"{exc.message}: unreachable, retrying every {interval:g} s"
+                    if not down:  # a line too, so logs and pipes see the outage
+                        live.console.print(note, markup=False, highlight=False)
+                    down = True
+                    live.update(Group(status_table(last), Text(note, style="bold red")))
+                    live.refresh()
+                    continue
+                if down:
+                    live.console.print("the control API answers again", highlight=False)
+                down = False
+                live.update(status_table(last), refresh=True)
     except KeyboardInterrupt:
         return
 

@@ -311,6 +311,21 @@ class RunBars:
             refresh_per_second=4,
         )
         self._tasks: dict[str, TaskID] = {}
+        self._waits: dict[str, tuple[Any, ...]] = {}
+
+    def _say_wait(self, run: Body, waiting: str | None) -> None:
+        """A line when a run starts or stops waiting (pause, auto-resume): logs show it too."""
+        run_id = str(run["runId"])
+        pause = run.get("pause") or {}
+        key = (run.get("status"), pause.get("code"), pause.get("since")) if waiting else ()
+        if self._waits.get(run_id, ()) == key:
+            return
+        self._waits[run_id] = key
+        line = f"{run.get('phase')} run {run_id} {waiting}" if waiting else None
+        if line is None and not run.get("terminal"):
+            line = f"{run.get('phase')} run {run_id} goes on"
+        if line is not None:
+            self.progress.console.print(line, markup=False, highlight=False)
 
     def __enter__(self) -> RunBars:
         self.progress.start()
@@ -355,5 +370,6 @@ class RunBars:
                 self._tasks[run_id] = task
             else:
                 self.progress.update(task, total=total, completed=done, **fields)
+            self._say_wait(run, waiting)
             if terminal:
                 self.progress.stop_task(task)

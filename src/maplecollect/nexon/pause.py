@@ -75,9 +75,8 @@ class PauseGate:
         self._until = until
         now = datetime.now(UTC)
         since = self.state.since if self.state is not None else now
-        self.state = PauseState(
-            code, summary if summary is not None else reason, since, now + timedelta(seconds=seconds)
-        )
+        shown = summary if summary is not None else reason
+        self.state = PauseState(code, shown, since, now + timedelta(seconds=seconds))
         loop = asyncio.get_running_loop()
         if self._timer is not None:
             self._timer.cancel()

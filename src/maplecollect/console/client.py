@@ -1,4 +1,4 @@
-"""A small synchronous client of the control API (DESIGN §5), used by the CLI, smoke and demo.
+"""A small synchronous client of the control API (docs/control-api.md), for the CLI, smoke, demo.
 
 Every problem — the service is unreachable, the token is refused, an answer the
 caller did not expect — is raised as one `ControlApiError` (a `CliError`) whose

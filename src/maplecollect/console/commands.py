@@ -16,6 +16,7 @@ from maplecollect.console import options
 from maplecollect.console.client import ControlApiError, ControlClient, describe
 from maplecollect.console.errors import EXIT_INTERRUPTED, CliError, usage_error
 from maplecollect.console.follow import (
+    FOLLOW_SECONDS,
     STOP_WAIT_SECONDS,
     follow_chain,
     follow_run,
@@ -25,6 +26,7 @@ from maplecollect.console.follow import (
 from maplecollect.console.options import DateOpt, JsonOpt, TokenOpt, UrlOpt, WaitOpt
 from maplecollect.console.render import (
     console,
+    fmt_seconds,
     print_json,
     print_summary,
     run_detail,
@@ -92,6 +94,7 @@ def trigger(
             )
             if wait:
                 out = console(stderr=as_json)
+                _following(f"chain {body['chainId']}", as_json)
                 try:
                     chain = follow_chain(api, body["chainId"], out=out)
                 except KeyboardInterrupt:
@@ -132,6 +135,7 @@ def trigger(
             started = f"started {phase.value} run {run_id} for {body.get('snapshotDate')}{via}"
             _say(started, as_json)
         if wait:
+            _following(f"run {run_id}", as_json)
             try:
                 run = follow_run(api, str(run_id), out=console(stderr=as_json))
             except KeyboardInterrupt:
@@ -139,6 +143,14 @@ def trigger(
             if as_json:
                 print_json(run)
             _end_of_run(run, as_json)
+
+
+def _following(what: str, as_json: bool) -> None:
+    _say(
+        f"following {what} until it ends (at most {fmt_seconds(FOLLOW_SECONDS)}; "
+        "Ctrl-C stops following, not the run)",
+        as_json,
+    )
 
 
 def _stopped_following(what: str, phase: str | None) -> CliError:
@@ -377,6 +389,7 @@ def resume(
             as_json,
         )
         if wait:
+            _following(f"run {run_id}", as_json)
             try:
                 run = follow_run(api, run_id, out=console(stderr=as_json))
             except KeyboardInterrupt:

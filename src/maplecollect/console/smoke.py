@@ -1,4 +1,4 @@
-"""`maplecollect smoke`: the post-deploy check of a running installation (DESIGN §7).
+"""`maplecollect smoke`: the post-deploy check of a running installation (README).
 
 Steps, in order (each prints a line when it starts and one when it passed; the
 first failure ends the check, names the step and exits 1 after cleaning up what

@@ -8,6 +8,8 @@ per record, made before timing starts). Each record goes
 through `record_line` and `ChunkWriter.add` into a local store, as the
 collector does. "CPU ms/rec" is process CPU (all threads);
 "loop ms/rec" is the event loop thread alone — what compression must not block.
+Codec `zstd+p` is zstd with `provenance=` (runId and snapshotDate put at the
+front of every line, as the collectors write): its cost against `zstd`, same run.
 """
 
 from __future__ import annotations
@@ -104,9 +106,13 @@ class Result:
     compressed: int
 
 
-async def run_one(store_dir: str, kind: str, codec: str, bodies: list[bytes], n: int) -> Result:
+async def run_one(
+    store_dir: str, kind: str, codec: str, bodies: list[bytes], n: int, *, stamp: bool = False
+) -> Result:
     store = open_store(store_dir)
-    writer = ChunkWriter(store, f"bench-{kind}-{codec}", "item-equipment", codec=codec)
+    run_id = f"bench-{kind}-{codec}{'-p' if stamp else ''}"
+    provenance = {"runId": run_id, "snapshotDate": "2026-11-26"} if stamp else None
+    writer = ChunkWriter(store, run_id, "item-equipment", codec=codec, provenance=provenance)
     t0, c0, l0 = time.perf_counter(), time.process_time(), time.thread_time()
     for i in range(n):
         body = bodies[i % len(bodies)]
@@ -118,7 +124,7 @@ async def run_one(store_dir: str, kind: str, codec: str, bodies: list[bytes], n:
     cpu, loop_cpu = time.process_time() - c0, time.thread_time() - l0
     raw = sum(c.raw_bytes for c in chunks)
     compressed = sum(c.compressed_bytes for c in chunks)
-    return Result(kind, codec, n, wall, cpu, loop_cpu, raw, compressed)
+    return Result(kind, codec + ("+p" if stamp else ""), n, wall, cpu, loop_cpu, raw, compressed)
 
 
 async def main() -> None:
@@ -139,19 +145,19 @@ async def main() -> None:
     root = args.store or tempfile.mkdtemp(prefix="bench-writer-")
     try:
         results = [
-            await run_one(root, kind, codec, bodies, n)
+            await run_one(root, kind, codec, bodies, n, stamp=stamp)
             for kind, bodies, n in (("200KB", large, args.large), ("1KB", small, args.small))
-            for codec in ("zstd", "gzip")
+            for codec, stamp in (("zstd", False), ("zstd", True), ("gzip", False))
         ]
     finally:
         if args.store is None:
             shutil.rmtree(root, ignore_errors=True)
 
     header = ("body", "codec", "records", "rec/s", "CPU ms/rec", "loop ms/rec", "MB/s raw", "ratio")
-    print(" ".join(f"{h:>{w}}" for h, w in zip(header, (6, 5, 8, 9, 11, 12, 9, 6), strict=True)))
+    print(" ".join(f"{h:>{w}}" for h, w in zip(header, (6, 6, 8, 9, 11, 12, 9, 6), strict=True)))
     for r in results:
         print(
-            f"{r.kind:>6} {r.codec:>5} {r.records:>8} {r.records / r.wall:>9,.0f}"
+            f"{r.kind:>6} {r.codec:>6} {r.records:>8} {r.records / r.wall:>9,.0f}"
             f" {r.cpu * 1000 / r.records:>11.3f} {r.loop_cpu * 1000 / r.records:>12.3f}"
             f" {r.raw / r.wall / 1e6:>9.1f} {r.raw / r.compressed:>6.2f}"
         )

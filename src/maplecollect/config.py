@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -78,8 +79,19 @@ class Settings(BaseSettings):
 
     @field_validator("nexon_base_url")
     @classmethod
-    def _strip_slash(cls, v: str) -> str:
-        return v.rstrip("/")
+    def _check_base_url(cls, v: str) -> str:
+        # Checked here, not when the first run builds its client: a typo is bad
+        # usage (exit 2, the service refuses to start), never a FAILED run row.
+        parts = urlsplit(v.strip())
+        try:
+            port_ok = parts.port is None or parts.port > 0
+        except ValueError:
+            port_ok = False
+        if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+            raise ValueError("must look like https://open.api.nexon.com or http://127.0.0.1:8090")
+        if parts.query or parts.fragment:
+            raise ValueError("must not have a query or fragment")
+        return v.strip().rstrip("/")
 
     @property
     def resolved_database_url(self) -> str:

@@ -23,7 +23,7 @@ from maplecollect.artifacts.manifest import build_manifest, write_manifest
 from maplecollect.artifacts.store import Staging
 from maplecollect.errors import ClosedError, StoreError
 
-from .helpers import ENDPOINT, RUN, Recorder, all_files, fail, rec, sha256_of, writer
+from .helpers import ENDPOINT, RUN, Recorder, all_files, body, fail, rec, sha256_of, writer
 
 
 def read_back(store: Store, chunks: list[PublishedChunk]) -> list[dict[str, Any]]:
@@ -370,3 +370,26 @@ async def test_timer_flush_racing_the_feeder_loses_nothing(store: Store) -> None
     assert all(b.first_index == a.last_index + 1 for a, b in itertools.pairwise(chunks))
     await finish(store, chunks)
     assert [r["body"]["i"] for r in read_back(store, chunks)] == list(range(400))
+
+
+async def test_provenance_is_put_at_the_front_of_every_line(local_store: Store) -> None:
+    stamp = {"runId": RUN, "snapshotDate": "2026-11-26"}
+    w = ChunkWriter(local_store, RUN, ENDPOINT, max_records=3, batch_bytes=64, provenance=stamp)
+    for i in range(7):
+        await (w.add_failed(i, fail(i)) if i == 4 else w.add(i, rec(i)))
+    chunks = await w.close()
+    await finish(local_store, chunks)
+    records = list(read_run(RUN, ENDPOINT, store=local_store, verify=True))
+    failed = list(read_failed(RUN, ENDPOINT, store=local_store))
+    assert [r["key"] for r in records] == [f"ocid-{i}" for i in (0, 1, 2, 3, 5, 6)]
+    assert [f["key"] for f in failed] == ["ocid-4"]
+    for line in (*records, *failed):
+        assert list(line)[:3] == ["runId", "snapshotDate", "key"]
+        assert (line["runId"], line["snapshotDate"]) == (RUN, "2026-11-26")
+    assert records[0]["body"] == orjson.loads(body(0))
+    # Byte counts are those of the stamped lines as stored.
+    head = len(orjson.dumps(stamp))  # `{…}` as `{…,`, in front of the line without its `{`
+    expected = sum(head + len(rec(i)) - 1 for i in (0, 1, 2))
+    assert chunks[0].raw_bytes == expected
+    with pytest.raises(ValueError, match="non-empty JSON object"):
+        await ChunkWriter(local_store, RUN, "ocid-lookup", provenance=stamp).add(0, b"{}\n")

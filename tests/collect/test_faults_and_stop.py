@@ -136,6 +136,8 @@ async def test_duckdb_runs_the_readme_queries_on_the_snapshot(
             st.svc.client, f"/api/internal/chains/{chain_id}", lambda b: b["status"] != "RUNNING"
         )
         chain = (await st.svc.client.get(f"/api/internal/chains/{chain_id}")).json()
+        # A second CHARACTER_BASIC run, as after `make demo`: a glob over runs/*/ sees both.
+        again = await st.svc.complete("CHARACTER_BASIC", chain["runs"]["OCID_LOOKUP"]["runId"])
         truth = st.truth
     runs = {phase: run["runId"] for phase, run in chain["runs"].items()}
     root = tmp_path / "store"
@@ -143,6 +145,18 @@ async def test_duckdb_runs_the_readme_queries_on_the_snapshot(
 
     by_class = duckdb.sql(classes.replace("data/demo/store", str(root))).fetchall()
     assert 0 < len(by_class) <= 5 and all(isinstance(c, str) and n > 0 for c, n in by_class)
+    every_class = classes.replace("data/demo/store", str(root)).replace(" limit 5", "")
+    with_data = truth["characters"] - truth["renamedNames"] - truth["emptyCharacters"]
+    assert sum(n for _, n in duckdb.sql(every_class).fetchall()) == with_data  # each once
+    # Every line says where it comes from: the newest COMPLETED run was read.
+    lines = f"{root}/runs/*/character-basic/chunks/*.jsonl.zst"
+    origins = duckdb.sql(
+        f"select runId, snapshotDate::varchar, count(*) from read_json('{lines}') group by all"
+    )
+    per_run = truth["characters"] - truth["renamedNames"]
+    assert sorted(origins.fetchall()) == sorted(
+        [(runs["CHARACTER_BASIC"], SNAPSHOT, per_run), (again, SNAPSHOT, per_run)]
+    )
 
     equipment_sql = equipment.replace(
         "data/store/runs/<runId>", f"{root}/runs/{runs['ITEM_EQUIPMENT']}"

@@ -33,7 +33,8 @@ def _clean_env(**extra: str) -> dict[str, str]:
 
 
 def _wait_healthy(proc: subprocess.Popen[bytes], url: str) -> None:
-    deadline = time.monotonic() + 60
+    # Generous: on a loaded CI machine imports and migrations alone can take a minute.
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"service exited with {proc.returncode}")
@@ -58,9 +59,12 @@ def start_fake_service(data_dir: Path, *modes: str) -> tuple[subprocess.Popen[by
     return proc, url
 
 
-def start_real_service(data_dir: Path, **env: str) -> tuple[subprocess.Popen[bytes], str]:
-    """`maplecollect serve` exactly as an operator runs it, configured by environment."""
-    port = free_port()
+def start_real_service(
+    data_dir: Path, port: int | None = None, **env: str
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`maplecollect serve` exactly as an operator runs it, configured by environment
+    (`port`: the same one again, to restart a service under its old URL)."""
+    port = port or free_port()
     exe = shutil.which("maplecollect", path=str(Path(sys.executable).parent))
     assert exe, "the maplecollect console script is not installed in this venv"
     proc = subprocess.Popen(

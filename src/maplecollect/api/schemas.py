@@ -16,6 +16,28 @@ class _Public(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
 
+class PausePublic(_Public):
+    """Why a run waits: `code` OPENAPI00009/00010/00011, `reason` e.g. "data not ready",
+    since when, and `until` the next try (docs/control-api.md, "Pauses")."""
+
+    code: str
+    reason: str
+    since: datetime
+    until: datetime | None
+
+    @classmethod
+    def of(cls, row: RunRow) -> PausePublic | None:
+        # A terminal run waits for nothing, whatever a dead owner left on its row.
+        if row.pause_code is None or row.pause_since is None or RunStatus(row.status).terminal:
+            return None
+        return cls(
+            code=row.pause_code,
+            reason=row.pause_reason or "",
+            since=row.pause_since,
+            until=row.pause_until,
+        )
+
+
 class RunPublic(_Public):
     run_id: str
     phase: str
@@ -42,6 +64,7 @@ class RunPublic(_Public):
     failures_by_code: dict[str, int] = Field(
         default_factory=dict, description="failed records by error code (docs/collection.md)"
     )
+    pause: PausePublic | None = None
 
     @classmethod
     def of(cls, row: RunRow) -> RunPublic:
@@ -69,6 +92,7 @@ class RunPublic(_Public):
             manifest_path=row.manifest_path,
             resume_count=row.resume_count,
             failures_by_code=row.failures_by_code or {},
+            pause=PausePublic.of(row),
         )
 
 

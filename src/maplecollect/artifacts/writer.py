@@ -14,6 +14,10 @@ Contract:
   ~2 batches of lines plus, for object stores, the compressed part.
 - add/add_failed/flush are serialised by a lock, so a timer may call flush()
   while another task feeds; `on_publish` must not call back into the writer.
+- `provenance` (e.g. runId and snapshotDate) is put at the front of every
+  line, `{"runId":…,"snapshotDate":…,"key":…}`, so a line read on its own (a
+  DuckDB glob over many runs) says where it comes from. The fields are encoded
+  once; each line costs one more list item and no copy (the batch join copies).
 - Any error escaping add/add_failed/flush/close (StoreError, an on_publish error,
   cancellation) leaves the writer unusable: later calls raise ClosedError.
   The open part is discarded; parts already published stay.
@@ -22,10 +26,12 @@ Contract:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, TypeVar
+
+import orjson
 
 from maplecollect.artifacts import layout
 from maplecollect.artifacts.chunk import PublishedChunk
@@ -46,30 +52,39 @@ class _Stream:
     `write`/`finish`/`discard` run in a worker thread, never two at once.
     """
 
-    def __init__(self, store: Store, rel: str, codec: Codec) -> None:
+    def __init__(self, store: Store, rel: str, codec: Codec, head: bytes = b"") -> None:
         self.store = store
         self.rel = rel
         self.compressor = codec.compressor()
         self.staging: Staging | None = None
         self.lines = 0
         self.raw_bytes = 0
-        self.pending: list[bytes] = []
+        self.pending: list[bytes | memoryview] = []
         self.pending_bytes = 0
+        self.head = head  # `{"runId":…,"snapshotDate":…,` or empty
 
     def append(self, line: bytes) -> None:
-        self.pending.append(line)
-        self.pending_bytes += len(line)
+        head = self.head
+        if head:
+            # The line without its "{", after the shared head: a view, not a copy.
+            self.pending.append(head)
+            self.pending.append(memoryview(line)[1:])
+            size = len(head) + len(line) - 1
+        else:
+            self.pending.append(line)
+            size = len(line)
+        self.pending_bytes += size
         self.lines += 1
-        self.raw_bytes += len(line)
+        self.raw_bytes += size
 
-    def take(self) -> list[bytes]:
+    def take(self) -> list[bytes | memoryview]:
         batch, self.pending, self.pending_bytes = self.pending, [], 0
         return batch
 
-    def write(self, batch: list[bytes]) -> None:
+    def write(self, batch: list[bytes | memoryview]) -> None:
         self._emit(self.compressor.compress(b"".join(batch)))
 
-    def finish(self, batch: list[bytes]) -> None:
+    def finish(self, batch: list[bytes | memoryview]) -> None:
         self._emit(self.compressor.compress(b"".join(batch)) + self.compressor.finish())
         assert self.staging is not None
         with store_errors("publish", self.store.url_for(self.rel)):
@@ -100,7 +115,7 @@ class _Part:
     def raw_bytes(self) -> int:
         return self.records.raw_bytes + (self.failed.raw_bytes if self.failed else 0)
 
-    def finish(self, records: list[bytes], failed: list[bytes]) -> None:
+    def finish(self, records: list[bytes | memoryview], failed: list[bytes | memoryview]) -> None:
         self.records.finish(records)
         if self.failed is not None:
             self.failed.finish(failed)
@@ -133,6 +148,7 @@ class ChunkWriter:
         next_part: int = 1,
         on_publish: OnPublish | None = None,
         batch_bytes: int = BATCH_BYTES,
+        provenance: Mapping[str, str] | None = None,
     ) -> None:
         if max_records < 1 or max_bytes < 1 or next_part < 1 or batch_bytes < 1:
             raise ValueError("max_records, max_bytes, next_part and batch_bytes must be >= 1")
@@ -145,6 +161,8 @@ class ChunkWriter:
         self.max_bytes = max_bytes
         self.batch_bytes = batch_bytes
         self._on_publish = on_publish
+        # `{"runId":"…","snapshotDate":"…"}` -> `{"runId":"…","snapshotDate":"…",`
+        self._head = orjson.dumps(dict(provenance))[:-1] + b"," if provenance else b""
         self._next_part = next_part
         self._part: _Part | None = None
         self._job: asyncio.Future[None] | None = None
@@ -228,6 +246,8 @@ class ChunkWriter:
     async def _add(self, index: int, line: bytes, *, failed: bool) -> None:
         if not line.endswith(b"\n") or line.find(b"\n") != len(line) - 1:
             raise ValueError("a line must end with its only newline")
+        if self._head and (line[:1] != b"{" or line[1:2] == b"}"):
+            raise ValueError("a stamped line must be a non-empty JSON object")
         async with self._lock:
             self._check_usable()
             if self._last_index is not None and index <= self._last_index:
@@ -266,7 +286,7 @@ class ChunkWriter:
     def _stream(self, sub: str) -> _Stream:
         name = layout.part_name(self._next_part, self.codec.extension)
         rel = f"{layout.endpoint_dir(self.run_id, self.endpoint)}/{sub}/{name}"
-        return _Stream(self.store, rel, self.codec)
+        return _Stream(self.store, rel, self.codec, self._head)
 
     async def _publish(self) -> PublishedChunk:
         part = self._part

@@ -106,6 +106,8 @@ async def open_writer(ctx: RunContext, endpoint: str) -> tuple[ChunkWriter, Resu
         max_bytes=settings.chunk_max_bytes,
         next_part=resume.next_part,
         on_publish=promote,
+        # Every line says where it comes from (docs/artifacts.md, "Lines").
+        provenance={"runId": ctx.run_id, "snapshotDate": ctx.run.snapshot_date},
     )
     return writer, resume
 

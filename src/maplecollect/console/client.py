@@ -1,4 +1,4 @@
-"""A small synchronous client of the control API (DESIGN §5), used by the CLI, smoke and demo.
+"""A small synchronous client of the control API (docs/control-api.md), for the CLI, smoke, demo.
 
 Every problem — the service is unreachable, the token is refused, an answer the
 caller did not expect — is raised as one `ControlApiError` (a `CliError`) whose
@@ -19,18 +19,27 @@ DEFAULT_URL = "http://127.0.0.1:8081"
 TOKEN_ENV = "MAPLECOLLECT_API_TOKEN"
 
 Body = dict[str, Any]
+# A proxy in front of a restarting service answers these without our JSON.
+_GATEWAY_DOWN = frozenset({502, 503, 504})
 
 
 class ControlApiError(CliError):
     """The control API could not be used, or answered something the caller did not accept."""
 
     def __init__(
-        self, message: str, *, status: int | None = None, body: Body | None = None
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        body: Body | None = None,
+        unreachable: bool = False,
     ) -> None:
         code = EXIT_USAGE if status == 400 else EXIT_FAILURE
         super().__init__(message, code)
         self.status = status
         self.body = body or {}
+        self.unreachable = unreachable
+        """No answer from the service (or a proxy's 502/503/504): waiters retry a while."""
 
 
 def check_url(url: str) -> str:
@@ -120,13 +129,17 @@ class ControlClient:
         except httpx.ConnectError:
             raise ControlApiError(
                 f"cannot reach the control API at {self.url} "
-                "(is `maplecollect serve` running? see --url)"
+                "(is `maplecollect serve` running? see --url)",
+                unreachable=True,
             ) from None
         except httpx.TimeoutException:
-            raise ControlApiError(f"the control API at {self.url} did not answer in time") from None
+            raise ControlApiError(
+                f"the control API at {self.url} did not answer in time", unreachable=True
+            ) from None
         except httpx.HTTPError as exc:
             raise ControlApiError(
-                f"talking to the control API at {self.url} failed: {type(exc).__name__}"
+                f"talking to the control API at {self.url} failed: {type(exc).__name__}",
+                unreachable=True,
             ) from None
         try:
             body = res.json()
@@ -135,6 +148,7 @@ class ControlClient:
                 f"{method} {path} answered HTTP {res.status_code} without JSON; "
                 f"is {self.url} the maplecollect control API?",
                 status=res.status_code,
+                unreachable=res.status_code in _GATEWAY_DOWN,
             ) from None
         if res.status_code == 401:
             raise ControlApiError(

@@ -13,11 +13,26 @@ import typer
 from rich.live import Live
 
 from maplecollect.console import options
-from maplecollect.console.client import ControlClient, describe
-from maplecollect.console.errors import CliError, usage_error
-from maplecollect.console.follow import follow_chain, follow_run, wait_loop_stopped
+from maplecollect.console.client import ControlApiError, ControlClient, describe
+from maplecollect.console.errors import EXIT_INTERRUPTED, CliError, usage_error
+from maplecollect.console.follow import (
+    FOLLOW_SECONDS,
+    STOP_WAIT_SECONDS,
+    follow_chain,
+    follow_run,
+    wait_loop_stopped,
+    wait_terminal,
+)
 from maplecollect.console.options import DateOpt, JsonOpt, TokenOpt, UrlOpt, WaitOpt
-from maplecollect.console.render import console, print_json, run_detail, runs_table, status_table
+from maplecollect.console.render import (
+    console,
+    fmt_seconds,
+    print_json,
+    print_summary,
+    run_detail,
+    runs_table,
+    status_table,
+)
 
 DAILY = "daily"
 
@@ -50,7 +65,8 @@ def trigger(
         str | None,
         typer.Option(
             "--upstream",
-            help="Upstream run id, or 'latest' (non-root phases) [default: latest].",
+            help="Upstream run id, or 'latest' (non-root phases).",
+            show_default="latest",
         ),
     ] = None,
     date: DateOpt = None,
@@ -77,9 +93,19 @@ def trigger(
                 as_json,
             )
             if wait:
-                chain = follow_chain(api, body["chainId"], out=console(stderr=as_json))
+                out = console(stderr=as_json)
+                _following(f"chain {body['chainId']}", as_json)
+                try:
+                    chain = follow_chain(api, body["chainId"], out=out)
+                except KeyboardInterrupt:
+                    raise _stopped_following(f"chain {body['chainId']}", None) from None
                 if as_json:
                     print_json(chain)
+                print_summary(
+                    out,
+                    f"daily chain {chain['chainId']}: {chain.get('status')}",
+                    (chain.get("runs") or {}).values(),
+                )
                 if chain.get("status") != "COMPLETED":
                     raise CliError(
                         f"daily chain {chain['chainId']} ended {chain.get('status')}: "
@@ -109,10 +135,32 @@ def trigger(
             started = f"started {phase.value} run {run_id} for {body.get('snapshotDate')}{via}"
             _say(started, as_json)
         if wait:
-            run = follow_run(api, str(run_id), out=console(stderr=as_json))
+            _following(f"run {run_id}", as_json)
+            try:
+                run = follow_run(api, str(run_id), out=console(stderr=as_json))
+            except KeyboardInterrupt:
+                raise _stopped_following(f"run {run_id}", phase.value) from None
             if as_json:
                 print_json(run)
             _end_of_run(run, as_json)
+
+
+def _following(what: str, as_json: bool) -> None:
+    _say(
+        f"following {what} until it ends (at most {fmt_seconds(FOLLOW_SECONDS)}; "
+        "Ctrl-C stops following, not the run)",
+        as_json,
+    )
+
+
+def _stopped_following(what: str, phase: str | None) -> CliError:
+    """Ctrl-C during `--wait`: the run goes on on the service; exit 130 saying so."""
+    stop = f"maplecollect stop {phase}" if phase else "maplecollect stop PHASE"
+    return CliError(
+        f"interrupted: stopped following {what}, which goes on on the service "
+        f"(`{stop}` stops it; a STOPPED run is not resumed, trigger it again for a new run)",
+        EXIT_INTERRUPTED,
+    )
 
 
 def _conflict(body: dict[str, Any]) -> str:
@@ -128,12 +176,16 @@ def loop(
     interval: Annotated[
         float | None,
         typer.Option(
-            "--interval", min=0, max=86400, help="Seconds between iterations [default: 0]."
+            "--interval",
+            min=0,
+            max=86400,
+            help="Seconds between iterations.",
+            show_default="0",
         ),
     ] = None,
     date: Annotated[
         str | None,
-        typer.Option("--date", help="Snapshot date or 'latest' [default: latest]."),
+        typer.Option("--date", help="Snapshot date or 'latest'.", show_default="latest"),
     ] = None,
     as_json: JsonOpt = False,
     url: UrlOpt = options.DEFAULT,
@@ -169,36 +221,22 @@ def stop(
     phase = options.parse_phase(phase_name)
     with options.client(url, token) as api:
         body = api.stop_phase(phase.value)
+        if body.get("status") == "NOT_RUNNING":
+            if as_json:
+                print_json(body)
+            else:
+                _say(f"{phase.value} is not running (last run {body.get('lastRunId') or '-'})")
+            return
+        loop = f" and its loop {body['loopId']}" if body.get("loopId") else ""
+        _say(f"stop requested for {phase.value} run {body.get('runId')}{loop}", as_json)
         final = None
         if wait and body.get("status") == "STOP_REQUESTED" and body.get("runId"):
-            final = _wait_terminal(api, str(body["runId"]))
+            _say(f"waiting for run {body['runId']} to end (up to {STOP_WAIT_SECONDS:g} s)", as_json)
+            final = wait_terminal(api, str(body["runId"]), say=lambda line: _say(line, as_json))
     if as_json:
         print_json({**body, "run": final} if final else body)
-        return
-    if body.get("status") == "NOT_RUNNING":
-        _say(f"{phase.value} is not running (last run {body.get('lastRunId') or '-'})")
-        return
-    loop = f" and its loop {body['loopId']}" if body.get("loopId") else ""
-    _say(f"stop requested for {phase.value} run {body.get('runId')}{loop}")
-    if final:
+    elif final:
         _say(f"run {final['runId']} ended {final['status']}")
-
-
-STOP_WAIT_SECONDS = 120.0  # a stop is honoured at the next batch boundary, within seconds
-
-
-def _wait_terminal(api: ControlClient, run_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + STOP_WAIT_SECONDS
-    while True:
-        run = api.run(run_id)
-        if run.get("terminal"):
-            return dict(run)
-        if time.monotonic() > deadline:
-            raise CliError(
-                f"run {run_id} is still {run.get('status')} {STOP_WAIT_SECONDS:g} s after the "
-                f"stop request; see `maplecollect runs {run_id}` and the service log"
-            )
-        time.sleep(0.3)
 
 
 def stop_loop(
@@ -215,18 +253,21 @@ def stop_loop(
     phase = options.parse_phase(phase_name, loopable=True)
     with options.client(url, token) as api:
         body = api.stop_loop(phase.value)
+        if body.get("status") == "NOT_LOOPING":
+            print_json(body) if as_json else _say(f"{phase.value} is not looping")
+            return
+        loop_id = body.get("loopId")
+        running = f" (stopping run {body['runId']})" if body.get("runId") else ""
+        _say(f"stop requested for loop {loop_id} of {phase.value}{running}", as_json)
         final = None
         if wait and body.get("status") == "STOP_REQUESTED":
-            final = wait_loop_stopped(api, phase.value, body.get("loopId"))
+            _say(f"waiting for loop {loop_id} to stop (up to {STOP_WAIT_SECONDS:g} s)", as_json)
+            final = wait_loop_stopped(
+                api, phase.value, loop_id, say=lambda line: _say(line, as_json)
+            )
     if as_json:
         print_json({**body, "loop": final} if final else body)
-        return
-    if body.get("status") == "NOT_LOOPING":
-        _say(f"{phase.value} is not looping")
-        return
-    running = f" (stopping run {body['runId']})" if body.get("runId") else ""
-    _say(f"stop requested for loop {body.get('loopId')} of {phase.value}{running}")
-    if final:
+    elif final:
         _say(f"loop {final['loopId']} STOPPED after {final['iterationCount']} iteration(s)")
 
 
@@ -250,15 +291,38 @@ def status(
         if not watch:
             console().print(status_table(api.run_status()))
             return
-        try:
-            with Live(
-                status_table(api.run_status()), console=console(), auto_refresh=False
-            ) as live:
-                while True:
-                    time.sleep(interval)
-                    live.update(status_table(api.run_status()), refresh=True)
-        except KeyboardInterrupt:
-            return
+        _watch(api, interval)
+
+
+def _watch(api: ControlClient, interval: float) -> None:
+    """Refresh the table until Ctrl-C; a restarting service shows "unreachable, retrying"."""
+    from rich.console import Group
+    from rich.text import Text
+
+    last: dict[str, Any] = api.run_status()
+    down = False
+    try:
+        with Live(status_table(last), console=console(), auto_refresh=False) as live:
+            while True:
+                time.sleep(interval)
+                try:
+                    last = api.run_status()
+                except ControlApiError as exc:
+                    if not exc.unreachable:
+                        raise
+                    note = f"{exc.message}: unreachable, retrying every {interval:g} s"
+                    if not down:  # a line too, so logs and pipes see the outage
+                        live.console.print(note, markup=False, highlight=False)
+                    down = True
+                    live.update(Group(status_table(last), Text(note, style="bold red")))
+                    live.refresh()
+                    continue
+                if down:
+                    live.console.print("the control API answers again", highlight=False)
+                down = False
+                live.update(status_table(last), refresh=True)
+    except KeyboardInterrupt:
+        return
 
 
 def runs(
@@ -325,7 +389,11 @@ def resume(
             as_json,
         )
         if wait:
-            run = follow_run(api, run_id, out=console(stderr=as_json))
+            _following(f"run {run_id}", as_json)
+            try:
+                run = follow_run(api, run_id, out=console(stderr=as_json))
+            except KeyboardInterrupt:
+                raise _stopped_following(f"run {run_id}", str(body.get("phase"))) from None
             if as_json:
                 print_json(run)
             _end_of_run(run, as_json)

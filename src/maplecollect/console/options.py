@@ -23,16 +23,19 @@ TokenOpt = Annotated[
     str | None,
     typer.Option(
         "--token",
-        help=f"Bearer token of the control API [default: ${TOKEN_ENV}].",
+        help="Bearer token of the control API (never printed).",
         envvar=TOKEN_ENV,
-        show_envvar=False,
+        show_default=False,
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of tables.")]
 DateOpt = Annotated[
     str | None,
+    # A literal "[default: ...]" in help is Rich markup and vanishes: say it with show_default.
     typer.Option(
-        "--date", help="Snapshot date YYYY-MM-DD (KST) or 'latest' [default: yesterday in KST]."
+        "--date",
+        help="Snapshot date YYYY-MM-DD (KST) or 'latest'.",
+        show_default="yesterday in KST",
     ),
 ]
 WaitOpt = Annotated[bool, typer.Option("--wait", help="Follow the run with progress bars.")]

@@ -9,17 +9,18 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
     TaskID,
     TextColumn,
-    TimeElapsedColumn,
 )
 from rich.table import Table
 from rich.text import Text
@@ -33,7 +34,10 @@ STATUS_STYLE = {
     "FAILED": "bold red",
     "STOPPED": "yellow",
     "ABANDONED": "magenta",
+    "INTERRUPTED": "yellow",
 }
+# Nexon publishes on Seoul time; pauses are shown in it (e.g. "next try 03:15:00 KST").
+KST = ZoneInfo("Asia/Seoul")
 
 Body = Mapping[str, Any]
 
@@ -90,6 +94,35 @@ def fmt_time(value: str | None, *, clock_only: bool = False) -> str:
     return moment.astimezone().strftime("%H:%M:%S" if clock_only else "%m-%d %H:%M:%S")
 
 
+def _moment(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def pause_text(run: Body, now: datetime | None = None) -> str | None:
+    """`paused: OPENAPI00009 data not ready, next try 03:15:00 KST`, or None if not paused."""
+    pause = run.get("pause")
+    if not pause or run.get("terminal"):
+        return None
+    text = f"paused: {pause.get('code') or ''} {pause.get('reason') or ''}".rstrip()
+    until = _moment(pause.get("until"))
+    if until is not None:
+        if until > (now or datetime.now(UTC)):
+            text += f", next try {until.astimezone(KST):%H:%M:%S} KST"
+        else:
+            text += ", trying again now"
+    return text
+
+
+def activity(run: Body) -> str | None:
+    """What a live run waits for, in words (a pause, an auto-resume), or None."""
+    if run.get("status") == "INTERRUPTED":
+        return "interrupted, waiting for auto-resume"
+    return pause_text(run)
+
+
 def progress_text(run: Body) -> str:
     done = int(run.get("recordsProcessed") or 0)
     failed = int(run.get("recordsFailed") or 0)
@@ -137,9 +170,13 @@ def status_table(body: Body) -> Table:
         if run is None:
             table.add_row(phase.value, "-", styled(None), "", "", "", "", "", loop_text)
             continue
-        eta = run.get("etaSeconds") if not run.get("terminal") else None
+        waiting = activity(run)
+        live = not run.get("terminal") and waiting is None
+        eta = run.get("etaSeconds") if live else None
         error = run.get("errorMessage")
         status = styled(run.get("status"))
+        if waiting:
+            status.append(f" {waiting}", style="yellow")
         if error and run.get("status") in ("FAILED", "ABANDONED"):
             status.append(f" {error[:80]}", style="dim")
         table.add_row(
@@ -148,7 +185,7 @@ def status_table(body: Body) -> Table:
             status,
             str(run.get("snapshotDate") or "-"),
             progress_text(run),
-            fmt_rate(run.get("ratePerSecond")) if not run.get("terminal") else "",
+            fmt_rate(run.get("ratePerSecond")) if live else "",
             fmt_seconds(eta) if eta is not None else "",
             fmt_time(run.get("updatedAt"), clock_only=True),
             loop_text,
@@ -210,6 +247,11 @@ def run_detail(run: Body) -> Table:
             continue
         shown: Text | str = styled(str(value)) if name == "status" else str(value)
         table.add_row(name, shown)
+        if name == "status" and (waiting := activity(run)):
+            since = _moment((run.get("pause") or {}).get("since"))
+            if since is not None and run.get("pause"):
+                waiting += f" (since {since.astimezone(KST):%m-%d %H:%M:%S} KST)"
+            table.add_row("waiting", Text(waiting, style="yellow"))
     by_code = run.get("failuresByCode")
     if by_code:
         table.add_row("failuresByCode", failures_text(by_code))
@@ -219,11 +261,50 @@ def run_detail(run: Body) -> Table:
     return table
 
 
+def summary_table(title: str, runs: Iterable[Body]) -> Table:
+    """Per-phase outcome of a chain or run: status, records, failed, how long it took."""
+    table = Table(title=title, title_justify="left")
+    for name in ("phase", "run", "status", "records", "failed", "took"):
+        table.add_column(
+            name, no_wrap=True, justify="right" if name in ("records", "failed") else "left"
+        )
+    for run in runs:
+        table.add_row(
+            str(run.get("phase")),
+            str(run.get("runId")),
+            styled(run.get("status")),
+            fmt_count(run.get("recordsProcessed")),
+            fmt_count(run.get("recordsFailed")),
+            fmt_seconds(elapsed(run)),
+        )
+    return table
+
+
+def print_summary(out: Console, title: str, runs: Iterable[Body]) -> None:
+    """The summary table, then each run's manifest path (where its data is)."""
+    listed = list(runs)
+    out.print(summary_table(title, listed))
+    for run in listed:
+        if run.get("manifestPath"):
+            out.print(f"  {run['phase']:<16} {run['manifestPath']}", markup=False)
+
+
+def _timing(run: Body, terminal: bool, waiting: str | None) -> str:
+    """`ETA 1m02s` while it runs, `took 1m30s` once it ended: never an elapsed time as ETA."""
+    if terminal:
+        took = elapsed(run)
+        return f"took {fmt_seconds(took)}" if took is not None else ""
+    eta = run.get("etaSeconds")
+    return f"ETA {fmt_seconds(eta)}" if eta is not None and waiting is None else ""
+
+
 class RunBars:
     """Rich progress bars, one per run (phase), fed with run JSON bodies.
 
-    Shows records done / total keys, the service's measured rate and ETA, and the
-    status. On a terminal it refreshes live; elsewhere the final state is printed.
+    Shows records done / total keys and failures, the service's measured rate
+    and ETA (or, once ended, how long it took), and the status with what it
+    waits for (a pause, an auto-resume). On a terminal it refreshes live;
+    elsewhere the final state is printed.
     """
 
     def __init__(self, out: Console | None = None) -> None:
@@ -231,14 +312,29 @@ class RunBars:
             TextColumn("{task.description:<16}"),
             BarColumn(bar_width=30),
             MofNCompleteColumn(),
+            TextColumn("{task.fields[failed]}"),
             TextColumn("{task.fields[rate]:>10}"),
-            TextColumn("ETA {task.fields[eta]:>6}"),
-            TimeElapsedColumn(),
+            TextColumn("{task.fields[timing]:<12}"),
             TextColumn("{task.fields[status]}"),
             console=out or console(),
             refresh_per_second=4,
         )
         self._tasks: dict[str, TaskID] = {}
+        self._waits: dict[str, tuple[Any, ...]] = {}
+
+    def _say_wait(self, run: Body, waiting: str | None) -> None:
+        """A line when a run starts or stops waiting (pause, auto-resume): logs show it too."""
+        run_id = str(run["runId"])
+        pause = run.get("pause") or {}
+        key = (run.get("status"), pause.get("code"), pause.get("since")) if waiting else ()
+        if self._waits.get(run_id, ()) == key:
+            return
+        self._waits[run_id] = key
+        line = f"{run.get('phase')} run {run_id} {waiting}" if waiting else None
+        if line is None and not run.get("terminal"):
+            line = f"{run.get('phase')} run {run_id} goes on"
+        if line is not None:
+            self.progress.console.print(line, markup=False, highlight=False)
 
     def __enter__(self) -> RunBars:
         self.progress.start()
@@ -255,10 +351,16 @@ class RunBars:
             terminal = bool(run.get("terminal"))
             status = str(run.get("status"))
             style = STATUS_STYLE.get(status, "")
+            waiting = activity(run)
+            failed = int(run.get("recordsFailed") or 0)
+            shown = f"[{style}]{status}[/]" if style else status
+            if waiting:
+                shown += f" [yellow]{escape(waiting)}[/]"
             fields: dict[str, Any] = {
-                "rate": fmt_rate(run.get("ratePerSecond")) if not terminal else "",
-                "eta": fmt_seconds(run.get("etaSeconds")) if not terminal else "",
-                "status": f"[{style}]{status}[/]" if style else status,
+                "failed": f"[red]{failed:,} failed[/]" if failed else "",
+                "rate": fmt_rate(run.get("ratePerSecond")) if not terminal and not waiting else "",
+                "timing": _timing(run, terminal, waiting),
+                "status": shown,
             }
             if terminal and total is None:
                 total = done
@@ -277,5 +379,6 @@ class RunBars:
                 self._tasks[run_id] = task
             else:
                 self.progress.update(task, total=total, completed=done, **fields)
+            self._say_wait(run, waiting)
             if terminal:
                 self.progress.stop_task(task)

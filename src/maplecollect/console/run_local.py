@@ -17,19 +17,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from maplecollect.console import options
-from maplecollect.console.errors import CliError, usage_error
-from maplecollect.console.render import (
-    RunBars,
-    console,
-    elapsed,
-    fmt_count,
-    fmt_seconds,
-    print_json,
-    styled,
-)
+from maplecollect.console import options, render
+from maplecollect.console.errors import EXIT_INTERRUPTED, CliError, usage_error
+from maplecollect.console.render import RunBars, console, print_json
 from maplecollect.errors import (
     InvalidRequest,
     InvalidTransition,
@@ -56,6 +47,7 @@ class Outcome:
     chain_id: str | None = None
     error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    interrupted: bool = False  # Ctrl-C stopped the runs
 
     @property
     def ok(self) -> bool:
@@ -191,7 +183,11 @@ async def collect(
                 if final is not None:
                     break
                 if interrupts.abort.is_set():
-                    raise CliError("interrupted twice: runs left ABANDONED (resumable)", 130)
+                    raise CliError(
+                        "interrupted twice: runs left ABANDONED (resumable with "
+                        "`maplecollect resume RUN_ID --local`)",
+                        EXIT_INTERRUPTED,
+                    )
                 if interrupts.stop.is_set() and not stop_sent:
                     stop_sent = True
                     (out or console()).print("stopping (Ctrl-C again to abandon)…")
@@ -209,39 +205,22 @@ async def collect(
             error = chain_row.error_message if chain_row else None
         else:
             error = runs[0].get("errorMessage")
-        return Outcome(status=final, runs=runs, chain_id=chain_id, error=error)
+        return Outcome(
+            status=final,
+            runs=runs,
+            chain_id=chain_id,
+            error=error,
+            interrupted=stop_sent,
+        )
     finally:
         interrupts.remove()
         await sup.close()
         await repo.dispose()
 
 
-def summary_table(outcome: Outcome) -> Table:
-    title = f"chain {outcome.chain_id}" if outcome.chain_id else "run"
-    table = Table(title=f"{title}: {outcome.status}", title_justify="left")
-    for name in ("phase", "run", "status", "records", "failed", "took"):
-        table.add_column(
-            name,
-            no_wrap=name != "manifest",
-            justify="right" if name in ("records", "failed") else "left",
-        )
-    for run in outcome.runs:
-        table.add_row(
-            str(run["phase"]),
-            str(run["runId"]),
-            styled(run["status"]),
-            fmt_count(run.get("recordsProcessed")),
-            fmt_count(run.get("recordsFailed")),
-            fmt_seconds(elapsed(run)),
-        )
-    return table
-
-
 def print_summary(out: Console, outcome: Outcome) -> None:
-    out.print(summary_table(outcome))
-    for run in outcome.runs:
-        if run.get("manifestPath"):
-            out.print(f"  {run['phase']:<16} {run['manifestPath']}", markup=False)
+    title = f"chain {outcome.chain_id}" if outcome.chain_id else "run"
+    render.print_summary(out, f"{title}: {outcome.status}", outcome.runs)
 
 
 def resume_here(run_id: str, *, as_json: bool) -> None:
@@ -260,6 +239,16 @@ def finish(outcome: Outcome, target: str, out: Console, *, as_json: bool) -> Non
         print_json({"status": outcome.status, "chainId": outcome.chain_id, "runs": outcome.runs})
     else:
         print_summary(out, outcome)
+    if outcome.interrupted and not outcome.ok:
+        stopped = [r["runId"] for r in outcome.runs if r.get("status") == "STOPPED"]
+        again = "daily" if outcome.chain_id or not outcome.runs else outcome.runs[0]["phase"]
+        raise CliError(
+            f"interrupted: {target} ended {outcome.status}"
+            + (f" (run {', '.join(stopped)} STOPPED, its records kept)" if stopped else "")
+            + f"; a STOPPED run is not resumed: run `maplecollect run {again}` again "
+            "for a new run",
+            EXIT_INTERRUPTED,
+        )
     if not outcome.ok:
         raise CliError(f"{target} ended {outcome.status}: {outcome.error or 'see above'}")
 
@@ -272,7 +261,9 @@ def run(
     upstream: Annotated[
         str | None,
         typer.Option(
-            "--upstream", help="Upstream run id or 'latest' (non-root phases) [default: latest]."
+            "--upstream",
+            help="Upstream run id or 'latest' (non-root phases).",
+            show_default="latest",
         ),
     ] = None,
     date: options.DateOpt = None,

@@ -1,7 +1,9 @@
-"""`maplecollect smoke`: the post-deploy check of a running installation (DESIGN §7).
+"""`maplecollect smoke`: the post-deploy check of a running installation (README).
 
-Steps, in order (each prints one line; the first failure ends the check, names
-the step and exits 1 after cleaning up what the check started):
+Steps, in order (each prints a line when it starts and one when it passed; the
+first failure ends the check, names the step and exits 1 after cleaning up what
+the check started; a run paused by the API — data not ready, maintenance — is a
+failure at once, naming the pause, instead of a wait until the timeout):
 
 1. health            GET /health is UP with the database UP
 2. trigger           triggers one phase (default RANKING_FETCH) and waits for COMPLETED
@@ -26,7 +28,8 @@ import typer
 from maplecollect.console import options
 from maplecollect.console.client import ControlApiError, ControlClient, check_url, describe
 from maplecollect.console.errors import CliError, usage_error
-from maplecollect.console.render import console
+from maplecollect.console.follow import InterruptedWatch, Patience
+from maplecollect.console.render import activity, console, pause_text
 
 DAG_ID = "daily_collection_pipeline"
 Body = dict[str, Any]
@@ -45,6 +48,7 @@ class Smoke:
     timeout: float
     say: Callable[[str], None]
     poll: float = 0.5
+    date: str | None = None  # the snapshot date of the trigger and the loop (None: defaults)
     started_runs: dict[str, str] = field(default_factory=dict)  # phase -> runId
     started_loops: dict[str, str] = field(default_factory=dict)  # phase -> loopId
 
@@ -59,20 +63,42 @@ class Smoke:
         except Exception as exc:
             raise StepFailed(name, f"{type(exc).__name__}: {exc}") from None
 
+    def begin(self, step: str, doing: str) -> None:
+        """Say what a step does before it does it (a wait is never silent)."""
+        self.say(f"...  {step}: {doing}")
+
     def wait(self, step: str, what: str, check: Callable[[], Body | None]) -> Body:
+        """Poll `check` up to `timeout`; an unreachable service is retried (bounded)."""
+        self.say(f"...  {step}: waiting up to {self.timeout:g} s for {what}")
         deadline = time.monotonic() + self.timeout
+        patience = Patience(lambda line: self.say(f"...  {step}: {line}"))
         while True:
-            found = check()
+            found = patience.call(check)
             if found is not None:
                 return found
             if time.monotonic() > deadline:
                 raise StepFailed(step, f"{what} did not happen within {self.timeout:g} s")
             time.sleep(self.poll)
 
+    def _live(self, step: str, run: Body, watch: InterruptedWatch) -> Body | None:
+        """The run if it ended; fails the step at once on a pause; None while it goes on."""
+        if run.get("terminal"):
+            return run
+        paused = pause_text(run)
+        if paused:
+            raise StepFailed(
+                step,
+                f"run {run.get('runId')} is {paused} (snapshot {run.get('snapshotDate')}; "
+                "pass --date for a day the API has data for)",
+            )
+        watch.check([run])
+        return None
+
     # -- steps -------------------------------------------------------------------
 
     def health(self) -> None:
         with self.step("health"):
+            self.begin("health", f"GET {self.api.url}/health")
             body = self.api.health()
             if body.get("status") != "UP":
                 raise StepFailed("health", f"service is {body.get('status')}: {body}")
@@ -84,15 +110,17 @@ class Smoke:
         step = f"trigger {phase}"
         with self.step(step):
             upstream = "latest" if phase != "RANKING_FETCH" else None
-            status, body = self.api.trigger_phase(phase, upstream=upstream)
+            self.begin(step, f"starting {phase} (date {self.date or 'default'})")
+            status, body = self.api.trigger_phase(phase, upstream=upstream, date=self.date)
             if status != 202:
                 raise StepFailed(step, f"not started: {describe(status, body)}")
             run_id = str(body["runId"])
             self.started_runs[phase] = run_id
+            self.begin(step, f"run {run_id} started for {body.get('snapshotDate')}")
+            watch = InterruptedWatch(self.timeout)
 
             def done() -> Body | None:
-                run = self.api.run(run_id)
-                return run if run.get("terminal") else None
+                return self._live(step, self.api.run(run_id), watch)
 
             run = self.wait(step, f"run {run_id} to end", done)
             self.started_runs.pop(phase, None)
@@ -108,18 +136,24 @@ class Smoke:
     def loop(self, phase: str = "ITEM_EQUIPMENT") -> str:
         step = f"loop {phase}"
         with self.step(step):
-            status, body = self.api.start_loop(phase)
+            self.begin(step, f"starting a loop of {phase} (date {self.date or 'latest'})")
+            status, body = self.api.start_loop(phase, date=self.date)
             if status != 202:
                 raise StepFailed(
                     step, f"{describe(status, body)} (the smoke check needs the phase idle)"
                 )
             loop_id = str(body["loopId"])
             self.started_loops[phase] = loop_id
+            watch = InterruptedWatch(self.timeout)
 
             def iterated() -> Body | None:
-                loop = (self.api.run_status().get("loopSummaries") or {}).get(phase) or {}
+                status = self.api.run_status()
+                loop = (status.get("loopSummaries") or {}).get(phase) or {}
                 if loop.get("loopId") != loop_id:
                     return None
+                run = (status.get("slots") or {}).get(phase) or {}
+                if run.get("runId") == loop.get("currentRunId") and activity(run):
+                    self._live(step, run, watch)
                 if loop.get("status") == "STOPPED":
                     raise StepFailed(step, f"loop stopped on its own: {loop.get('lastError')}")
                 waiting = str(loop.get("lastError") or "")
@@ -138,6 +172,7 @@ class Smoke:
     def stop_loop(self, phase: str, loop_id: str) -> None:
         step = f"stop-loop {phase}"
         with self.step(step):
+            self.begin(step, f"stopping loop {loop_id}")
             body = self.api.stop_loop(phase)
             if body.get("status") != "STOP_REQUESTED" or body.get("loopId") != loop_id:
                 raise StepFailed(step, f"unexpected answer {body}")
@@ -164,6 +199,7 @@ class Smoke:
     def idle_stop(self, phase: str = "ITEM_EQUIPMENT") -> None:
         step = "idle-stop"
         with self.step(step):
+            self.begin(step, f"stop and stop-loop of idle {phase}")
             body = self.api.stop_phase(phase)
             if body.get("status") != "NOT_RUNNING":
                 raise StepFailed(step, f"stop of idle {phase} answered {body.get('status')}")
@@ -270,6 +306,7 @@ def smoke(
     phase: Annotated[
         str, typer.Option("--phase", help="The phase to trigger and wait for.")
     ] = "RANKING_FETCH",
+    date: options.DateOpt = None,
     step_timeout: Annotated[
         float, typer.Option("--timeout", min=1, help="Seconds each waiting step may take.")
     ] = 900.0,
@@ -293,13 +330,14 @@ def smoke(
 ) -> None:
     """Post-deploy check: trigger, loop, stop and idle stop against a running service."""
     target = options.parse_phase(phase).value
+    snapshot = options.parse_date(date)
     if airflow_url is not None:
         airflow_url = check_url(airflow_url)
         if not airflow_user or not airflow_password:
             raise usage_error("--airflow-url needs --airflow-user and --airflow-password")
     out = console()
     with ControlClient(url, token) as api:
-        check = Smoke(api, step_timeout, out.print)
+        check = Smoke(api, step_timeout, lambda line: out.print(line, markup=False), date=snapshot)
         try:
             check.health()
             check.trigger(target)

@@ -10,6 +10,7 @@ from maplecollect.config import Settings
 if TYPE_CHECKING:
     from maplecollect.artifacts.store import Store
     from maplecollect.nexon.client import NexonClient
+    from maplecollect.nexon.pause import PauseState
 
 
 class Services:
@@ -35,6 +36,11 @@ class Services:
                 await client.__aenter__()
                 self._client = client
             return self._client
+
+    def nexon_pause(self) -> PauseState | None:
+        """The Nexon client's current pause (it holds every run of this process back)."""
+        client = self._client
+        return client.pause_state if client is not None else None
 
     def store(self) -> Store:
         if self._store is None:

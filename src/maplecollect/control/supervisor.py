@@ -41,6 +41,7 @@ from maplecollect.errors import (
 )
 from maplecollect.ids import is_valid_id, new_id
 from maplecollect.metrics import RECORDS, RUNS_FINISHED
+from maplecollect.nexon.pause import PauseState
 from maplecollect.phases import Phase
 from maplecollect.state.models import LoopRow, RunRow, RunStatus
 from maplecollect.state.repository import Repository
@@ -81,6 +82,8 @@ class RunHandle:
     # cancelled inside a DB transaction could leave SQLite's write lock held.
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     final_status: RunStatus | None = None
+    # The pause last written to the run row (None: not paused), so it is written on change only.
+    pause: PauseState | None = None
 
 
 @dataclass(frozen=True)
@@ -317,6 +320,7 @@ class Supervisor:
                 chunks=run.chunks_processed,
             ),
             reported=(run.records_processed, run.records_failed),
+            pause=_row_pause(run),
         )
         self._runs[run.run_id] = handle
         handle.task = asyncio.create_task(self._execute(handle), name=f"run-{run.run_id}")
@@ -401,6 +405,10 @@ class Supervisor:
         run = handle.run
         manifest_path: str | None = None
         try:
+            await self._write_pause(handle, None)  # an ended run waits for nothing
+        except Exception:
+            log.exception("clearing the pause of run %s failed", run.run_id)
+        try:
             await self._write_progress(handle)
             if self.finalizer is not None and status is not RunStatus.ABANDONED:
                 manifest_path = await self.finalizer.finalize(
@@ -454,12 +462,26 @@ class Supervisor:
             failures_by_code=p.failures_by_code,
         )
 
+    async def _write_pause(self, handle: RunHandle, pause: PauseState | None) -> None:
+        """Put the Nexon client's pause on the run row when it changed (docs/control-api.md)."""
+        if pause == handle.pause:
+            return
+        await self.repo.record_pause(
+            handle.run.run_id,
+            code=pause.code if pause else None,
+            reason=pause.reason if pause else None,
+            since=pause.since if pause else None,
+            until=pause.until if pause else None,
+        )
+        handle.pause = pause
+
     async def _progress_loop(self, handle: RunHandle) -> None:
         """Progress and heartbeat at a bounded rate; picks up stops from any replica."""
         while not await _wait_event(handle.ended, self.settings.progress_seconds):
             try:
                 if await self._write_progress(handle):
                     handle.stop.set()
+                await self._write_pause(handle, self.services.nexon_pause())
             except Exception:
                 log.exception("progress write for %s failed", handle.run.run_id)
 
@@ -584,6 +606,12 @@ class Supervisor:
 
     def local_runs(self) -> dict[str, RunHandle]:
         return dict(self._runs)
+
+
+def _row_pause(run: RunRow) -> PauseState | None:
+    if run.pause_code is None or run.pause_since is None:
+        return None
+    return PauseState(run.pause_code, run.pause_reason or "", run.pause_since, run.pause_until)
 
 
 __all__ = ["RunHandle", "SlotConflict", "StopResult", "Supervisor"]

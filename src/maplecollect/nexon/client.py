@@ -60,7 +60,7 @@ from maplecollect.nexon.classify import (
 )
 from maplecollect.nexon.fingerprint import api_key_fingerprint
 from maplecollect.nexon.limiter import RateLimiter
-from maplecollect.nexon.pause import PauseGate, PauseHook, PausePolicy
+from maplecollect.nexon.pause import PauseGate, PauseHook, PausePolicy, PauseState
 from maplecollect.nexon.quota import shared_quota
 from maplecollect.nexon.registry import shared_limiter
 from maplecollect.nexon.retry import RetryPolicy
@@ -291,6 +291,12 @@ class NexonClient:
         """True while OPENAPI00009/00010/00011 hold every request of this client back."""
         return not self._gate.is_open
 
+    @property
+    def pause_state(self) -> PauseState | None:
+        """The current pause (code, reason, since, next try), kept across re-tries of a
+        "not ready" day until an answer that is not a pause; None when not paused."""
+        return self._gate.state
+
     # -- the four endpoints -----------------------------------------------
 
     async def ranking_overall(
@@ -375,6 +381,8 @@ class NexonClient:
                 elif fault is not None:
                     breaker.healthy(epoch)
             action = verdict.action
+            if self._gate.state is not None and action is not Action.PAUSE:
+                self._gate.settle()
             if action is Action.SUCCESS:
                 return ApiResponse(status, body, attempts, _utc_now_iso(), verdict.empty)
             if action is Action.RECORD_FAIL or action is Action.RUN_FAIL:
@@ -487,7 +495,12 @@ class NexonClient:
                 key=key,
                 attempts=attempts,
             )
-        self._gate.close_for(self.pause.pause_seconds, f"{code} {reason}: {verdict.message}")
+        self._gate.close_for(
+            self.pause.pause_seconds,
+            f"{code} {reason}: {verdict.message}",
+            code=code or "PAUSED",
+            summary=reason,
+        )
 
     def _on_gate(self, paused: bool, reason: str) -> None:
         if paused:

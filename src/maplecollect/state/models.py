@@ -118,6 +118,12 @@ class RunRow(Base):
     resume_count: Mapped[int] = mapped_column(Integer, default=0)
     # Failed records by error code, e.g. {"TRANSPORT": 3, "OPENAPI00003": 12}.
     failures_by_code: Mapped[dict[str, int] | None] = mapped_column(JSON(none_as_null=True))
+    # Why the run waits right now (OPENAPI00009 data not ready, maintenance); null
+    # when it does not. Written with progress (docs/control-api.md, "Pauses").
+    pause_code: Mapped[str | None] = mapped_column(String(32))
+    pause_reason: Mapped[str | None] = mapped_column(Text)
+    pause_since: Mapped[datetime | None] = mapped_column(TS)
+    pause_until: Mapped[datetime | None] = mapped_column(TS)
 
     __table_args__ = (
         # At most one non-terminal run per phase, across processes and replicas.

@@ -280,6 +280,23 @@ class Repository:
             )
             return bool(res.scalar())
 
+    async def record_pause(
+        self,
+        run_id: str,
+        *,
+        code: str | None,
+        reason: str | None,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> None:
+        """Set (or, with None, clear) why a run waits; the supervisor calls it on change only."""
+        async with self._session.begin() as session:
+            await session.execute(
+                update(RunRow)
+                .where(RunRow.run_id == run_id)
+                .values(pause_code=code, pause_reason=reason, pause_since=since, pause_until=until)
+            )
+
     async def stop_requested(self, run_id: str) -> bool:
         async with self._read() as session:
             res = await session.execute(

@@ -1,29 +1,76 @@
 """Nexon Open API client: pooled HTTP, one shared smooth limiter per key, classified retries.
 
-See docs/nexon-client.md. Modules: classify (pure outcome table), retry
-(backoff policy), limiter / redis_limiter / registry (rate limiting), pause
-(the pause gate), quota (daily accounting), bodies (cheap msgspec checks),
-client (NexonClient), metrics, fingerprint.
+See docs/nexon-client.md. Modules: classify (pure outcome table, failure codes),
+retry (backoff policy), limiter / redis_limiter / registry (rate limiting),
+pause (the pause gate), breaker (a run's circuit breaker), quota (daily
+accounting), bodies (cheap msgspec checks), client (NexonClient), metrics,
+fingerprint.
+
+The names below load on first use (PEP 562): the control plane imports the
+small modules (breaker, classify) without paying for aiohttp and Redis, which
+a service that only answers status calls never needs.
 """
 
-from maplecollect.nexon.bodies import (
-    RankingRow,
-    check_json,
-    check_ranking_page,
-    decode_error,
-    is_empty_character,
-    ocid_of,
-    ranking_rows,
-)
-from maplecollect.nexon.classify import Action, classify
-from maplecollect.nexon.client import ApiResponse, NexonClient, Timeouts
-from maplecollect.nexon.fingerprint import api_key_fingerprint
-from maplecollect.nexon.limiter import AdaptiveRate, GcraLimiter, RateLimiter
-from maplecollect.nexon.pause import PausePolicy
-from maplecollect.nexon.quota import DailyQuota, shared_quota
-from maplecollect.nexon.redis_limiter import RedisGcraLimiter
-from maplecollect.nexon.registry import close_shared_limiters, shared_limiter
-from maplecollect.nexon.retry import RetryPolicy
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from maplecollect.nexon.bodies import (
+        RankingRow,
+        check_json,
+        check_ranking_page,
+        decode_error,
+        is_empty_character,
+        ocid_of,
+        ranking_rows,
+    )
+    from maplecollect.nexon.classify import Action, classify
+    from maplecollect.nexon.client import ApiResponse, NexonClient, Timeouts
+    from maplecollect.nexon.fingerprint import api_key_fingerprint
+    from maplecollect.nexon.limiter import AdaptiveRate, GcraLimiter, RateLimiter
+    from maplecollect.nexon.pause import PausePolicy
+    from maplecollect.nexon.quota import DailyQuota, shared_quota
+    from maplecollect.nexon.redis_limiter import RedisGcraLimiter
+    from maplecollect.nexon.registry import close_shared_limiters, shared_limiter
+    from maplecollect.nexon.retry import RetryPolicy
+
+_WHERE = {
+    "RankingRow": "bodies",
+    "check_json": "bodies",
+    "check_ranking_page": "bodies",
+    "decode_error": "bodies",
+    "is_empty_character": "bodies",
+    "ocid_of": "bodies",
+    "ranking_rows": "bodies",
+    "Action": "classify",
+    "classify": "classify",
+    "ApiResponse": "client",
+    "NexonClient": "client",
+    "Timeouts": "client",
+    "api_key_fingerprint": "fingerprint",
+    "AdaptiveRate": "limiter",
+    "GcraLimiter": "limiter",
+    "RateLimiter": "limiter",
+    "PausePolicy": "pause",
+    "DailyQuota": "quota",
+    "shared_quota": "quota",
+    "RedisGcraLimiter": "redis_limiter",
+    "close_shared_limiters": "registry",
+    "shared_limiter": "registry",
+    "RetryPolicy": "retry",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Action",

@@ -22,6 +22,7 @@ from maplecollect.control.owner import is_dead_local_owner, new_owner_id
 from maplecollect.control.progress import Progress
 from maplecollect.control.services import Services
 from maplecollect.dates import LATEST, default_snapshot_date, parse_snapshot_date
+from maplecollect.echo import echo
 from maplecollect.errors import (
     ClosedError,
     ConfigError,
@@ -222,7 +223,9 @@ class Supervisor:
             return _with_records(run)
         if not is_valid_id(upstream):
             raise InvalidRequest(
-                "INVALID_RUN_ID", "X-Upstream-Run-Id is not a valid run id", upstreamRunId=upstream
+                "INVALID_RUN_ID",
+                "X-Upstream-Run-Id is not a valid run id",
+                upstreamRunId=echo(upstream),
             )
         run = await self.repo.get_run(upstream)
         if run is None:

@@ -33,6 +33,7 @@ STATUS_STYLE = {
     "FAILED": "bold red",
     "STOPPED": "yellow",
     "ABANDONED": "magenta",
+    "WAITING_FOR_CHAIN": "blue",  # a loop held back by the daily chain
 }
 
 Body = Mapping[str, Any]

@@ -19,6 +19,7 @@ from sqlalchemy import insert
 
 from maplecollect.control.context import RunContext
 from maplecollect.control.supervisor import utcnow
+from maplecollect.errors import RunFatalError
 from maplecollect.ids import new_id
 from maplecollect.phases import Phase
 from maplecollect.state.models import ChainRow, ChainStatus
@@ -43,9 +44,12 @@ class Gated:
     started: list[tuple[str, str]] = field(default_factory=list)
     active: int = 0
     most_active: int = 0
+    fail_one_shots: bool = False
 
     async def run(self, ctx: RunContext) -> None:
         kind = LOOP if ctx.run.loop_id else CHAIN if ctx.run.chain_id else ONE_SHOT
+        if kind == ONE_SHOT and self.fail_one_shots:
+            raise RunFatalError("OPENAPI00005 invalid API key (test)", code="OPENAPI00005")
         self.started.append((kind, ctx.run_id))
         self.active += 1
         self.most_active = max(self.most_active, self.active)
@@ -234,10 +238,21 @@ async def test_one_shot_triggers_and_the_chain_exclude_each_other(
     svc: RunningService, phases: dict[Phase, Any], gated: Gated
 ) -> None:
     await _upstream_ready(svc, phases)
+    gated.fail_one_shots = True
+    res = await svc.client.post(
+        "/api/internal/trigger/phase/ITEM_EQUIPMENT", headers={"X-Upstream-Run-Id": "latest"}
+    )
+    failed_run = await svc.wait_run(res.json()["runId"])
+    assert failed_run["status"] == "FAILED"
+    failed = failed_run["runId"]
+    gated.fail_one_shots = False
     # Chain first: a phase it has still to do is refused (nothing to follow yet),
     # a phase whose run it holds is ALREADY_RUNNING with that run and the chain.
     res = await svc.client.post("/api/internal/trigger/daily")
     chain_id, ranking = res.json()["chainId"], res.json()["runId"]
+    res = await svc.client.post(f"/api/internal/resume/run/{failed}")
+    assert res.status_code == 409
+    assert (res.json()["status"], res.json()["chainId"]) == ("CHAIN_ACTIVE", chain_id)
     res = await svc.client.post(
         "/api/internal/trigger/phase/ITEM_EQUIPMENT", headers={"X-Upstream-Run-Id": "latest"}
     )

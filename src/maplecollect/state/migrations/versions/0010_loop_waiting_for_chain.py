@@ -1,7 +1,7 @@
 """loops: status WAITING_FOR_CHAIN (17 characters) and in the one-active-loop index
 
 Revision ID: 0010
-Revises: 0001
+Revises: 0002
 Create Date: 2026-12-03
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

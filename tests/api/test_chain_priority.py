@@ -24,7 +24,7 @@ from maplecollect.ids import new_id
 from maplecollect.phases import Phase
 from maplecollect.state.models import ChainRow, ChainStatus
 from maplecollect.state.repository import Repository
-from support.fake_phases import WalkerRunner, walkers
+from support.fake_phases import walkers
 from support.service import RunningService
 
 LOOP, CHAIN, ONE_SHOT = "loop", "chain", "one-shot"
@@ -64,6 +64,26 @@ class Gated:
                 task.cancel()
 
 
+@dataclass
+class Held:
+    """RANKING_FETCH: one record, then held until `release` is set (or a stop).
+
+    One record because a root run with none ends FAILED (EMPTY_OUTPUT).
+    """
+
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def run(self, ctx: RunContext) -> None:
+        ctx.progress.set_total(1)
+        ctx.progress.add(records=1)
+        waits = [asyncio.create_task(ctx.stop.wait()), asyncio.create_task(self.release.wait())]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in waits:
+                task.cancel()
+
+
 @pytest.fixture
 def gated() -> Gated:
     return Gated()
@@ -73,14 +93,13 @@ def gated() -> Gated:
 def phases(gated: Gated) -> dict[Phase, Any]:
     """Walkers, with ITEM_EQUIPMENT gated (overrides tests/api/conftest.py)."""
     runners: dict[Phase, Any] = dict(walkers())
-    runners[Phase.RANKING_FETCH] = WalkerRunner(mode="block", release=asyncio.Event())
+    runners[Phase.RANKING_FETCH] = Held()
     runners[Phase.ITEM_EQUIPMENT] = gated
     return runners
 
 
 def _release_ranking(phases: dict[Phase, Any]) -> None:
-    ranking: WalkerRunner = phases[Phase.RANKING_FETCH]
-    assert ranking.release is not None
+    ranking: Held = phases[Phase.RANKING_FETCH]
     ranking.release.set()
 
 

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
         default=None, description="fsspec URL of the artifact store; default <data_dir>/store"
     )
     api_token: SecretStr | None = None
+    max_body_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="request bodies larger than this are refused (413)"
+    )
 
     nexon_base_url: str = REAL_NEXON_BASE_URL
     nexon_api_key: SecretStr | None = Field(

@@ -6,6 +6,7 @@ import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from maplecollect.echo import echo
 from maplecollect.errors import InvalidRequest
 
 KST = ZoneInfo("Asia/Seoul")
@@ -32,7 +33,10 @@ def parse_snapshot_date(value: str, *, now: datetime) -> str:
     if value == LATEST:
         return value
     if not isinstance(value, str) or not _DATE_RE.match(value):
-        raise InvalidRequest("INVALID_DATE", "date must be YYYY-MM-DD or 'latest'", date=value)
+        raise InvalidRequest(
+            "INVALID_DATE", "date must be YYYY-MM-DD or 'latest'", date=echo(value)
+        )
+    # From here on `value` is exactly 10 characters (the pattern): safe to quote.
     try:
         day = date.fromisoformat(value)
     except ValueError:

@@ -10,7 +10,8 @@
     │       └── CircuitOpen         the run's circuit breaker gave up (API unreachable)
     ├── StoreError                  the artifact store cannot be written (run-fatal)
     ├── StateError                  durable run state problems
-    │   ├── SlotConflict            a phase slot is held by another run or loop
+    │   ├── SlotConflict            a phase slot is held by another run, loop or chain
+    │   │   └── ChainActive         the running daily chain still has this phase to do
     │   ├── RunNotFound
     │   ├── InvalidTransition       e.g. resuming a COMPLETED run
     │   └── UpstreamError           MissingUpstream, UpstreamNotAllowed,
@@ -90,15 +91,48 @@ class StateError(MaplecollectError):
 
 
 class SlotConflict(StateError):
-    """The phase slot is held by another run (run_id) or loop (loop_id)."""
+    """The slot is held: by a run (`run_id`, which may be a loop iteration or a chain
+    run, then `loop_id` / `chain_id` say whose), by a loop (`loop_id` alone) or, for
+    the daily chain, by a running chain (`chain_id`, with `run_id` its run that
+    holds a slot, None between two of its phases). `phase` is None only then.
+    """
 
     def __init__(
-        self, phase: str, *, run_id: str | None = None, loop_id: str | None = None
+        self,
+        phase: str | None,
+        *,
+        run_id: str | None = None,
+        loop_id: str | None = None,
+        chain_id: str | None = None,
+        message: str | None = None,
     ) -> None:
-        super().__init__(f"phase {phase} is busy (run={run_id}, loop={loop_id})")
+        held = ", ".join(
+            f"{kind} {value}"
+            for kind, value in (("run", run_id), ("loop", loop_id), ("chain", chain_id))
+            if value
+        )
+        super().__init__(
+            message or f"{phase or 'the daily chain'} is busy ({held or 'holder unknown'})"
+        )
         self.phase = phase
         self.run_id = run_id
         self.loop_id = loop_id
+        self.chain_id = chain_id
+
+
+class ChainActive(SlotConflict):
+    """The running daily chain has not done `phase` yet: it has the phase first.
+
+    Loops wait for it (WAITING_FOR_CHAIN); one-shot triggers are refused
+    (docs/control-api.md "The daily chain has priority").
+    """
+
+    def __init__(self, phase: str, *, chain_id: str) -> None:
+        super().__init__(
+            phase,
+            chain_id=chain_id,
+            message=f"the daily chain {chain_id} has not run {phase} yet; it goes first",
+        )
 
 
 class RunNotFound(StateError):

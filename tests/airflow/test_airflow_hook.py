@@ -199,13 +199,18 @@ def test_daily_409_held_by_a_one_shot_run_is_refused(api):
         ExtApiHook().trigger_daily(date=None, airflow_run_id=AF_ID)
 
 
-def test_daily_409_held_by_a_chain_run_follows_that_chain(api):
+def test_daily_409_without_chain_id_is_not_looked_up_as_a_run(api):
+    # apiVersion 2: a daily 409 names the running chain in chainId; without one the
+    # holder is a one-shot run (the real-app test: test_airflow_hook_daily_409.py).
     api.post("/api/internal/trigger/daily").respond(
-        409, json={"status": "ALREADY_RUNNING", "phase": "OCID_LOOKUP", "runId": RUN}
+        409,
+        json={"status": "ALREADY_RUNNING", "phase": "OCID_LOOKUP", "runId": RUN, "chainId": None},
     )
-    api.get(f"/api/internal/runs/{RUN}").respond(200, json={"runId": RUN, "chainId": "chain-42"})
-    result = ExtApiHook().trigger_daily(date=None, airflow_run_id=AF_ID)
-    assert (result.chain_id, result.followed) == ("chain-42", True)
+    lookup = api.get(f"/api/internal/runs/{RUN}").respond(200, json={"chainId": "chain-42"})
+    with pytest.raises(SlotBusy) as busy:
+        ExtApiHook().trigger_daily(date=None, airflow_run_id=AF_ID)
+    assert busy.value.run_id == RUN
+    assert not lookup.called
 
 
 def test_daily_409_of_a_running_chain_is_followed(api):

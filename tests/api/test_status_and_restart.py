@@ -133,7 +133,12 @@ async def test_daily_refused_while_a_phase_is_busy(
     ).json()["runId"]
     res = await svc.client.post("/api/internal/trigger/daily")
     assert res.status_code == 409
-    assert res.json() == {"status": "ALREADY_RUNNING", "phase": "OCID_LOOKUP", "runId": busy}
+    assert res.json() == {
+        "status": "ALREADY_RUNNING",
+        "phase": "OCID_LOOKUP",
+        "runId": busy,
+        "chainId": None,
+    }
     await svc.client.post("/api/internal/stop/phase/OCID_LOOKUP")
 
 

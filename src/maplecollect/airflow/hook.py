@@ -30,9 +30,8 @@ from maplecollect.airflow.connection import (
     ApiEndpoint,
     endpoint_from_connection,
 )
-from maplecollect.airflow.errors import ExtApiUnavailable, SlotBusy
+from maplecollect.airflow.errors import ExtApiUnavailable
 from maplecollect.errors import ConfigError
-from maplecollect.ids import is_valid_id
 from maplecollect.phases import Phase
 
 _USER_AGENT = f"maplecollect-airflow/{maplecollect.__version__}"
@@ -210,19 +209,14 @@ class ExtApiHook(BaseHook):
         return p.map_trigger_phase(ph, request, self._call(request))
 
     def trigger_daily(self, *, date: str | None, airflow_run_id: str) -> p.DailyTriggered:
-        """Start the daily chain, or follow the chain whose run holds a phase (409).
+        """Start the daily chain, or follow the running one (409 with `chainId`).
 
-        A 409 ALREADY_RUNNING whose run is not part of a chain (a one-shot run)
-        raises SlotBusy: the chain cannot start, and there is no chain to wait on.
+        Since apiVersion 2 a daily 409 names the running chain in `chainId`; one
+        without it means a one-shot run holds a phase: SlotBusy, there is no chain
+        to wait on (`runId` is that run, never a chain id).
         """
         request = p.trigger_daily_request(date=date, airflow_id=airflow_run_id)
-        try:
-            return p.map_trigger_daily(request, self._call(request))
-        except SlotBusy as busy:
-            chain_id = self.get_run(busy.run_id).get("chainId") if busy.run_id else None
-            if isinstance(chain_id, str) and is_valid_id(chain_id):
-                return p.DailyTriggered(chain_id=chain_id, followed=True)
-            raise
+        return p.map_trigger_daily(request, self._call(request))
 
     def loop_phase(
         self,

@@ -271,7 +271,7 @@ def map_trigger_daily(request: Request, reply: Reply) -> DailyTriggered:
         if reply.get("chainId"):
             # A daily chain is already on its way: wait on it rather than fail.
             return DailyTriggered(chain_id=_id_field(request, reply, "chainId"), followed=True)
-        # The hook looks the run up: if it belongs to a chain, that chain is followed.
+        # No chainId: a one-shot run (`runId`) holds a phase; there is no chain to follow.
         raise SlotBusy(request.what, reply.status, reply.text, _opt_str(reply, "runId"))
     if reply.status == 409 and status == "LOOP_ACTIVE":
         raise LoopActive(request.what, reply.status, reply.text, _opt_str(reply, "loopId"))

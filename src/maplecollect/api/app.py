@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from maplecollect import API_VERSION, __version__
 from maplecollect.api.deps import require_token
 from maplecollect.api.errors import install_error_handlers
+from maplecollect.api.guard import RequestGuard
 from maplecollect.api.routes import chains, health, loops, metrics, runs, stops, triggers
 from maplecollect.config import Settings, get_settings
 from maplecollect.control.context import PhaseRunner, RunFinalizer
@@ -71,6 +72,11 @@ def create_app(
     )
     app.state.settings = settings
     install_error_handlers(app)
+    app.add_middleware(
+        RequestGuard,
+        max_body_bytes=settings.max_body_bytes,
+        authorize=lambda headers: require_token(settings, headers.get("authorization")),
+    )
     internal = APIRouter(prefix="/api/internal", dependencies=[Depends(require_token)])
     for module in (triggers, stops, loops, runs, chains):
         internal.include_router(module.router)

@@ -11,6 +11,7 @@ from maplecollect.api.errors import ApiError
 from maplecollect.api.schemas import TriggerBody, error_body
 from maplecollect.config import Settings
 from maplecollect.control.supervisor import Supervisor
+from maplecollect.echo import echo
 from maplecollect.ids import is_valid_airflow_run_id, is_valid_id
 from maplecollect.phases import LOOPABLE, ORDER, Phase
 from maplecollect.state.repository import Repository
@@ -39,7 +40,12 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 def require_token(
     settings: SettingsDep, authorization: Annotated[str | None, Header()] = None
 ) -> None:
-    """Bearer auth on /api/internal/* when MAPLECOLLECT_API_TOKEN is set (constant-time)."""
+    """Bearer auth on /api/internal/* when MAPLECOLLECT_API_TOKEN is set (constant-time).
+
+    Also called by `api.guard.RequestGuard` from the headers alone, before any
+    body is read; as a route dependency it stays the documented security of the
+    routes (and a second lock).
+    """
     expected = settings.api_token_value()
     if not expected:
         return
@@ -55,8 +61,8 @@ def _invalid_phase(given: str, allowed: tuple[Phase, ...]) -> ApiError:
         400,
         error_body(
             "INVALID_PHASE",
-            f"unknown phase {given!r}; phase names are exact and upper case",
-            phase=given,
+            f"unknown phase {echo(given)!r}; phase names are exact and upper case",
+            phase=echo(given),
             allowed=[p.value for p in allowed],
         ),
     )
@@ -114,7 +120,7 @@ def run_id_param(run_id: str) -> str:
             error_body(
                 "INVALID_RUN_ID",
                 "run ids are 1-64 characters of A-Z a-z 0-9 _ -",
-                runId=run_id[:80],
+                runId=echo(run_id),
             ),
         )
     return run_id

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from maplecollect.api.schemas import error_body
+from maplecollect.echo import echo
 from maplecollect.errors import (
     ClosedError,
     InvalidRequest,
@@ -114,12 +115,20 @@ _TABLE: dict[type[Exception], Callable[[Any], tuple[int, dict[str, Any]]]] = {
 }
 
 
+_MAX_DETAILS = 10
+
+
 def _validation_message(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]]]:
+    """Field paths can be client input (an unknown key): each is echoed cut short, and
+    at most `_MAX_DETAILS` problems are listed. Pydantic's `msg` never quotes the value."""
     details = []
-    for err in exc.errors():
+    errors = exc.errors()
+    for err in errors[:_MAX_DETAILS]:
         loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
-        details.append({"field": loc, "problem": err.get("msg", "invalid")})
+        details.append({"field": echo(loc), "problem": err.get("msg", "invalid")})
     summary = "; ".join(f"{d['field']}: {d['problem']}" for d in details)
+    if len(errors) > _MAX_DETAILS:
+        summary += f"; and {len(errors) - _MAX_DETAILS} more"
     return summary or "invalid request", details
 
 

@@ -59,7 +59,16 @@ def describe(status: int, body: Body) -> str:
     kind = body.get("error") or body.get("status") or f"HTTP {status}"
     phase = body.get("phase")
     if kind == "ALREADY_RUNNING":
-        return f"{phase} is already running (run {body.get('runId')})"
+        chain = body.get("chainId")
+        if chain and not body.get("runId"):
+            return f"the daily chain {chain} is running (between two of its phases)"
+        of_chain = f" of daily chain {chain}" if chain else ""
+        return f"{phase} is already running (run {body.get('runId')}{of_chain})"
+    if kind == "CHAIN_ACTIVE":
+        return (
+            f"the daily chain {body.get('chainId')} has not run {phase} yet and goes first; "
+            f"wait for it or stop it"
+        )
     if kind == "LOOP_ACTIVE":
         return (
             f"{phase} is held by loop {body.get('loopId')}; "

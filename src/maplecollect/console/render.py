@@ -35,6 +35,7 @@ STATUS_STYLE = {
     "STOPPED": "yellow",
     "ABANDONED": "magenta",
     "INTERRUPTED": "yellow",
+    "WAITING_FOR_CHAIN": "blue",  # a loop held back by the daily chain
 }
 # Nexon publishes on Seoul time; pauses are shown in it (e.g. "next try 03:15:00 KST").
 KST = ZoneInfo("Asia/Seoul")

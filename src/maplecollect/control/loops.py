@@ -4,6 +4,11 @@ Each iteration is a new run carrying the loop's id, fed by the newest
 COMPLETED upstream run read at the start of that iteration. A missing upstream
 or a busy slot makes the loop wait, not die; failed iterations back off; N
 consecutive failures stop the loop with `lastError`.
+
+The daily chain has priority (docs/control-api.md "The daily chain has
+priority"): while a running chain has the loop's phase still to do, the loop
+is WAITING_FOR_CHAIN and starts no iteration; an iteration the chain stopped to
+take the phase is not a failure and does not end the loop.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ async def run_loop(sup: Supervisor, loop: LoopRow) -> None:
     iterations = loop.iteration_count
     failures = loop.consecutive_failures
     final_error: str | None = None
+    waiting = LoopStatus(loop.status) is LoopStatus.WAITING_FOR_CHAIN
     try:
         while not await _stopping(sup, loop_id, wakeup):
             upstream = await sup.repo.newest_completed(upstream_phase)
@@ -54,13 +60,30 @@ async def run_loop(sup: Supervisor, loop: LoopRow) -> None:
             try:
                 handle = await sup.start_loop_iteration(loop, upstream)
             except SlotConflict as exc:
-                await sup.repo.update_loop(
-                    loop_id,
-                    last_error=f"waiting: {phase.value} is held by run {exc.run_id}",
-                    updated_at=sup.clock(),
-                )
+                if exc.chain_id is not None:
+                    reason = (
+                        f"waiting: the daily chain {exc.chain_id} has {phase.value} first; "
+                        "this loop goes on after it"
+                    )
+                    waiting = (
+                        await sup.repo.set_loop_waiting_for_chain(
+                            loop_id, True, now=sup.clock(), reason=reason
+                        )
+                        or waiting
+                    )
+                else:
+                    await sup.repo.update_loop(
+                        loop_id,
+                        last_error=f"waiting: {phase.value} is held by {_holder(exc)}",
+                        updated_at=sup.clock(),
+                    )
                 await _sleep_or_wake(wakeup, settings.loop_upstream_wait_seconds)
                 continue
+            if waiting:  # the chain is done with the phase: RUNNING again (a stop wins)
+                await sup.repo.set_loop_waiting_for_chain(
+                    loop_id, False, now=sup.clock(), reason=None
+                )
+                waiting = False
             run_id = handle.run.run_id
             await sup.repo.update_loop(loop_id, current_run_id=run_id, updated_at=sup.clock())
             status = await sup.wait_run(run_id)
@@ -72,7 +95,14 @@ async def run_loop(sup: Supervisor, loop: LoopRow) -> None:
                 await sup.repo.update_loop(
                     loop_id, current_run_id=None, last_run_id=run_id, updated_at=sup.clock()
                 )
-                break
+                if await sup.repo.loop_stop_requested(loop_id):
+                    break
+                # Not our stop (stop routes flag the loop first): the daily chain
+                # took the phase. Not a failure, not counted; wait for the chain.
+                log.info(
+                    "loop %s: iteration %s yielded %s to the daily chain", loop_id, run_id, phase
+                )
+                continue
             iterations += 1
             if status is RunStatus.COMPLETED:
                 failures = 0
@@ -112,6 +142,12 @@ async def run_loop(sup: Supervisor, loop: LoopRow) -> None:
         log.exception("loop %s crashed", loop_id)
         final_error = f"internal error: {type(exc).__name__}: {exc}"
     await _end_loop(sup, loop_id, final_error)
+
+
+def _holder(exc: SlotConflict) -> str:
+    if exc.run_id is not None:
+        return f"run {exc.run_id}"
+    return f"loop {exc.loop_id}"
 
 
 async def _stopping(sup: Supervisor, loop_id: str, wakeup: asyncio.Event) -> bool:

@@ -22,6 +22,7 @@ from maplecollect.control.owner import is_dead_local_owner, new_owner_id
 from maplecollect.control.progress import Progress
 from maplecollect.control.services import Services
 from maplecollect.dates import LATEST, default_snapshot_date, parse_snapshot_date
+from maplecollect.echo import echo
 from maplecollect.errors import (
     ClosedError,
     ConfigError,
@@ -225,7 +226,9 @@ class Supervisor:
             return _with_records(run)
         if not is_valid_id(upstream):
             raise InvalidRequest(
-                "INVALID_RUN_ID", "X-Upstream-Run-Id is not a valid run id", upstreamRunId=upstream
+                "INVALID_RUN_ID",
+                "X-Upstream-Run-Id is not a valid run id",
+                upstreamRunId=echo(upstream),
             )
         run = await self.repo.get_run(upstream)
         if run is None:
@@ -503,6 +506,36 @@ class Supervisor:
         last = await self.repo.list_runs(phase=phase, limit=1)
         return StopResult(False, last[0].run_id if last else None)
 
+    async def stop_run(self, run_id: str, *, within: float) -> bool:
+        """Stop one run (owned here or by another replica); wait up to `within` s for its end.
+
+        The daily chain uses it to take a phase from a loop iteration (docs/control-api.md
+        "The daily chain has priority"). True once the run has ended.
+        """
+        if await self.repo.request_run_stop(run_id, now=self.clock()):
+            self._stop_local(run_id)
+        handle = self._runs.get(run_id)
+        if handle is not None:
+            return await _wait_event(handle.done, within)
+        # Another replica runs it: its progress loop reads the stop flag; poll the row.
+        deadline = asyncio.get_running_loop().time() + within
+        while True:
+            run = await self.repo.get_run(run_id)
+            if run is None or RunStatus(run.status).terminal:
+                return True
+            if asyncio.get_running_loop().time() >= deadline:
+                return False
+            await asyncio.sleep(self.settings.progress_seconds)
+
+    @property
+    def preempt_timeout_seconds(self) -> float:
+        """How long the chain waits for a stopped loop iteration to end.
+
+        A live owner ends it at its next batch boundary; a silent one has its run
+        marked ABANDONED by the sweep after the heartbeat timeout, which frees the slot.
+        """
+        return 2 * self.settings.heartbeat_timeout_seconds + 10 * self.settings.progress_seconds
+
     def _stop_local(self, run_id: str) -> None:
         handle = self._runs.get(run_id)
         if handle is not None:
@@ -566,6 +599,11 @@ class Supervisor:
         if wakeup is not None:
             wakeup.set()
 
+    def wake_loops(self) -> None:
+        """Wake every loop of this process (a chain phase ended: waiting loops re-check)."""
+        for wakeup in self._loop_wakeups.values():
+            wakeup.set()
+
     def loop_wakeup(self, loop_id: str) -> asyncio.Event:
         return self._loop_wakeups.setdefault(loop_id, asyncio.Event())
 
@@ -574,7 +612,10 @@ class Supervisor:
         self._loop_wakeups.pop(loop_id, None)
 
     async def start_loop_iteration(self, loop: LoopRow, upstream: RunRow) -> RunHandle:
-        """Used by the loop driver: one iteration is a new run with the loop's id."""
+        """Used by the loop driver: one iteration is a new run with the loop's id.
+
+        SlotConflict with `chain_id` set: the daily chain has the phase first.
+        """
         row = self.new_run_row(
             Phase(loop.phase),
             upstream=upstream,
@@ -592,8 +633,9 @@ class Supervisor:
     ) -> tuple[str, RunRow]:
         """Start RANKING_FETCH → OCID_LOOKUP → CHARACTER_BASIC + ITEM_EQUIPMENT.
 
-        All four phases must be free (SlotConflict names the first busy one).
-        Returns (chainId, the RANKING_FETCH run, whose slot is already held).
+        Refused (SlotConflict) while a chain runs or a one-shot run holds a phase;
+        loops yield to the chain. Returns (chainId, the RANKING_FETCH run, whose
+        slot is already held).
         """
         from maplecollect.control.chains import start_chain
 

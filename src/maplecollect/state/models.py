@@ -41,6 +41,8 @@ class RunStatus(StrEnum):
 
 class LoopStatus(StrEnum):
     RUNNING = "RUNNING"
+    # The daily chain has the loop's phase first; the loop goes on after it.
+    WAITING_FOR_CHAIN = "WAITING_FOR_CHAIN"
     STOPPING = "STOPPING"
     STOPPED = "STOPPED"
 
@@ -53,9 +55,12 @@ class ChainStatus(StrEnum):
 
 
 ACTIVE_RUN_STATUSES = frozenset({RunStatus.RUNNING, RunStatus.STOPPING})
-ACTIVE_LOOP_STATUSES = frozenset({LoopStatus.RUNNING, LoopStatus.STOPPING})
+ACTIVE_LOOP_STATUSES = frozenset(
+    {LoopStatus.RUNNING, LoopStatus.WAITING_FOR_CHAIN, LoopStatus.STOPPING}
+)
 # The partial-index predicate, spelled once for both dialects.
 _ACTIVE_RUN_SQL = text("status IN ('RUNNING', 'STOPPING')")
+_ACTIVE_LOOP_SQL = text("status IN ('RUNNING', 'WAITING_FOR_CHAIN', 'STOPPING')")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -144,7 +149,7 @@ class LoopRow(Base):
 
     loop_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     phase: Mapped[str] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(32))
     snapshot_date: Mapped[str] = mapped_column(String(10))
     interval_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     iteration_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -165,8 +170,8 @@ class LoopRow(Base):
             "ux_loops_active_phase",
             "phase",
             unique=True,
-            sqlite_where=text("status IN ('RUNNING', 'STOPPING')"),
-            postgresql_where=text("status IN ('RUNNING', 'STOPPING')"),
+            sqlite_where=_ACTIVE_LOOP_SQL,
+            postgresql_where=_ACTIVE_LOOP_SQL,
         ),
         Index("ix_loops_phase_started", "phase", "started_at"),
     )

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from maplecollect.errors import InvalidTransition, RunNotFound, SlotConflict
+from maplecollect.errors import ChainActive, InvalidTransition, RunNotFound, SlotConflict
 from maplecollect.phases import ORDER, Phase
 from maplecollect.state.coalesce import CoalescedRead
 from maplecollect.state.database import create_async_db_engine, session_factory
@@ -145,22 +145,70 @@ class Repository:
         )
         return res.scalars().first()
 
+    @staticmethod
+    async def _running_chain(session: AsyncSession) -> ChainRow | None:
+        res = await session.execute(
+            select(ChainRow).where(ChainRow.status == ChainStatus.RUNNING.value)
+        )
+        return res.scalars().first()
+
+    @classmethod
+    async def _yield_to_chain(
+        cls, session: AsyncSession, phase: Phase, *, chain_id: str | None
+    ) -> None:
+        """Raise if the running daily chain (other than `chain_id`) has `phase` still to do.
+
+        The chain has priority (docs/control-api.md "The daily chain has priority"):
+        until its run of the phase has ended, nothing else takes the phase. Raises
+        SlotConflict naming the chain's run when it holds the slot, else ChainActive.
+        """
+        chain = await cls._running_chain(session)
+        if chain is None or chain.chain_id == chain_id:
+            return
+        done = await session.execute(
+            select(RunRow.run_id)
+            .where(
+                RunRow.chain_id == chain.chain_id,
+                RunRow.phase == phase.value,
+                RunRow.status.in_(_TERMINAL_RUN),
+            )
+            .limit(1)
+        )
+        if done.first() is not None:
+            return
+        active = await cls._active_run(session, phase)
+        if active is not None:
+            raise SlotConflict(
+                phase.value, run_id=active.run_id, loop_id=active.loop_id, chain_id=active.chain_id
+            )
+        raise ChainActive(phase.value, chain_id=chain.chain_id)
+
     async def create_run(self, row: RunRow) -> RunRow:
         """Take the phase slot by inserting an active run.
 
-        Raises SlotConflict carrying the occupying run or loop. A loop's own
-        iteration (row.loop_id set to the active loop) may take the slot.
+        Raises SlotConflict carrying what holds the slot. A loop's own iteration
+        (row.loop_id set to the active loop) may take the slot. A run of the
+        daily chain ignores loops (it has priority; the chain stops a running
+        iteration on SlotConflict with `loop_id`) and everything else yields to
+        a running chain that has not done the phase yet.
         """
         phase = Phase(row.phase)
         try:
             async with self._session.begin() as session:
                 await self._lock_phase(session, phase)
-                loop = await self._active_loop(session, phase)
-                if loop is not None and loop.loop_id != row.loop_id:
-                    raise SlotConflict(phase.value, loop_id=loop.loop_id)
+                if row.chain_id is None:
+                    await self._yield_to_chain(session, phase, chain_id=None)
+                    loop = await self._active_loop(session, phase)
+                    if loop is not None and loop.loop_id != row.loop_id:
+                        raise SlotConflict(phase.value, loop_id=loop.loop_id)
                 active = await self._active_run(session, phase)
                 if active is not None:
-                    raise SlotConflict(phase.value, run_id=active.run_id)
+                    raise SlotConflict(
+                        phase.value,
+                        run_id=active.run_id,
+                        loop_id=active.loop_id,
+                        chain_id=active.chain_id,
+                    )
                 session.add(row)
         except IntegrityError as exc:
             # Lost a race that the lock row did not cover (e.g. another dialect).
@@ -179,6 +227,7 @@ class Repository:
                     raise InvalidTransition(run_id, run.status, "resume")
                 phase = Phase(run.phase)
                 await self._lock_phase(session, phase)
+                await self._yield_to_chain(session, phase, chain_id=run.chain_id)
                 loop = await self._active_loop(session, phase)
                 if loop is not None:
                     raise SlotConflict(phase.value, loop_id=loop.loop_id)
@@ -427,7 +476,11 @@ class Repository:
     # -- loops ---------------------------------------------------------------
 
     async def create_loop(self, row: LoopRow) -> LoopRow:
-        """Take the phase for a loop. SlotConflict carries the loop or run in the way."""
+        """Take the phase for a loop. SlotConflict carries the loop or one-shot run in the way.
+
+        A run of the daily chain does not refuse a loop: the loop starts and
+        waits for the chain (WAITING_FOR_CHAIN).
+        """
         phase = Phase(row.phase)
         try:
             async with self._session.begin() as session:
@@ -436,7 +489,7 @@ class Repository:
                 if loop is not None:
                     raise SlotConflict(phase.value, loop_id=loop.loop_id)
                 active = await self._active_run(session, phase)
-                if active is not None:
+                if active is not None and active.chain_id is None:
                     raise SlotConflict(phase.value, run_id=active.run_id)
                 session.add(row)
         except IntegrityError as exc:
@@ -461,6 +514,27 @@ class Repository:
                 setattr(loop, name, value)
             return loop
 
+    async def set_loop_waiting_for_chain(
+        self, loop_id: str, waiting: bool, *, now: datetime, reason: str | None
+    ) -> bool:
+        """RUNNING → WAITING_FOR_CHAIN (waiting) or back; `reason` becomes `lastError`.
+
+        Conditional on the status it leaves, so a stop (STOPPING) is never undone.
+        Returns whether the row changed.
+        """
+        before, after = (
+            (LoopStatus.RUNNING, LoopStatus.WAITING_FOR_CHAIN)
+            if waiting
+            else (LoopStatus.WAITING_FOR_CHAIN, LoopStatus.RUNNING)
+        )
+        async with self._session.begin() as session:
+            res = await session.execute(
+                update(LoopRow)
+                .where(LoopRow.loop_id == loop_id, LoopRow.status == before.value)
+                .values(status=after.value, last_error=reason, updated_at=now)
+            )
+            return bool(getattr(res, "rowcount", 0))
+
     async def request_loop_stop(self, phase: Phase, *, now: datetime) -> LoopRow | None:
         async with self._session.begin() as session:
             loop = await self._active_loop(session, phase)
@@ -480,21 +554,51 @@ class Repository:
 
     # -- chains --------------------------------------------------------------
 
-    async def create_chain(self, row: ChainRow) -> ChainRow:
+    async def create_chain(self, chain: ChainRow, first: RunRow) -> ChainRow:
+        """Start a daily chain: its row and its first run (RANKING_FETCH), in one transaction.
+
+        Refused with SlotConflict while another chain runs (`chain_id` is that
+        chain, `run_id` its run holding a slot, None between two of its phases) or
+        while a run that is not a loop iteration holds any of the four phases
+        (`run_id`, `chain_id` None). Loops never refuse it: they yield to the chain.
+        """
         try:
             async with self._session.begin() as session:
-                session.add(row)
+                for phase in ORDER:  # always in this order: no lock-order deadlock
+                    await self._lock_phase(session, phase)
+                running = await self._running_chain(session)
+                if running is not None:
+                    raise await self._chain_conflict(session, running)
+                for phase in ORDER:
+                    active = await self._active_run(session, phase)
+                    if active is not None and active.loop_id is None:
+                        raise SlotConflict(phase.value, run_id=active.run_id)
+                session.add(chain)
+                session.add(first)
         except IntegrityError as exc:
             running = await self.running_chain()
-            raise SlotConflict("daily", run_id=running.chain_id if running else None) from exc
-        return row
+            if running is None:
+                raise SlotConflict(Phase(first.phase).value) from exc
+            async with self._read() as session:
+                raise await self._chain_conflict(session, running) from exc
+        return chain
+
+    @staticmethod
+    async def _chain_conflict(session: AsyncSession, chain: ChainRow) -> SlotConflict:
+        res = await session.execute(
+            select(RunRow).where(RunRow.chain_id == chain.chain_id, RunRow.status.in_(_ACTIVE_RUN))
+        )
+        held = sorted(res.scalars(), key=lambda r: ORDER.index(Phase(r.phase)))
+        run = held[0] if held else None
+        return SlotConflict(
+            run.phase if run else None,
+            run_id=run.run_id if run else None,
+            chain_id=chain.chain_id,
+        )
 
     async def running_chain(self) -> ChainRow | None:
         async with self._read() as session:
-            res = await session.execute(
-                select(ChainRow).where(ChainRow.status == ChainStatus.RUNNING.value)
-            )
-            return res.scalars().first()
+            return await self._running_chain(session)
 
     async def get_chain(self, chain_id: str) -> ChainRow | None:
         async with self._read() as session:

@@ -18,6 +18,7 @@ from maplecollect.api.schemas import (
     RunStatusPublic,
     error_body,
 )
+from maplecollect.echo import echo
 from maplecollect.errors import RunNotFound, SlotConflict
 from maplecollect.phases import ORDER
 from maplecollect.state.models import RunRow, RunStatus
@@ -71,7 +72,7 @@ async def list_runs(
                 400,
                 error_body(
                     "INVALID_STATUS",
-                    f"unknown status {status!r}",
+                    f"unknown status {echo(status)!r}",
                     allowed=[s.value for s in RunStatus],
                 ),
             ) from None

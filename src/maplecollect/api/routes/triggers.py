@@ -16,16 +16,57 @@ from maplecollect.api.deps import (
 )
 from maplecollect.api.errors import ApiError
 from maplecollect.api.schemas import TriggerBody, error_body
-from maplecollect.errors import SlotConflict
+from maplecollect.errors import ChainActive, SlotConflict
 
 router = APIRouter(tags=["triggers"])
 
 
 def slot_conflict(exc: SlotConflict) -> ApiError:
-    """409 naming what holds the phase: a loop (LOOP_ACTIVE) or a run (ALREADY_RUNNING)."""
+    """409 naming what holds the phase (docs/control-api.md "Slots are rows").
+
+    CHAIN_ACTIVE: the running daily chain has not done this phase yet (nothing to
+    follow: wait for the chain). LOOP_ACTIVE: a loop holds it. ALREADY_RUNNING:
+    `runId` holds it; `chainId` is the chain that run belongs to, or null.
+    """
+    if isinstance(exc, ChainActive):
+        return ApiError(
+            409,
+            {
+                "status": "CHAIN_ACTIVE",
+                "phase": exc.phase,
+                "chainId": exc.chain_id,
+                "message": str(exc),
+            },
+        )
     if exc.loop_id is not None:
         return ApiError(409, {"status": "LOOP_ACTIVE", "phase": exc.phase, "loopId": exc.loop_id})
-    return ApiError(409, {"status": "ALREADY_RUNNING", "phase": exc.phase, "runId": exc.run_id})
+    return ApiError(
+        409,
+        {
+            "status": "ALREADY_RUNNING",
+            "phase": exc.phase,
+            "runId": exc.run_id,
+            "chainId": exc.chain_id,
+        },
+    )
+
+
+def daily_conflict(exc: SlotConflict) -> ApiError:
+    """409 of /trigger/daily: always ALREADY_RUNNING (loops never refuse the chain).
+
+    `chainId`: the running chain (follow it with GET /chains/{chainId}), or null
+    when a one-shot run is in the way. `runId`/`phase`: the run holding a slot -
+    the chain's current run (null between two of its phases) or the one-shot run.
+    """
+    return ApiError(
+        409,
+        {
+            "status": "ALREADY_RUNNING",
+            "phase": exc.phase,
+            "runId": exc.run_id,
+            "chainId": exc.chain_id,
+        },
+    )
 
 
 def _no_interval(body: TriggerBody | None) -> None:
@@ -79,7 +120,7 @@ async def trigger_daily(
             date=body.date if body else None, airflow_run_id=airflow_run_id
         )
     except SlotConflict as exc:
-        raise slot_conflict(exc) from None
+        raise daily_conflict(exc) from None
     content = {
         "status": "STARTED",
         "chainId": chain_id,

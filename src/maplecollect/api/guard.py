@@ -1,0 +1,91 @@
+"""Judge a request by its headers before reading its body; never buffer more than the limit.
+
+A pure ASGI middleware, the outermost layer of the app (docs/control-api.md
+"Hostile input"):
+
+1. On `/api/internal/*` the bearer token is checked from the headers alone: a
+   missing or wrong token is `401` before one byte of the body is read.
+2. A body larger than `MAPLECOLLECT_MAX_BODY_BYTES` is `413`: at once when
+   `Content-Length` says so, else as soon as the bytes received pass the limit
+   (chunked uploads). Up to the limit the body is buffered here and replayed to
+   the app, so no layer below ever sees more.
+
+Hand-written because neither Starlette/FastAPI nor uvicorn limit request bodies.
+After such an early answer uvicorn reads and discards the rest of the body on
+the keep-alive connection (bounded by its keep-alive timeout), so the client
+gets the answer instead of a reset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from maplecollect.api.errors import ApiError
+from maplecollect.api.schemas import error_body
+
+PROTECTED_PREFIX = "/api/internal/"
+
+# Raises ApiError (401/403) unless the headers authorise the request.
+Authorize = Callable[[Headers], None]
+
+
+class RequestGuard:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, authorize: Authorize) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.authorize = authorize
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        if str(scope.get("path", "")).startswith(PROTECTED_PREFIX):
+            try:
+                self.authorize(headers)
+            except ApiError as exc:
+                await JSONResponse(exc.body, exc.status_code)(scope, receive, send)
+                return
+        declared = headers.get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                answer = error_body("INVALID_REQUEST", "Content-Length is not a number")
+                await JSONResponse(answer, 400)(scope, receive, send)
+                return
+            if int(declared) > self.max_body_bytes:
+                await self._too_large(scope, receive, send)
+                return
+        body = bytearray()
+        first: Message | None = None
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                first = message  # a disconnect: hand it on as is
+                break
+            body += message.get("body", b"")
+            if len(body) > self.max_body_bytes:
+                await self._too_large(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        replay: list[Message] = [
+            first or {"type": "http.request", "body": bytes(body), "more_body": False}
+        ]
+
+        async def replayed() -> Message:
+            return replay.pop() if replay else await receive()
+
+        await self.app(scope, replayed, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limit = self.max_body_bytes
+        answer = error_body(
+            "PAYLOAD_TOO_LARGE",
+            f"the request body is larger than {limit} bytes (MAPLECOLLECT_MAX_BODY_BYTES)",
+            limitBytes=limit,
+        )
+        await JSONResponse(answer, 413)(scope, receive, send)

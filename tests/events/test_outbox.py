@@ -104,7 +104,7 @@ async def test_a_failed_promotion_leaves_neither_chunk_nor_event(repo: Repositor
     await repo.create_run(run_row("ie-3"))
     bad = chunk_row("ie-3", "item-equipment", 1)
     bad.path = None  # type: ignore[assignment]  # NOT NULL: the transaction fails
-    with pytest.raises(Exception, match="(?i)null"):
+    with pytest.raises(Exception, match=r"(?i)null"):
         await repo.add_chunk(bad)
     assert await repo.list_chunks("ie-3") == []
     assert await repo.events.after(0, 100) == []
@@ -161,7 +161,9 @@ async def _wait_for_a_blocked_advisory_lock(repo: Repository) -> None:
         while True:
             async with repo.engine.connect() as conn:
                 waiting = await conn.scalar(
-                    text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+                    text(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                    )
                 )
             if waiting:
                 return

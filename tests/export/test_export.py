@@ -8,7 +8,6 @@ import shutil
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import orjson
@@ -29,6 +28,18 @@ ARRAYS = (
     "dragon_equipment",
     "mechanic_equipment",
 )
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _readme_examples() -> tuple[list[str], str]:
+    """The README's Parquet reading examples: the DuckDB statements and the pandas snippet."""
+    text = README.read_text(encoding="utf-8").split("## Events and analyst tables", 1)[1]
+    block = text.split("```sql\n", 1)[1].split("```", 1)[0]
+    statements = [line.rstrip(";") for line in block.splitlines() if line.startswith("select")]
+    python = text.split("```python\n", 1)[1].split("```", 1)[0]
+    return statements, python
 
 
 def _cli(*args: str, env: dict[str, str]) -> tuple[int, str]:
@@ -54,7 +65,7 @@ async def test_a_daily_export_matches_the_collected_records(
                 chain = (await st.svc.client.get(f"/api/internal/chains/{chain_id}")).json()
                 if chain["status"] != "RUNNING":
                     break
-                await asyncio.sleep(0.1)  # noqa: ASYNC110 - polling a server
+                await asyncio.sleep(0.1)
         assert chain["status"] == "COMPLETED", chain
     runs = {phase: run["runId"] for phase, run in chain["runs"].items()}
     out = tmp_path / "parquet"
@@ -148,6 +159,26 @@ async def test_a_daily_export_matches_the_collected_records(
         con.execute(f"DESCRIBE SELECT * FROM {table('items')}").fetchall()[i][:2] for i in range(5)
     )
     assert types  # columns are typed (checked below with pyarrow)
+
+    # The README's examples run on this day.
+    statements, python = _readme_examples()
+    assert len(statements) == 2
+    by_slot = con.execute(statements[0].replace("'parquet/", f"'{out}/")).fetchall()
+    assert (
+        sum(n for _slot, _stars, n in by_slot)
+        == con.execute(
+            f"SELECT count(*) FROM {table('items')} WHERE source = 'item_equipment'"
+        ).fetchone()[0]
+    )
+    best = con.execute(statements[1].replace("'parquet/", f"'{out}/")).fetchall()
+    assert best and all(isinstance(c, str) for c, _ in best)
+    import contextlib
+    import io
+
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(python.replace('"parquet/items"', repr(str(out / "items"))), {})
+    assert "starforce" in printed.getvalue()
 
     # pandas / pyarrow read the same day.
     import pyarrow.dataset as ds

@@ -194,7 +194,7 @@ def _run(run_id: str) -> RunRow:
     now = datetime(2026, 11, 27, 3, tzinfo=UTC)
     return RunRow(
         run_id=run_id,
-        phase="CHARACTER_BASIC",
+        phase="ITEM_EQUIPMENT",
         status="COMPLETED",
         snapshot_date=SNAPSHOT,
         started_at=now,
@@ -206,25 +206,31 @@ def _run(run_id: str) -> RunRow:
     )
 
 
+@pytest.mark.parametrize("where", ["local", "object-store"])
 async def test_a_character_collected_twice_is_exported_once_with_its_newest_record(
-    tmp_path: Path,
+    tmp_path: Path, where: str
 ) -> None:
-    store = open_store(str(tmp_path / "store"))
-    chunks = []
-    async with ChunkWriter(store, "cb-dup", "character-basic", max_records=2) as writer:
-        writer.on_publish = None
-        for i, (key, at, level) in enumerate(
-            [("a", "2026-11-27T03:00:00Z", 10), ("b", "2026-11-27T03:00:01Z", 20),
-             ("a", "2026-11-27T03:00:02Z", 11)]
-        ):  # fmt: skip
-            body = orjson.dumps({"character_name": key, "character_level": level})
-            await writer.add(i, record_line(key, "character-basic", at, body, False))
+    """Also from and to an fsspec object store (memory://): chunks fetched, the file uploaded."""
+    import secrets
+
+    root = f"memory://mc-{secrets.token_hex(4)}" if where == "object-store" else str(tmp_path)
+    store = open_store(f"{root}/store")
+    records = [
+        ("a", "2026-11-27T03:00:00Z", ["old"]),
+        ("b", "2026-11-27T03:00:01Z", ["b1"]),
+        ("a", "2026-11-27T03:00:02Z", ["new1", "new2"]),
+    ]
+    async with ChunkWriter(store, "ie-dup", "item-equipment", max_records=2) as writer:
+        for i, (key, at, names) in enumerate(records):
+            items = [{"item_name": n, "starforce": "17"} for n in names]
+            body = orjson.dumps({"preset_no": 1, "item_equipment": items})
+            await writer.add(i, record_line(key, "item-equipment", at, body, False))
         chunks = await writer.close()
-    run = _run("cb-dup")
+    run = _run("ie-dup")
     manifest = build_manifest(
-        run_id="cb-dup",
-        phase="CHARACTER_BASIC",
-        endpoint="character-basic",
+        run_id="ie-dup",
+        phase="ITEM_EQUIPMENT",
+        endpoint="item-equipment",
         upstream_run_id=None,
         snapshot_date=SNAPSHOT,
         started_at=run.started_at,
@@ -233,14 +239,15 @@ async def test_a_character_collected_twice_is_exported_once_with_its_newest_reco
         chunks=chunks,
     )
     await write_manifest(store, manifest, success=True)
-    dest = open_store(str(tmp_path / "out"))
+    dest = open_store(f"{root}/out")
     result = await asyncio.to_thread(export_run, run, store=store, dest=dest)
-    entry = result["tables"]["characters"]
-    assert (entry["rows"], entry["characters"]) == (2, 2)
-    levels = duckdb.sql(
-        f"SELECT ocid, character_level FROM '{tmp_path / 'out' / entry['path']}' ORDER BY 1"
-    ).fetchall()
-    assert levels == [("a", 11), ("b", 20)]
+    entry = result["tables"]["items"]
+    assert (entry["rows"], entry["characters"], result["duplicateRowsDropped"]) == (3, 2, 1)
+    local = tmp_path / "read.parquet"
+    local.write_bytes(dest.cat(entry["path"]))
+    assert orjson.loads(dest.cat("_exports/ie-dup.json")) == result
+    rows = duckdb.sql(f"SELECT ocid, item_name, starforce FROM '{local}' ORDER BY 1, 2").fetchall()
+    assert rows == [("a", "new1", 17), ("a", "new2", 17), ("b", "b1", 17)]
 
     run.status = RunStatus.FAILED.value
     with pytest.raises(ExportError, match="only COMPLETED"):

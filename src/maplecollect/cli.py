@@ -14,7 +14,16 @@ from typing import Annotated
 
 import typer
 
-from maplecollect.console import commands, demo, purge, run_local, smoke
+from maplecollect.console import (
+    commands,
+    demo,
+    events,
+    export,
+    purge,
+    relay,
+    run_local,
+    smoke,
+)
 from maplecollect.console.app import OneLineErrors, state
 from maplecollect.errors import MaplecollectError
 from maplecollect.sim.cli import sim_command
@@ -95,6 +104,9 @@ app.command("sim", help="Run the Nexon Open API simulator until Ctrl-C.")(sim_co
 app.command("demo")(demo.demo)
 app.command("run")(run_local.run)
 commands.register(app)
+app.command("events")(events.events)
+app.command("relay")(relay.relay)
+app.command("export")(export.export)
 app.command("smoke")(smoke.smoke)
 app.command("purge")(purge.purge)
 app.add_typer(db_app, name="db")

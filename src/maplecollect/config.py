@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REAL_NEXON_BASE_URL = "https://open.api.nexon.com"
@@ -80,6 +80,16 @@ class Settings(BaseSettings):
     breaker_pauses: int = Field(default=3, ge=0)
     breaker_pause_seconds: float = Field(default=2.0, ge=0)
 
+    # Downstream events: relays of the outbox to brokers (docs/downstream.md).
+    events_redis_url: str | None = Field(default=None, description="Redis Streams relay")
+    events_nats_url: str | None = Field(default=None, description="NATS JetStream relay")
+    events_nats_stream: str = Field(default="EXTERNAL_API", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    events_webhook_url: str | None = Field(default=None, description="webhook relay")
+    events_webhook_secret: SecretStr | None = None
+    events_topic_prefix: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    events_batch_size: int = Field(default=100, ge=1, le=1000)
+    events_poll_seconds: float = Field(default=1.0, gt=0)
+
     @field_validator("nexon_base_url")
     @classmethod
     def _check_base_url(cls, v: str) -> str:
@@ -95,6 +105,23 @@ class Settings(BaseSettings):
         if parts.query or parts.fragment:
             raise ValueError("must not have a query or fragment")
         return v.strip().rstrip("/")
+
+    @model_validator(mode="after")
+    def _check_events(self) -> Self:
+        checks = (
+            (self.events_redis_url, ("redis://", "rediss://", "unix://"), "EVENTS_REDIS_URL"),
+            (self.events_nats_url, ("nats://", "tls://"), "EVENTS_NATS_URL"),
+            (self.events_webhook_url, ("http://", "https://"), "EVENTS_WEBHOOK_URL"),
+        )
+        for url, schemes, name in checks:
+            if url is not None and not url.startswith(schemes):
+                raise ValueError(f"MAPLECOLLECT_{name} must start with {' or '.join(schemes)}")
+        if self.events_webhook_url and not self.events_webhook_secret:
+            raise ValueError(
+                "MAPLECOLLECT_EVENTS_WEBHOOK_SECRET is required with "
+                "MAPLECOLLECT_EVENTS_WEBHOOK_URL"
+            )
+        return self
 
     @property
     def resolved_database_url(self) -> str:

@@ -20,3 +20,12 @@ ACTIVE_RUNS = Gauge(
 ACTIVE_LOOPS = Gauge(
     "maplecollect_active_loops", "Running loops per phase (from the DB)", ["phase"]
 )
+RELAYED = Counter(
+    "maplecollect_events_relayed_total", "Outbox events acknowledged by a broker", ["sink"]
+)
+RELAY_FAILURES = Counter(
+    "maplecollect_event_relay_failures_total", "Failed deliveries of a relay (retried)", ["sink"]
+)
+RELAY_CURSOR = Gauge(
+    "maplecollect_event_relay_cursor", "Last outbox seq a relay's broker acknowledged", ["sink"]
+)

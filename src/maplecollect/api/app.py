@@ -12,11 +12,21 @@ from maplecollect import API_VERSION, __version__
 from maplecollect.api.deps import require_token
 from maplecollect.api.errors import install_error_handlers
 from maplecollect.api.guard import RequestGuard
-from maplecollect.api.routes import chains, health, loops, metrics, runs, stops, triggers
+from maplecollect.api.routes import (
+    chains,
+    events,
+    health,
+    loops,
+    metrics,
+    runs,
+    stops,
+    triggers,
+)
 from maplecollect.config import Settings, get_settings
 from maplecollect.control.context import PhaseRunner, RunFinalizer
 from maplecollect.control.services import Services
 from maplecollect.control.supervisor import Supervisor
+from maplecollect.events.service import start_relays
 from maplecollect.phases import Phase
 from maplecollect.state import migrations
 from maplecollect.state.database import create_async_db_engine
@@ -58,10 +68,12 @@ def create_app(
         app.state.settings = settings
         app.state.repo = repo
         app.state.supervisor = supervisor
+        relays = start_relays(settings, repo)
         try:
             yield
         finally:
             await supervisor.close()
+            await relays.close()
             await repo.dispose()
 
     app = FastAPI(
@@ -78,7 +90,7 @@ def create_app(
         authorize=lambda headers: require_token(settings, headers.get("authorization")),
     )
     internal = APIRouter(prefix="/api/internal", dependencies=[Depends(require_token)])
-    for module in (triggers, stops, loops, runs, chains):
+    for module in (triggers, stops, loops, runs, chains, events):
         internal.include_router(module.router)
     app.include_router(health.router)
     app.include_router(metrics.router)

@@ -198,3 +198,21 @@ class TriggerBody(_Public):
 
 def error_body(code: str, message: str, **details: Any) -> dict[str, Any]:
     return {"error": code, "message": message, **details}
+
+
+class EventPublic(_Public):
+    """One outbox event (docs/downstream.md): `value` is the broker message body."""
+
+    seq: int
+    event_id: str
+    event_type: str
+    topic: str
+    key: str
+    value: dict[str, Any]
+
+
+class EventsPagePublic(_Public):
+    """`GET /events`: ask again with `after=nextAfter` to continue."""
+
+    events: list[EventPublic]
+    next_after: int

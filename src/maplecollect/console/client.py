@@ -244,6 +244,12 @@ class ControlClient:
         _, body = self.request("GET", f"/api/internal/runs/{run_id}")
         return dict(body)
 
+    def events(self, *, after: int = 0, limit: int = 100, wait_seconds: float = 0) -> Body:
+        """One page of outbox events after `after`; waits up to `wait_seconds` for the first."""
+        params = {"after": after, "limit": limit, "timeout": wait_seconds}
+        _, body = self.request("GET", "/api/internal/events", params=params)
+        return dict(body)
+
     def chain(self, chain_id: str) -> Body:
         _, body = self.request("GET", f"/api/internal/chains/{chain_id}")
         return dict(body)

@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -249,3 +250,39 @@ class PhaseLockRow(Base):
 
     phase: Mapped[str] = mapped_column(String(32), primary_key=True)
     touched_at: Mapped[datetime | None] = mapped_column(TS)
+
+
+# SQLite only autoincrements an INTEGER PRIMARY KEY; PostgreSQL gets a BIGSERIAL.
+SEQ = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class EventRow(Base):
+    """The transactional outbox (docs/downstream.md): one row per announced change.
+
+    Written in the same transaction as the chunk row or run status it announces.
+    `seq` only grows (AUTOINCREMENT never reuses a value on SQLite) and, because
+    inserts are serialised (state/outbox.py), commits in `seq` order.
+    """
+
+    __tablename__ = "events"
+
+    seq: Mapped[int] = mapped_column(SEQ, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    event_type: Mapped[str] = mapped_column(String(48))
+    topic: Mapped[str] = mapped_column(String(96))
+    key: Mapped[str] = mapped_column(String(200))
+    run_id: Mapped[str] = mapped_column(String(64), index=True)
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(TS)
+
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+
+class RelayCursorRow(Base):
+    """The last sequence a relay's broker acknowledged: where it resumes after a restart."""
+
+    __tablename__ = "relay_cursors"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(TS)

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from maplecollect.errors import ChainActive, InvalidTransition, RunNotFound, SlotConflict
 from maplecollect.phases import ORDER, Phase
+from maplecollect.state import outbox
 from maplecollect.state.coalesce import CoalescedRead
 from maplecollect.state.database import create_async_db_engine, session_factory
 from maplecollect.state.models import (
@@ -110,6 +111,8 @@ class Repository:
             self._read_engine = create_async_db_engine(url, writer=False)
             self._read = session_factory(self._read_engine)
         self._status_reads = CoalescedRead(self._read_status_snapshot)
+        # The outbox (docs/downstream.md): written inside add_chunk / finish_run.
+        self.events = outbox.EventStore(self._session, self._read)
 
     async def dispose(self) -> None:
         if self._read_engine is not None:
@@ -367,6 +370,7 @@ class Repository:
             run = await session.get(RunRow, run_id, with_for_update=True)
             if run is None:
                 raise RunNotFound(run_id)
+            previous = run.status
             run.status = status.value
             run.updated_at = now
             run.completed_at = now if status.terminal else None
@@ -376,7 +380,9 @@ class Repository:
                 run.manifest_path = manifest_path
             if status is not RunStatus.COMPLETED:
                 run.eta_seconds = None
-            return run
+            await outbox.announce_finish(session, run, previous_status=previous, now=now)
+        self.events.bell.ring()
+        return run
 
     async def request_run_stop(self, run_id: str, *, now: datetime) -> bool:
         async with self._session.begin() as session:
@@ -625,9 +631,12 @@ class Repository:
         """Promote a published part: from now on it is the run's resume point.
 
         Re-publishing the same part after a crash replaces the row (idempotent).
+        Its SNAPSHOT_CHUNK_READY event is written in the same transaction.
         """
         async with self._session.begin() as session:
             await session.merge(row)
+            await outbox.announce_chunk(session, row, now=row.created_at)
+        self.events.bell.ring()
 
     async def list_chunks(self, run_id: str, endpoint: str | None = None) -> list[ChunkRow]:
         stmt = select(ChunkRow).where(ChunkRow.run_id == run_id)

@@ -1,0 +1,49 @@
+"""GET /events: the outbox as a pull feed, with a bounded long-poll (docs/downstream.md)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from maplecollect.api.deps import RepoDep
+from maplecollect.api.schemas import EventPublic, EventsPagePublic
+
+router = APIRouter(tags=["events"])
+
+# Long-polls end well inside common proxy and client timeouts (the CLI's is 30 s).
+MAX_WAIT_SECONDS = 25.0
+
+
+@router.get("/events", response_model=EventsPagePublic)
+async def events(
+    repo: RepoDep,
+    after: Annotated[int, Query(ge=0, description="return events with seq > after")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    wait_seconds: Annotated[
+        float,
+        Query(
+            alias="timeout",
+            ge=0,
+            le=MAX_WAIT_SECONDS,
+            description="seconds to wait for a first event (long-poll)",
+        ),
+    ] = 0.0,
+) -> JSONResponse:
+    found = await repo.events.wait_after(after, limit, wait_seconds)
+    page = EventsPagePublic(
+        events=[
+            EventPublic(
+                seq=e.seq,
+                event_id=e.event_id,
+                event_type=e.event_type,
+                topic=e.topic,
+                key=e.key,
+                value=e.value,
+            )
+            for e in found
+        ],
+        next_after=found[-1].seq if found else after,
+    )
+    return JSONResponse(page.model_dump(mode="json", by_alias=True))

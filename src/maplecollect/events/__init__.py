@@ -1,0 +1,1 @@
+"""Downstream events: outbox schemas and broker relays (docs/downstream.md)."""

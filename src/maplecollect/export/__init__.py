@@ -1,0 +1,1 @@
+"""Parquet export of runs and days: typed, flattened tables (docs/downstream.md)."""

@@ -14,7 +14,6 @@ from prometheus_client import REGISTRY
 from maplecollect.config import Settings
 from maplecollect.errors import ClosedError, ConfigError, RecordError, RunFatalError
 from maplecollect.nexon import AdaptiveRate, GcraLimiter, NexonClient, PausePolicy, RetryPolicy
-from maplecollect.nexon.fingerprint import api_key_fingerprint
 
 from .conftest import (
     FAKE_KEY,
@@ -85,7 +84,7 @@ async def test_server_error_is_retried_then_succeeds(
     fake_api: FakeNexon, make_client: ClientFactory
 ) -> None:
     fake_api.script(BASIC, nexon_error("OPENAPI00001", 500), nexon_error("OPENAPI00001", 500))
-    fp = api_key_fingerprint(FAKE_KEY)
+    fp = "default"  # the configured key name, never derived from the key
     before = sample("maplecollect_nexon_retries_total", key=fp, endpoint="character-basic")
     resp = await make_client().character_basic("ocid", None)
     assert resp.status == 200 and resp.attempts == 3
@@ -126,7 +125,7 @@ async def test_rate_limit_answer_slows_the_limiter_retries_and_it_recovers(
 ) -> None:
     limiter = GcraLimiter(1000, adaptive=AdaptiveRate(hold=0.05, recover_per_second=20.0))
     fake_api.script(BASIC, nexon_error("OPENAPI00007", 429, "Too Many Requests"))
-    fp = api_key_fingerprint(FAKE_KEY)
+    fp = "default"  # the configured key name, never derived from the key
     before = sample("maplecollect_nexon_rate_limited_total", key=fp)
     resp = await make_client(limiter=limiter).character_basic("ocid", None)
     assert resp.attempts == 2
@@ -355,7 +354,7 @@ async def test_in_flight_requests_are_bounded(
 async def test_outcomes_are_counted_by_endpoint(
     fake_api: FakeNexon, make_client: ClientFactory
 ) -> None:
-    fp = api_key_fingerprint(FAKE_KEY)
+    fp = "default"  # the configured key name, never derived from the key
     labels = {"key": fp, "endpoint": "ocid-lookup"}
     ok = sample("maplecollect_nexon_requests_total", **labels, outcome="success")
     failed = sample("maplecollect_nexon_requests_total", **labels, outcome="record_fail")

@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from maplecollect import API_VERSION, __version__
-from maplecollect.api.deps import require_token
+from maplecollect.api.auth import require_access
 from maplecollect.api.errors import install_error_handlers
 from maplecollect.api.routes import chains, health, loops, metrics, runs, stops, triggers
 from maplecollect.config import Settings, get_settings
@@ -20,6 +21,9 @@ from maplecollect.phases import Phase
 from maplecollect.state import migrations
 from maplecollect.state.database import create_async_db_engine
 from maplecollect.state.repository import Repository
+from maplecollect.statuspage import api as statuspage_api
+from maplecollect.statuspage import pages
+from maplecollect.statuspage.samples import ThroughputSampler
 
 
 def default_runners() -> tuple[Mapping[Phase, PhaseRunner], RunFinalizer]:
@@ -57,8 +61,11 @@ def create_app(
         app.state.settings = settings
         app.state.repo = repo
         app.state.supervisor = supervisor
+        sampler = ThroughputSampler(repo, settings.progress_seconds)
+        app.state.sampler = sampler
         try:
-            yield
+            async with sampler:
+                yield
         finally:
             await supervisor.close()
             await repo.dispose()
@@ -71,10 +78,14 @@ def create_app(
     )
     app.state.settings = settings
     install_error_handlers(app)
-    internal = APIRouter(prefix="/api/internal", dependencies=[Depends(require_token)])
+    # Bearer token, or the status page's login cookie (+ CSRF header): api/auth.py.
+    internal = APIRouter(prefix="/api/internal", dependencies=[Depends(require_access)])
     for module in (triggers, stops, loops, runs, chains):
         internal.include_router(module.router)
+    internal.include_router(statuspage_api.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(internal)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     return app

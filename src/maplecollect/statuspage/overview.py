@@ -196,7 +196,7 @@ def phase_view(
     view: dict[str, Any] = {
         "status": "IDLE",
         "runId": None,
-        "progress": None,
+        "progress": 0.0,  # None (an indeterminate bar) only for a run of unknown size
         "count": "no run yet",
         "rate": "-",
         "eta": "-",

@@ -140,7 +140,8 @@
   // -- buttons: the same control API as the CLI and Airflow ----------------
 
   const ACTIONS = {
-    trigger: (ph) => ["/api/internal/trigger/phase/" + ph, "Start a " + ph + " run?"],
+    // Phases after RANKING_FETCH read the newest COMPLETED upstream run, as `--upstream latest`.
+    trigger: (ph) => ["/api/internal/trigger/phase/" + ph, "Start a " + ph + " run (upstream: latest)?"],
     stop: (ph) => ["/api/internal/stop/phase/" + ph, "Stop " + ph + " (and its loop)?"],
     loop: (ph) => ["/api/internal/loop/phase/" + ph, "Start looping " + ph + "?"],
     "stop-loop": (ph) => ["/api/internal/stop/loop/phase/" + ph, "Stop the " + ph + " loop?"],
@@ -155,11 +156,11 @@
     if (!window.confirm(question)) return;
     button.disabled = true;
     try {
-      const res = await fetch(url, {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "X-CSRF-Token": csrf },
-      });
+      const headers = { "X-CSRF-Token": csrf };
+      if (button.dataset.action === "trigger" && button.dataset.phase !== "RANKING_FETCH") {
+        headers["X-Upstream-Run-Id"] = "latest";
+      }
+      const res = await fetch(url, { method: "POST", credentials: "same-origin", headers });
       let body = {};
       try {
         body = await res.json();

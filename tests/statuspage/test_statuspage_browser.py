@@ -114,7 +114,7 @@ def test_a_run_progresses_to_completed_without_reload(tmp_path: Path) -> None:
             for key in keys:
                 assert key in table
             assert page.locator("table.parts a[download]").count() >= 2
-            page.wait_for_selector("#chart polyline")
+            page.wait_for_selector("#chart polyline", state="attached")
         assert traffic.foreign == [], traffic.foreign
         assert all(u.startswith((w.url, "data:")) for u in traffic.urls)
 

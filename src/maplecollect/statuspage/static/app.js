@@ -227,10 +227,9 @@
           "stroke-width": 2, "vector-effect": "non-scaling-stroke", "data-429": r[4] }));
       }
     });
-    const label = svgEl("text", { x: 8, y: 14, "font-size": 11, fill: "#687083" });
-    label.textContent = "max " + Math.round(top / 1.1) + " req/s";
-    parts.push(label);
     svg.replaceChildren(...parts);
+    const scale = document.getElementById("chart-scale");
+    if (scale) setText(scale, "top of the chart: " + Math.round(top) + " req/s");
   }
 
   function renderTimeline(list, events) {

@@ -35,14 +35,19 @@ def main(out_dir: Path) -> None:
                     "() => { const p = document.querySelector("
                     "'[data-phase=\"ITEM_EQUIPMENT\"] progress'); return p ? p.value : 0; }"
                 )
-                if page.locator('[data-phase="ITEM_EQUIPMENT"] [data-f="status"]').inner_text() == (
-                    "RUNNING"
-                ) and 0.35 < value < 0.8:
+                if (
+                    page.locator('[data-phase="ITEM_EQUIPMENT"] [data-f="status"]').inner_text()
+                    == ("RUNNING")
+                    and 0.35 < value < 0.8
+                ):
                     break
                 time.sleep(0.2)
             page.screenshot(path=str(out_dir / "status-page.png"))
             while time.monotonic() < deadline:  # waits for the tour to end (loop stopped)
-                if "STOPPED" in page.locator('[data-phase="ITEM_EQUIPMENT"] [data-f="loop"]').inner_text():
+                if (
+                    "STOPPED"
+                    in page.locator('[data-phase="ITEM_EQUIPMENT"] [data-f="loop"]').inner_text()
+                ):
                     break
                 time.sleep(0.5)
             page.click('#days tbody tr:first-child [data-cell="2"]')

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -301,10 +302,8 @@ class Demo:
 def keep_serving(out: Console, url: str) -> None:
     """Block until Enter (or end of input, or Ctrl-C) while the service thread serves."""
     out.print(f"status page: {url}/ — serving until you press Enter (or Ctrl-C)")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         sys.stdin.readline()  # returns at once when stdin is closed (no hang in scripts)
-    except KeyboardInterrupt:
-        pass
     out.print("stopping the service and the simulator")
 
 

@@ -60,14 +60,21 @@ class Series:
     samples: list[list[float]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     _skipped: int = 0
+    _pending_429: float = 0.0
+    _pending_paused: float = 0.0
     was_paused: bool = False
     resumes_seen: int = -1
 
     def add(self, sample: list[float], max_samples: int) -> None:
+        # 429s and pauses of the samples skipped at a coarse stride go into the kept one.
+        self._pending_429 += sample[4]
+        self._pending_paused = max(self._pending_paused, sample[6])
         self._skipped += 1
         if self._skipped < self.stride:
             return
         self._skipped = 0
+        sample[4], sample[6] = self._pending_429, self._pending_paused
+        self._pending_429 = self._pending_paused = 0.0
         self.samples.append(sample)
         if len(self.samples) >= max_samples:
             # Keep the whole run at half the resolution (429s are summed, not lost).

@@ -88,6 +88,8 @@ def serve(
     try:
         config = uvicorn.Config(create_app(settings), host=host, port=port, log_level=log_level)
         access_log.install()  # after uvicorn set up its loggers: no query strings logged
+        shown = f"[{host}]" if ":" in host else host
+        typer.echo(f"status page: http://{shown}:{port}/ (API docs at /docs)", err=True)
         uvicorn.Server(config).run()
     except MaplecollectError as exc:
         raise fail(str(exc)) from None

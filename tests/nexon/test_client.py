@@ -94,6 +94,29 @@ async def test_server_error_is_retried_then_succeeds(
     )
 
 
+async def test_latency_is_observed_by_endpoint_and_status_class(
+    fake_api: FakeNexon, make_client: ClientFactory
+) -> None:
+    name = "maplecollect_nexon_request_duration_seconds_count"
+
+    def count(cls: str) -> float:
+        return sample(name, endpoint="character-basic", status_class=cls) or 0.0
+
+    before = {cls: count(cls) for cls in ("2xx", "4xx", "5xx", "error")}
+    fake_api.script(BASIC, nexon_error("OPENAPI00001", 500), nexon_error("OPENAPI00003", 400))
+    client = make_client()
+    with pytest.raises(RecordError):
+        await client.character_basic("ocid", None)
+    await client.character_basic("ocid", None)
+    refused = make_client(base_url="http://127.0.0.1:1")
+    with pytest.raises(RecordError):
+        await refused.character_basic("ocid", None)
+    assert count("5xx") == before["5xx"] + 1
+    assert count("4xx") == before["4xx"] + 1
+    assert count("2xx") == before["2xx"] + 1
+    assert count("error") > before["error"]  # no response: connection refused
+
+
 @pytest.mark.parametrize("code", ["OPENAPI00003", "OPENAPI00004"])
 async def test_bad_identifier_or_parameter_fails_the_record_without_retry(
     fake_api: FakeNexon, make_client: ClientFactory, code: str

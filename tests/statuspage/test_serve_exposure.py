@@ -50,6 +50,7 @@ def test_access_log_has_no_query_strings_and_metrics_need_the_token(tmp_path: Pa
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)
     log = out.decode()
+    assert f"status page: http://127.0.0.1:{port}/" in log
     assert '"GET /api/internal/runs HTTP/1.1" 200' in log, log[-2000:]
     assert '"GET /metrics HTTP/1.1" 401' in log
     assert "QUERYSECRET" not in log and "QUERYTWO" not in log and "limit=3" not in log

@@ -212,11 +212,7 @@ class NexonClient:
         self._m_in_flight = metrics.IN_FLIGHT.labels(name)
         self._m_paused = metrics.PAUSED.labels(name)
         self._m_rate_limited = metrics.RATE_LIMITED.labels(name)
-        self._m_latency = {
-            (ep.name, cls): metrics.LATENCY.labels(ep.name, cls)
-            for ep in ENDPOINTS
-            for cls in metrics.STATUS_CLASSES
-        }
+        self._m_latency = {ep.name: metrics.latency_children(ep.name) for ep in ENDPOINTS}
         self._m_retries = {ep.name: metrics.RETRIES.labels(name, ep.name) for ep in ENDPOINTS}
         self._m_outcomes: dict[tuple[str, str], Counter] = {}
         limiter_ref = self.limiter
@@ -461,8 +457,7 @@ class NexonClient:
         finally:
             self._m_in_flight.dec()
             # A cancelled exchange (stop) counts under "error", like no response.
-            child = self._m_latency[(ep.name, metrics.status_class(status))]
-            child.observe(time.perf_counter() - t0)
+            self._m_latency[ep.name][min(status // 100, 6)].observe(time.perf_counter() - t0)
 
     @staticmethod
     def _judge(ep: _Endpoint, status: int, body: bytes, error: BaseException | None) -> _Verdict:

@@ -155,8 +155,9 @@ def test_stop_a_loop_from_the_page_on_a_phone(tmp_path: Path) -> None:
     reason="the run JSON has no `pause` field yet (helper visibility's contract)",
 )
 def test_a_pause_reason_appears_when_data_is_not_ready(tmp_path: Path) -> None:
-    # The simulator's clock at 00:10 KST: yesterday's ranking is not published yet.
-    early = sim_now().replace(hour=0, minute=10) - timedelta(seconds=0)
+    # The simulator's clock at 08:00 KST of the day the page asks for: that day's
+    # ranking is published at 09:30, so the simulator answers OPENAPI00009.
+    early = (sim_now() - timedelta(days=1)).replace(hour=8, minute=0)
     with world(tmp_path, characters=60, rate=40.0, sim_now=early) as w:
         with browser_page(tmp_path, width=1280) as (page, traffic):
             log_in(page, w, traffic)

@@ -6,6 +6,7 @@ with a printed reason locally and fails under CI (.ci/run installs it).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -85,8 +86,16 @@ async def test_rules_and_dashboard_use_only_metrics_the_service_exports(
     config = SimConfig(seed=3, characters=30, now=sim_now())
     async with stack(tmp_path, sim_config=config) as st:
         st.svc.date = None
-        await st.svc.complete("RANKING_FETCH")
-        text = (await st.svc.client.get("/metrics")).text
+        client = st.svc.client
+        started = await client.post("/api/internal/trigger/phase/RANKING_FETCH")
+        run_id = started.json()["runId"]
+        async with asyncio.timeout(180):  # waits for the run to end (a loaded machine)
+            while True:
+                run = (await client.get(f"/api/internal/runs/{run_id}")).json()
+                if run["terminal"]:
+                    break
+                await asyncio.sleep(0.1)
+        text = (await client.get("/metrics")).text
     exported = {
         line.split("{")[0].split(" ")[0]
         for line in text.splitlines()

@@ -89,6 +89,8 @@ def browser_page(tmp_path: Path, *, width: int, height: int = 900) -> Iterator[t
             headless=True,
             viewport={"width": width, "height": height},
         )
+        # Loaded CI machines: Playwright's own waits get the same generous bound as ours.
+        context.set_default_timeout(120_000)
         try:
 
             def route(r: Any) -> None:

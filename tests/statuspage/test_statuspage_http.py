@@ -59,13 +59,23 @@ async def _login(url: str) -> httpx.AsyncClient:
     return client
 
 
-async def _wait(client: httpx.AsyncClient, run_id: str, within: float = 60) -> dict[str, Any]:
+async def _wait(client: httpx.AsyncClient, run_id: str, within: float = 180) -> dict[str, Any]:
     async with asyncio.timeout(within):  # waits for the run to end
         while True:
             body: dict[str, Any] = (await client.get(f"/api/internal/runs/{run_id}")).json()
             if body.get("terminal"):
                 return body
             await asyncio.sleep(0.05)
+
+
+async def _complete(client: httpx.AsyncClient, phase: str, upstream: str | None = None) -> str:
+    """Trigger and wait generously (a loaded CI machine), unlike support's 30 s."""
+    headers = {"X-Upstream-Run-Id": upstream} if upstream else {}
+    res = await client.post(f"/api/internal/trigger/phase/{phase}", headers=headers)
+    assert res.status_code == 202, res.text
+    run = await _wait(client, res.json()["runId"])
+    assert run["status"] == "COMPLETED", run
+    return str(run["runId"])
 
 
 async def test_login_sets_a_strict_httponly_cookie_never_the_token(
@@ -145,8 +155,8 @@ async def test_run_page_lists_parts_streams_them_and_shows_korean_failures(
     tmp_path: Path, clean_env: None
 ) -> None:
     async with stack(tmp_path, sim_config=live(150), chunk_max_records=40) as st:
-        ranking = await st.svc.complete("RANKING_FETCH")
-        ocid = await st.svc.complete("OCID_LOOKUP", upstream=ranking)
+        ranking = await _complete(st.svc.client, "RANKING_FETCH")
+        ocid = await _complete(st.svc.client, "OCID_LOOKUP", upstream=ranking)
         client = st.svc.client
         run = (await client.get(f"/api/internal/runs/{ocid}")).json()
         assert run["recordsFailed"] > 0  # renamed characters: OPENAPI00003

@@ -24,6 +24,7 @@ from typing import Any
 from prometheus_client import Metric
 
 from maplecollect import metrics as service_metrics
+from maplecollect.api.schemas import RunPublic
 from maplecollect.nexon import metrics as nexon_metrics
 from maplecollect.state.models import RunRow
 from maplecollect.state.repository import Repository
@@ -132,8 +133,6 @@ class ThroughputSampler:
                 await asyncio.wait_for(self._stop.wait(), self.interval)
 
     async def sample_once(self) -> None:
-        from maplecollect.api.schemas import RunPublic
-
         snap = await self.repo.status_snapshot()
         now = time.time()
         service_metrics.SERVICE_HEARTBEAT.set(now)

@@ -56,3 +56,11 @@ def test_access_log_has_no_query_strings_and_metrics_need_the_token(tmp_path: Pa
     assert '"GET /metrics HTTP/1.1" 401' in log
     assert "QUERYSECRET" not in log and "QUERYTWO" not in log and "limit=3" not in log
     assert TOKEN not in log
+
+
+def test_serve_still_refuses_a_public_bind_without_a_token(tmp_path: Path, clean_env: None) -> None:
+    from cli.clitools import invoke
+
+    ran = invoke(["serve", "--host", "0.0.0.0"], env={"MAPLECOLLECT_DATA_DIR": str(tmp_path)})
+    assert ran.code == 2
+    assert "refusing to bind 0.0.0.0 without MAPLECOLLECT_API_TOKEN" in ran.stderr

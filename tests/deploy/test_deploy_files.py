@@ -84,7 +84,7 @@ async def test_rules_and_dashboard_use_only_metrics_the_service_exports(
     tmp_path: Path, clean_env: None
 ) -> None:
     config = SimConfig(seed=3, characters=30, now=sim_now())
-    async with stack(tmp_path, sim_config=config) as st:
+    async with stack(tmp_path, sim_config=config, ranking_max_pages=2) as st:
         st.svc.date = None
         client = st.svc.client
         started = await client.post("/api/internal/trigger/phase/RANKING_FETCH")

@@ -149,6 +149,7 @@ def world(
             "pause_seconds": 1.0,
             "retry_base_delay": 0.05,
             "loop_upstream_wait_seconds": 0.5,
+            "ranking_max_pages": 2,  # the small world has one page per world type
         }
         values.update(settings)
         with serve_in_thread(demo_settings(**values)) as url:

@@ -30,6 +30,8 @@ def stack(tmp_path: Path, **kw: Any) -> Any:
 
 class _LiveStack:
     def __init__(self, tmp_path: Path, kw: dict[str, Any]) -> None:
+        # One ranking page per world type is the whole small world: never 500 pages.
+        kw.setdefault("ranking_max_pages", 2)
         self._cm = _stack(tmp_path, **kw)
 
     async def __aenter__(self) -> Any:

@@ -33,7 +33,7 @@ format: install
 	$(BIN)/ruff check --fix src tests bench dags
 
 demo: install
-	$(BIN)/maplecollect demo
+	$(BIN)/maplecollect demo --keep
 
 serve: install
 	$(BIN)/maplecollect serve

@@ -80,6 +80,7 @@ def serve(
     """Serve the control API (applies database migrations first)."""
     import uvicorn
 
+    from maplecollect.api import access_log
     from maplecollect.api.app import create_app
     from maplecollect.console.settings import load_settings
 
@@ -94,7 +95,11 @@ def serve(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     try:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+        config = uvicorn.Config(create_app(settings), host=host, port=port, log_level=log_level)
+        access_log.install()  # after uvicorn set up its loggers: no query strings logged
+        shown = f"[{host}]" if ":" in host else host
+        typer.echo(f"status page: http://{shown}:{port}/ (API docs at /docs)", err=True)
+        uvicorn.Server(config).run()
     except MaplecollectError as exc:
         raise fail(str(exc)) from None
 

@@ -29,12 +29,23 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=64 * 1024, ge=1024, description="request bodies larger than this are refused (413)"
     )
+    metrics_public: bool = Field(
+        default=False, description="serve /metrics without the token (Prometheus on loopback)"
+    )
+    session_hours: float = Field(
+        default=12.0, gt=0, le=24 * 30, description="status page login lifetime (cookie)"
+    )
+    daily_deadline_hour: int = Field(
+        default=6, ge=0, le=23, description="KST hour by which yesterday's snapshot is due"
+    )
 
     nexon_base_url: str = REAL_NEXON_BASE_URL
     nexon_api_key: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("NEXON_API_KEY", "MAPLECOLLECT_NEXON_API_KEY"),
     )
+    # A label for the key in metrics and logs: never derived from the key itself.
+    nexon_key_name: str = Field(default="default", pattern=r"^[A-Za-z0-9_.-]{1,32}$")
     rate_limit: float = Field(default=500.0, gt=0, description="requests/s per API key")
     max_in_flight: int = Field(default=200, ge=1)
     redis_url: str | None = None

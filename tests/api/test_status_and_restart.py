@@ -163,7 +163,7 @@ async def test_runs_history_newest_first_with_filters(svc: RunningService) -> No
     assert none == []
 
 
-async def test_health_and_metrics_are_open(tmp_path: Path, clean_env: None) -> None:
+async def test_health_is_open_and_metrics_need_the_token(tmp_path: Path, clean_env: None) -> None:
     settings = fast_settings(tmp_path, api_token="s3cret-token-value")
     async with serve(settings, walkers()) as svc:
         health = await svc.client.get("/health")
@@ -171,7 +171,10 @@ async def test_health_and_metrics_are_open(tmp_path: Path, clean_env: None) -> N
         body = health.json()
         assert body["status"] == "UP" and body["database"] == "UP"
         assert isinstance(body["apiVersion"], int)
-        metrics = await svc.client.get("/metrics")
+        assert (await svc.client.get("/metrics")).status_code == 401
+        metrics = await svc.client.get(
+            "/metrics", headers={"Authorization": "Bearer s3cret-token-value"}
+        )
         assert metrics.status_code == 200
         assert "maplecollect_active_runs" in metrics.text
         assert "s3cret-token-value" not in metrics.text

@@ -14,7 +14,6 @@ from prometheus_client import REGISTRY
 from maplecollect.config import Settings
 from maplecollect.errors import ClosedError, ConfigError, RecordError, RunFatalError
 from maplecollect.nexon import AdaptiveRate, GcraLimiter, NexonClient, PausePolicy, RetryPolicy
-from maplecollect.nexon.fingerprint import api_key_fingerprint
 
 from .conftest import (
     FAKE_KEY,
@@ -85,7 +84,7 @@ async def test_server_error_is_retried_then_succeeds(
     fake_api: FakeNexon, make_client: ClientFactory
 ) -> None:
     fake_api.script(BASIC, nexon_error("OPENAPI00001", 500), nexon_error("OPENAPI00001", 500))
-    fp = api_key_fingerprint(FAKE_KEY)
+    fp = "default"  # the configured key name, never derived from the key
     before = sample("maplecollect_nexon_retries_total", key=fp, endpoint="character-basic")
     resp = await make_client().character_basic("ocid", None)
     assert resp.status == 200 and resp.attempts == 3
@@ -93,6 +92,29 @@ async def test_server_error_is_retried_then_succeeds(
     assert (
         sample("maplecollect_nexon_retries_total", key=fp, endpoint="character-basic") == before + 2
     )
+
+
+async def test_latency_is_observed_by_endpoint_and_status_class(
+    fake_api: FakeNexon, make_client: ClientFactory
+) -> None:
+    name = "maplecollect_nexon_request_duration_seconds_count"
+
+    def count(cls: str) -> float:
+        return sample(name, endpoint="character-basic", status_class=cls) or 0.0
+
+    before = {cls: count(cls) for cls in ("2xx", "4xx", "5xx", "error")}
+    fake_api.script(BASIC, nexon_error("OPENAPI00001", 500), nexon_error("OPENAPI00003", 400))
+    client = make_client()
+    with pytest.raises(RecordError):
+        await client.character_basic("ocid", None)
+    await client.character_basic("ocid", None)
+    refused = make_client(base_url="http://127.0.0.1:1")
+    with pytest.raises(RecordError):
+        await refused.character_basic("ocid", None)
+    assert count("5xx") == before["5xx"] + 1
+    assert count("4xx") == before["4xx"] + 1
+    assert count("2xx") == before["2xx"] + 1
+    assert count("error") > before["error"]  # no response: connection refused
 
 
 @pytest.mark.parametrize("code", ["OPENAPI00003", "OPENAPI00004"])
@@ -126,7 +148,7 @@ async def test_rate_limit_answer_slows_the_limiter_retries_and_it_recovers(
 ) -> None:
     limiter = GcraLimiter(1000, adaptive=AdaptiveRate(hold=0.05, recover_per_second=20.0))
     fake_api.script(BASIC, nexon_error("OPENAPI00007", 429, "Too Many Requests"))
-    fp = api_key_fingerprint(FAKE_KEY)
+    fp = "default"  # the configured key name, never derived from the key
     before = sample("maplecollect_nexon_rate_limited_total", key=fp)
     resp = await make_client(limiter=limiter).character_basic("ocid", None)
     assert resp.attempts == 2
@@ -355,7 +377,7 @@ async def test_in_flight_requests_are_bounded(
 async def test_outcomes_are_counted_by_endpoint(
     fake_api: FakeNexon, make_client: ClientFactory
 ) -> None:
-    fp = api_key_fingerprint(FAKE_KEY)
+    fp = "default"  # the configured key name, never derived from the key
     labels = {"key": fp, "endpoint": "ocid-lookup"}
     ok = sample("maplecollect_nexon_requests_total", **labels, outcome="success")
     failed = sample("maplecollect_nexon_requests_total", **labels, outcome="record_fail")

@@ -8,6 +8,7 @@ from prometheus_client import REGISTRY, generate_latest
 
 from maplecollect.errors import NexonApiError
 from maplecollect.nexon import PausePolicy, RetryPolicy, Timeouts
+from maplecollect.nexon.fingerprint import api_key_fingerprint
 
 from .conftest import FAKE_KEY, ClientFactory, FakeNexon, nexon_error, reset_connection, slow
 
@@ -53,6 +54,10 @@ async def test_the_api_key_never_leaks(
     formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
     texts += [formatter.format(record) for record in caplog.records]
     assert any("pause" in t.lower() for t in texts[-len(caplog.records) :])  # logs were captured
+    # Nothing derived from the key either: a hash prefix would confirm a guessed key.
+    fingerprint = api_key_fingerprint(FAKE_KEY)
     for text in texts:
         assert FAKE_KEY not in text
+        assert fingerprint not in text
         assert "x-nxopen-api-key" not in text.lower()
+    assert 'key="default"' in texts[2]  # the configured key name labels the metrics

@@ -26,13 +26,13 @@ def test_counts_per_kst_day_and_resets_at_kst_midnight() -> None:
     quota.record(2)
     assert quota.day == "2026-11-01"
     assert quota.used_today == 3
-    assert gauge("maplecollect_nexon_quota_used_today", "0123456789abcdef") == 3
-    assert gauge("maplecollect_nexon_quota_daily_limit", "0123456789abcdef") == 1000
+    assert gauge("maplecollect_nexon_quota_used_requests", "0123456789abcdef") == 3
+    assert gauge("maplecollect_nexon_quota_limit_requests", "0123456789abcdef") == 1000
     clock.now += 2  # 00:00:00 KST: a new Nexon day
     assert quota.used_today == 0
     quota.record()
     assert quota.day == "2026-11-02"
-    assert gauge("maplecollect_nexon_quota_used_today", "0123456789abcdef") == 1
+    assert gauge("maplecollect_nexon_quota_used_requests", "0123456789abcdef") == 1
     assert datetime.fromtimestamp(clock.now, UTC).hour == 15
 
 

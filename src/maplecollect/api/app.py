@@ -6,10 +6,12 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import Headers
 
 from maplecollect import API_VERSION, __version__
-from maplecollect.api.deps import require_token
+from maplecollect.api.auth import check_access, require_access
 from maplecollect.api.errors import install_error_handlers
 from maplecollect.api.guard import RequestGuard
 from maplecollect.api.routes import (
@@ -31,6 +33,9 @@ from maplecollect.phases import Phase
 from maplecollect.state import migrations
 from maplecollect.state.database import create_async_db_engine
 from maplecollect.state.repository import Repository
+from maplecollect.statuspage import api as statuspage_api
+from maplecollect.statuspage import pages
+from maplecollect.statuspage.samples import ThroughputSampler
 
 
 def default_runners() -> tuple[Mapping[Phase, PhaseRunner], RunFinalizer]:
@@ -69,8 +74,11 @@ def create_app(
         app.state.repo = repo
         app.state.supervisor = supervisor
         relays = start_relays(settings, repo)
+        sampler = ThroughputSampler(repo, settings.progress_seconds)
+        app.state.sampler = sampler
         try:
-            yield
+            async with sampler:
+                yield
         finally:
             await supervisor.close()
             await relays.close()
@@ -84,15 +92,22 @@ def create_app(
     )
     app.state.settings = settings
     install_error_handlers(app)
+    # The outermost layer: bearer token or the status page's login cookie (+ CSRF
+    # header) decided from the headers (api/auth.py) before any body is read.
     app.add_middleware(
         RequestGuard,
         max_body_bytes=settings.max_body_bytes,
-        authorize=lambda headers: require_token(settings, headers.get("authorization")),
+        authorize=lambda scope: check_access(
+            Request(scope), settings, Headers(scope=scope).get("authorization")
+        ),
     )
-    internal = APIRouter(prefix="/api/internal", dependencies=[Depends(require_token)])
+    internal = APIRouter(prefix="/api/internal", dependencies=[Depends(require_access)])
     for module in (triggers, stops, loops, runs, chains, events):
         internal.include_router(module.router)
+    internal.include_router(statuspage_api.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(internal)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     return app

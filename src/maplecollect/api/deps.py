@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated
 
 from fastapi import Body, Depends, Header, Request
@@ -35,25 +34,6 @@ def _settings(request: Request) -> Settings:
 SupervisorDep = Annotated[Supervisor, Depends(_supervisor)]
 RepoDep = Annotated[Repository, Depends(_repo)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
-
-
-def require_token(
-    settings: SettingsDep, authorization: Annotated[str | None, Header()] = None
-) -> None:
-    """Bearer auth on /api/internal/* when MAPLECOLLECT_API_TOKEN is set (constant-time).
-
-    Also called by `api.guard.RequestGuard` from the headers alone, before any
-    body is read; as a route dependency it stays the documented security of the
-    routes (and a second lock).
-    """
-    expected = settings.api_token_value()
-    if not expected:
-        return
-    scheme, _, given = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not secrets.compare_digest(
-        given.strip().encode(), expected.encode()
-    ):
-        raise ApiError(401, error_body("UNAUTHORIZED", "missing or wrong bearer token"))
 
 
 def _invalid_phase(given: str, allowed: tuple[Phase, ...]) -> ApiError:

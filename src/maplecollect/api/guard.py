@@ -3,8 +3,9 @@
 A pure ASGI middleware, the outermost layer of the app (docs/control-api.md
 "Hostile input"):
 
-1. On `/api/internal/*` the bearer token is checked from the headers alone: a
-   missing or wrong token is `401` before one byte of the body is read.
+1. On `/api/internal/*` access (bearer token, or the status page's cookie and
+   CSRF header) is checked from the headers alone: a missing or wrong token is
+   `401` before one byte of the body is read.
 2. A body larger than `MAPLECOLLECT_MAX_BODY_BYTES` is `413`: at once when
    `Content-Length` says so, else as soon as the bytes received pass the limit
    (chunked uploads). Up to the limit the body is buffered here and replayed to
@@ -29,8 +30,8 @@ from maplecollect.api.schemas import error_body
 
 PROTECTED_PREFIX = "/api/internal/"
 
-# Raises ApiError (401/403) unless the headers authorise the request.
-Authorize = Callable[[Headers], None]
+# Raises ApiError (401/403) unless the request's headers (token, cookie) authorise it.
+Authorize = Callable[[Scope], None]
 
 
 class RequestGuard:
@@ -46,7 +47,7 @@ class RequestGuard:
         headers = Headers(scope=scope)
         if str(scope.get("path", "")).startswith(PROTECTED_PREFIX):
             try:
-                self.authorize(headers)
+                self.authorize(scope)
             except ApiError as exc:
                 await JSONResponse(exc.body, exc.status_code)(scope, receive, send)
                 return

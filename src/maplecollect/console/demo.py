@@ -7,11 +7,13 @@
    sees an iteration finish, stops it, shows that a busy phase is refused and
    that stopping an idle phase is harmless;
 5. prints records and failures per phase, elapsed time against the rate-limit
-   minimum (requests / rate), artifact paths and a DuckDB one-liner it has run.
+   minimum (requests / rate), artifact paths and a DuckDB one-liner it has run;
+6. with `--keep`, keeps serving the status page (printed URL) until Enter or Ctrl-C.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -58,6 +60,7 @@ class DemoOptions:
     seed: int
     timeout: float
     fresh: bool
+    keep: bool = False
 
 
 def sim_now() -> datetime:
@@ -296,6 +299,14 @@ class Demo:
         }
 
 
+def keep_serving(out: Console, url: str) -> None:
+    """Block until Enter (or end of input, or Ctrl-C) while the service thread serves."""
+    out.print(f"status page: {url}/ — serving until you press Enter (or Ctrl-C)")
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.stdin.readline()  # returns at once when stdin is closed (no hang in scripts)
+    out.print("stopping the service and the simulator")
+
+
 def demo_settings(**values: Any) -> Settings:
     """Settings from `values` and the defaults only: the environment is ignored.
 
@@ -357,6 +368,7 @@ def run_demo(opts: DemoOptions, out: Console) -> Body:
         )
         with serve_in_thread(settings) as url:
             out.print(f"control API: {url} (docs at {url}/docs), data under {shown_path(data_dir)}")
+            out.print(f"status page: {url}/ (open it to watch the tour live)")
             with ControlClient(url) as api:
                 health = api.health()
                 out.print(f"GET /health → {health['status']} (apiVersion {health['apiVersion']})")
@@ -367,7 +379,10 @@ def run_demo(opts: DemoOptions, out: Console) -> Body:
                 demo.idle_stops()
                 store = Path(settings.resolved_store_url)
                 db = data_dir / "maplecollect.db"
-                return demo.summary(time.monotonic() - started, store, db)
+                summary = demo.summary(time.monotonic() - started, store, db)
+            if opts.keep:
+                keep_serving(out, url)
+            return summary
 
 
 def demo(
@@ -398,8 +413,16 @@ def demo(
     ] = 900.0,
     fresh: Annotated[
         bool,
-        typer.Option("--fresh/--keep", help="Start from an empty data dir (default) or keep it."),
+        typer.Option(
+            "--fresh/--no-fresh", help="Start from an empty data dir (default) or keep its runs."
+        ),
     ] = True,
+    keep: Annotated[
+        bool,
+        typer.Option(
+            "--keep", help="After the tour, keep serving the status page until Enter or Ctrl-C."
+        ),
+    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the summary as JSON on stdout at the end.")
     ] = False,
@@ -408,7 +431,7 @@ def demo(
     if data_dir.exists() and not data_dir.is_dir():
         raise usage_error(f"--data-dir {data_dir} is not a directory")
     out = console(stderr=as_json)
-    opts = DemoOptions(data_dir, characters, rate, latency_ms, seed, timeout, fresh)
+    opts = DemoOptions(data_dir, characters, rate, latency_ms, seed, timeout, fresh, keep)
     summary = run_demo(opts, out)
     if as_json:
         print_json(summary)

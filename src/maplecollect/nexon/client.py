@@ -176,6 +176,7 @@ class NexonClient:
         daily_quota: int = 20_000_000,
         session: aiohttp.ClientSession | None = None,
         on_pause: PauseHook | None = None,
+        key_name: str = "default",
     ) -> None:
         if not api_key:
             raise ConfigError("NEXON_API_KEY is not set")
@@ -184,6 +185,8 @@ class NexonClient:
         if max_in_flight < 1:
             raise ConfigError("max_in_flight must be >= 1")
         self.fingerprint = api_key_fingerprint(api_key)
+        self.key_name = key_name
+        """The key's configured name: the only key identity in metrics and logs."""
         self.base_url = base_url.rstrip("/")
         self.limiter = limiter if limiter is not None else shared_limiter(self.fingerprint, rate)
         self.max_in_flight = max_in_flight
@@ -201,19 +204,19 @@ class NexonClient:
         self._owns_session = session is None
         self._sem = asyncio.Semaphore(max_in_flight)
         self._gate = PauseGate(self._on_gate)
-        self._quota = shared_quota(self.fingerprint, daily_quota)
+        self._quota = shared_quota(self.fingerprint, daily_quota, key_name)
         self._closed = False
         self._urls = {ep.name: URL(self.base_url + ep.path) for ep in ENDPOINTS}
         # Pre-bound metric children: no label lookups per request.
-        fp = self.fingerprint
-        self._m_in_flight = metrics.IN_FLIGHT.labels(fp)
-        self._m_paused = metrics.PAUSED.labels(fp)
-        self._m_rate_limited = metrics.RATE_LIMITED.labels(fp)
-        self._m_latency = {ep.name: metrics.LATENCY.labels(ep.name) for ep in ENDPOINTS}
-        self._m_retries = {ep.name: metrics.RETRIES.labels(fp, ep.name) for ep in ENDPOINTS}
+        name = key_name
+        self._m_in_flight = metrics.IN_FLIGHT.labels(name)
+        self._m_paused = metrics.PAUSED.labels(name)
+        self._m_rate_limited = metrics.RATE_LIMITED.labels(name)
+        self._m_latency = {ep.name: metrics.latency_children(ep.name) for ep in ENDPOINTS}
+        self._m_retries = {ep.name: metrics.RETRIES.labels(name, ep.name) for ep in ENDPOINTS}
         self._m_outcomes: dict[tuple[str, str], Counter] = {}
         limiter_ref = self.limiter
-        metrics.EFFECTIVE_RATE.labels(fp).set_function(lambda: limiter_ref.effective_rate)
+        metrics.EFFECTIVE_RATE.labels(name).set_function(lambda: limiter_ref.effective_rate)
 
     @classmethod
     def from_settings(
@@ -252,11 +255,12 @@ class NexonClient:
             ),
             daily_quota=settings.daily_quota,
             session=session,
+            key_name=settings.nexon_key_name,
         )
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
-        return f"NexonClient(base_url={self.base_url!r}, key={self.fingerprint}, {state})"
+        return f"NexonClient(base_url={self.base_url!r}, key={self.key_name}, {state})"
 
     # -- lifecycle --------------------------------------------------------
 
@@ -436,6 +440,7 @@ class NexonClient:
         self._quota.record()
         self._m_in_flight.inc()
         t0 = time.perf_counter()
+        status = NO_RESPONSE
         try:
             async with session.get(
                 self._urls[ep.name],
@@ -444,12 +449,15 @@ class NexonClient:
                 timeout=self._timeout,
                 allow_redirects=False,  # a redirect would carry the key header elsewhere
             ) as resp:
-                return resp.status, await resp.read(), None
+                body = await resp.read()
+                status = resp.status
+                return status, body, None
         except (aiohttp.ClientError, TimeoutError) as exc:
             return NO_RESPONSE, b"", exc
         finally:
             self._m_in_flight.dec()
-            self._m_latency[ep.name].observe(time.perf_counter() - t0)
+            # A cancelled exchange (stop) counts under "error", like no response.
+            self._m_latency[ep.name][min(status // 100, 6)].observe(time.perf_counter() - t0)
 
     @staticmethod
     def _judge(ep: _Endpoint, status: int, body: bytes, error: BaseException | None) -> _Verdict:
@@ -508,12 +516,12 @@ class NexonClient:
             log.warning(
                 "Nexon API pause for %gs (key %s): %s",
                 self.pause.pause_seconds,
-                self.fingerprint,
+                self.key_name,
                 reason,
             )
         else:
             self._m_paused.dec()
-            log.info("Nexon API pause over (key %s)", self.fingerprint)
+            log.info("Nexon API pause over (key %s)", self.key_name)
         hook = self.on_pause
         if hook is not None:
             try:
@@ -524,7 +532,7 @@ class NexonClient:
     def _count(self, ep: _Endpoint, action: Action) -> None:
         child = self._m_outcomes.get((ep.name, action.value))
         if child is None:
-            child = metrics.REQUESTS.labels(self.fingerprint, ep.name, action.value)
+            child = metrics.REQUESTS.labels(self.key_name, ep.name, action.value)
             self._m_outcomes[(ep.name, action.value)] = child
         child.inc()
 

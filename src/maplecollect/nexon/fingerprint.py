@@ -1,4 +1,8 @@
-"""A stable, non-reversible name for an API key: used in Redis keys, metric labels and logs."""
+"""A stable, non-reversible id of an API key, for process-local and Redis keys only.
+
+Never in metric labels or logs: a hash prefix confirms a guessed key. Those
+carry the configured key name (MAPLECOLLECT_NEXON_KEY_NAME) instead.
+"""
 
 from __future__ import annotations
 

@@ -24,30 +24,34 @@ _DAY = 86400.0
 
 
 class DailyQuota:
-    """Requests used today (KST) for one key fingerprint; cheap to call per request."""
+    """Requests used today (KST) for one key; cheap to call per request.
+
+    `key_name` is the configured name used in the gauges and the warning (never
+    the key or its fingerprint).
+    """
 
     def __init__(
         self,
-        fingerprint: str,
+        key_name: str,
         daily_quota: int,
         *,
         warn_ratio: float = 0.8,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.fingerprint = fingerprint
+        self.key_name = key_name
         self._warn_ratio = warn_ratio
         self._clock = clock
         self._used = 0
         self._warned = False
         self._day = ""
         self._day_ends = -math.inf  # epoch seconds of the next KST midnight
-        self._gauge = QUOTA_USED.labels(fingerprint)
+        self._gauge = QUOTA_USED.labels(key_name)
         self.set_limit(daily_quota)
 
     def set_limit(self, daily_quota: int) -> None:
         self.daily_quota = daily_quota
         self._warn_at = math.ceil(daily_quota * self._warn_ratio)
-        QUOTA_LIMIT.labels(self.fingerprint).set(daily_quota)
+        QUOTA_LIMIT.labels(self.key_name).set(daily_quota)
 
     @property
     def used_today(self) -> int:
@@ -70,7 +74,7 @@ class DailyQuota:
             self._warned = True
             log.warning(
                 "daily quota of key %s at %d of %d requests (%.0f%%) for KST day %s",
-                self.fingerprint,
+                self.key_name,
                 self._used,
                 self.daily_quota,
                 100.0 * self._used / self.daily_quota,
@@ -93,12 +97,18 @@ _lock = threading.Lock()
 _quotas: dict[str, DailyQuota] = {}
 
 
-def shared_quota(fingerprint: str, daily_quota: int) -> DailyQuota:
+def quotas() -> list[DailyQuota]:
+    """Every key's counter in this process (the status page shows the day's use)."""
+    with _lock:
+        return list(_quotas.values())
+
+
+def shared_quota(fingerprint: str, daily_quota: int, key_name: str = "default") -> DailyQuota:
     """The process-wide counter for this key (a later quota value updates the limit)."""
     with _lock:
         quota = _quotas.get(fingerprint)
         if quota is None:
-            quota = _quotas[fingerprint] = DailyQuota(fingerprint, daily_quota)
+            quota = _quotas[fingerprint] = DailyQuota(key_name, daily_quota)
         elif quota.daily_quota != daily_quota:
             quota.set_limit(daily_quota)
         return quota

@@ -1,0 +1,126 @@
+"""JSON routes of the status page under /api/internal (same auth as the control API).
+
+GET /overview                    phases, loops, the last 8 days, limiter and quota
+GET /runs/{id}/samples           the run's throughput series (this process's samples)
+GET /runs/{id}/failures          failed records by error code, with samples
+GET /runs/{id}/files/{endpoint}/manifest.json
+GET /runs/{id}/files/{endpoint}/{chunks|failed}/{part file}
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from maplecollect.api.deps import RepoDep, RunIdDep, SettingsDep
+from maplecollect.api.errors import ApiError
+from maplecollect.api.schemas import error_body
+from maplecollect.artifacts import layout
+from maplecollect.artifacts.store import Store, open_store
+from maplecollect.errors import RunNotFound, StoreError
+from maplecollect.phases import Phase
+from maplecollect.statuspage import files
+from maplecollect.statuspage.overview import overview
+from maplecollect.statuspage.samples import ThroughputSampler
+
+router = APIRouter(tags=["status page"])
+COLUMNS = ["t", "records", "failed", "requestsPerSecond", "rateLimited", "limit", "paused"]
+
+
+def page_store(request: Request) -> Store:
+    """One store handle per app for the page's reads (opened on first use)."""
+    store: Store | None = getattr(request.app.state, "page_store", None)
+    if store is None:
+        store = request.app.state.page_store = open_store(
+            request.app.state.settings.resolved_store_url
+        )
+    return store
+
+
+def _endpoint(run_phase: str) -> str:
+    return Phase(run_phase).endpoint
+
+
+@router.get("/overview")
+async def get_overview(repo: RepoDep, settings: SettingsDep) -> JSONResponse:
+    return JSONResponse(await overview(repo, settings))
+
+
+@router.get("/runs/{run_id}/samples")
+async def get_samples(run_id: RunIdDep, request: Request, settings: SettingsDep) -> JSONResponse:
+    sampler: ThroughputSampler | None = getattr(request.app.state, "sampler", None)
+    series = sampler.series(run_id) if sampler is not None else None
+    body: dict[str, Any] = {
+        "runId": run_id,
+        "rateLimit": settings.rate_limit,
+        "columns": COLUMNS,
+        "intervalSeconds": (sampler.interval * series.stride) if sampler and series else None,
+        "samples": series.samples if series else [],
+        "events": series.events if series else [],
+    }
+    return JSONResponse(body)
+
+
+@router.get("/runs/{run_id}/failures")
+async def get_failures(run_id: RunIdDep, repo: RepoDep, request: Request) -> JSONResponse:
+    row = await repo.get_run(run_id)
+    if row is None:
+        raise RunNotFound(run_id)
+    chunks = await repo.list_chunks(run_id)
+    found = await asyncio.to_thread(files.failure_samples, page_store(request), chunks)
+    return JSONResponse({"runId": run_id, **found})
+
+
+def _file_not_found(run_id: str, name: str) -> ApiError:
+    return ApiError(
+        404,
+        error_body("FILE_NOT_FOUND", "no such file in this run", runId=run_id, file=name[:100]),
+    )
+
+
+@router.get("/runs/{run_id}/files/{endpoint}/manifest.json")
+async def get_manifest(
+    run_id: RunIdDep, endpoint: str, repo: RepoDep, request: Request
+) -> Response:
+    row = await repo.get_run(run_id)
+    if row is None:
+        raise RunNotFound(run_id)
+    if endpoint != _endpoint(row.phase):
+        raise _file_not_found(run_id, endpoint)
+    try:
+        data = await page_store(request).read_bytes(layout.manifest_path(run_id, endpoint))
+    except StoreError:
+        raise _file_not_found(run_id, layout.MANIFEST) from None
+    return Response(data, media_type="application/json")
+
+
+@router.get("/runs/{run_id}/files/{endpoint}/{folder}/{name}")
+async def get_file(
+    run_id: RunIdDep,
+    endpoint: str,
+    folder: str,
+    name: str,
+    *,
+    repo: RepoDep,
+    request: Request,
+) -> StreamingResponse:
+    row = await repo.get_run(run_id)
+    if row is None:
+        raise RunNotFound(run_id)
+    if endpoint != _endpoint(row.phase):
+        raise _file_not_found(run_id, name)
+    found = files.find_file(run_id, endpoint, folder, name, await repo.list_chunks(run_id))
+    if found is None:
+        raise _file_not_found(run_id, name)
+    store = page_store(request)
+    if not await store.exists(found.rel):
+        raise _file_not_found(run_id, name)
+    headers = {"Content-Disposition": f'attachment; filename="{found.name}"'}
+    if found.sha256:
+        headers["X-Sha256"] = found.sha256
+    return StreamingResponse(
+        files.stream(store, found.rel), media_type="application/octet-stream", headers=headers
+    )

@@ -59,10 +59,7 @@ def _empty_template(fields: tuple[str, ...]) -> Template:
     # A character with no data since 2023-12-21: 200 with every field null (or [] for the
     # arrays above) but `date`.
     return Template.dumps(
-        {
-            f: DATE_MARK if f == "date" else ([] if f in NON_NULL_ARRAYS else None)
-            for f in fields
-        }
+        {f: DATE_MARK if f == "date" else ([] if f in NON_NULL_ARRAYS else None) for f in fields}
     )
 
 

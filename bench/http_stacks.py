@@ -241,7 +241,7 @@ def measure_in_child(
         capture_output=True,
         text=True,
         timeout=float(a.seconds) * 4 + 120,
-        preexec_fn=preexec,  # noqa: PLW1509 - the callers start no threads first
+        preexec_fn=preexec,  # the callers start no threads first
         check=False,
     )
     if out.returncode != 0:
@@ -310,7 +310,9 @@ def main() -> int:
     head = f"{'endpoint':<9}{'stack':<11}{'req/s':>8}{'body B':>9}{'CPU-s/1k':>10}{'x aiohttp':>11}"
     print(head)
     print("-" * len(head))
-    floor = {e: r["cpu_per_1k"] for e, r in rows if r.get("stack") == "aiohttp" and "error" not in r}
+    floor = {
+        e: r["cpu_per_1k"] for e, r in rows if r.get("stack") == "aiohttp" and "error" not in r
+    }
     for endpoint, r in rows:
         if "error" in r:
             print(f"{endpoint:<9}{r['stack']:<11}  not measured: {r['error'][:80]}")

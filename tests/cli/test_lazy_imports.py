@@ -85,3 +85,17 @@ def test_script_heads_agree_with_alembic() -> None:
 
     scripts = ScriptDirectory.from_config(migrations.alembic_config("sqlite:///unused.db"))
     assert migrations.script_heads() == frozenset(scripts.get_heads())
+
+
+def test_local_run_path_loads_neither_fastapi_nor_redis() -> None:
+    # What `maplecollect run` imports before its first request (console/run_local.py):
+    # the phases, the supervisor and the state, not the control API; redis only when
+    # MAPLECOLLECT_REDIS_URL asks for the shared limiter.
+    code = (
+        "from maplecollect.console import run_local\n"
+        "import maplecollect.collect.registry, maplecollect.control.supervisor\n"
+        "import maplecollect.state.repository, maplecollect.api.schemas\n"
+        "from maplecollect.collect.registry import default_finalizer, phase_runners\n"
+        "phase_runners(), default_finalizer()\n"
+    )
+    assert loaded_after(code, ("fastapi", "uvicorn", "redis", "airflow", "duckdb")) == []

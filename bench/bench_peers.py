@@ -16,7 +16,7 @@ as one line to a file. The collectors (each minimal, as such scripts are):
 Printed per collector: records/s (written / wall), % of the limit, client CPU-s per
 1,000 records, peak RSS, 429s answered by the simulator, lost records (asked, not
 written), and the ratios to maplecollect measured in this run. A collector that has not
-finished after --timeout seconds is stopped; what it had not written counts as lost.
+finished after --timeout seconds stops asking; what it had not written counts as lost.
 
     .venv/bin/python bench/bench_peers.py                  # 3,000 characters, ~3 min
     .venv/bin/python bench/bench_peers.py --characters 1000 --timeout 60
@@ -46,6 +46,13 @@ SIM_NOW = "2026-11-27T12:00:00+09:00"
 SNAPSHOT = "2026-11-26"
 COLLECTORS = ("maplecollect", "threads", "client/req")
 TRIES = 3
+# A collector stops asking once its time is up (what is left counts as lost), so even the
+# slowest one reports its own CPU and RSS; set by the child from --timeout.
+DEADLINE = [float("inf")]
+
+
+def time_is_up() -> bool:
+    return time.monotonic() > DEADLINE[0]
 
 
 def ocids(seed: int, n: int) -> list[str]:
@@ -68,6 +75,8 @@ async def collect_maplecollect(url: str, keys: list[str], a: Any, out: Any) -> i
         async def worker() -> None:
             nonlocal written
             for ocid in queue:
+                if time_is_up():
+                    return
                 try:
                     res = await client.character_basic(ocid, SNAPSHOT)
                 except RecordError:
@@ -96,6 +105,8 @@ def collect_threads(url: str, keys: list[str], a: Any, out: Any) -> int:
             time.sleep(slot - now)
 
     def one(ocid: str) -> None:
+        if time_is_up():
+            return
         session = getattr(local, "session", None)
         if session is None:
             session = local.session = requests.Session()
@@ -157,6 +168,8 @@ async def collect_client_per_request(url: str, keys: list[str], a: Any, out: Any
 
     tasks = []
     for ocid in keys:
+        if time_is_up():
+            break
         tasks.append(asyncio.create_task(one(ocid)))
         await asyncio.sleep(1 / a.rate)
     await asyncio.gather(*tasks)
@@ -175,6 +188,7 @@ def run_child(a: argparse.Namespace) -> int:
         import httpx  # noqa: F401
     u0 = resource.getrusage(resource.RUSAGE_SELF)
     w0 = time.monotonic()
+    DEADLINE[0] = w0 + a.timeout
     with open(a.out, "wb") as out:
         if a.child == "maplecollect":
             written = asyncio.run(collect_maplecollect(a.url, keys, a, out))
@@ -216,7 +230,7 @@ def measure(name: str, url: str, a: argparse.Namespace, cpus: set[int] | None) -
         out_path = f.name
     cmd = [sys.executable, __file__, "--child", name, "--url", url, "--out", out_path]
     cmd += ["--rate", str(a.rate), "--characters", str(a.characters), "--seed", str(a.seed)]
-    cmd += ["--threads", str(a.threads)]
+    cmd += ["--threads", str(a.threads), "--timeout", str(a.timeout)]
     w0 = time.monotonic()
     proc = subprocess.Popen(
         cmd,
@@ -225,7 +239,7 @@ def measure(name: str, url: str, a: argparse.Namespace, cpus: set[int] | None) -
         preexec_fn=pinned(cpus),  # noqa: PLW1509
     )
     try:
-        stdout, _ = proc.communicate(timeout=a.timeout)
+        stdout, _ = proc.communicate(timeout=a.timeout + 60)  # in-flight tail: 30 s timeouts
         result: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
     except subprocess.TimeoutExpired:
         proc.kill()
@@ -296,7 +310,7 @@ def main() -> int:
         if base:
             speed = rate / (base["written"] / base["wall"])
             cpu_rel = cpu_1k / (base["cpu"] / max(1, base["written"]) * 1000)
-        note = " (stopped at --timeout)" if r.get("timed_out") else ""
+        note = " (stopped at --timeout)" if r.get("timed_out") or r["lost"] else ""
         print(
             f"{name:<14}{rate:>10.1f}{rate / a.rate:>9.1%}{cpu_1k:>10.3f}{r['rss_mb']:>12.0f}"
             f"{r['sim_429']:>6}{r['lost']:>6}{speed:>12.2f}{cpu_rel:>10.2f}{note}"

@@ -559,6 +559,65 @@ def print_table(results: list[PhaseResult], args: argparse.Namespace, page_worke
     return all_ok
 
 
+FLOOR_ENDPOINT = {"OCID_LOOKUP": "id", "CHARACTER_BASIC": "basic", "ITEM_EQUIPMENT": "items"}
+FLOOR_TARGET = {"OCID_LOOKUP": 1.3, "CHARACTER_BASIC": 1.3, "ITEM_EQUIPMENT": 1.6}
+
+
+def measure_floors(
+    args: argparse.Namespace, sim_url: str, results: list[PhaseResult]
+) -> dict[str, dict[str, Any]]:
+    """The floor of each measured phase, in this run: a bare aiohttp GET + read of the same
+    endpoint and keys at the same rate, against the same simulator, on the collector's CPU
+    (bench/http_stacks.py), while the collector idles."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from http_stacks import measure_in_child
+
+    _, svc_cpus = cpu_plan(args.no_pin)
+    spec = argparse.Namespace(
+        rate=args.rate, seconds=args.floor_seconds, seed=args.seed, characters=args.characters
+    )
+    floors: dict[str, dict[str, Any]] = {}
+    for r in results:
+        endpoint = FLOOR_ENDPOINT.get(r.phase)
+        if endpoint is None:
+            continue
+        floors[r.phase] = measure_in_child("aiohttp", sim_url, endpoint, spec, svc_cpus)
+        print(f"floor {endpoint}: {floors[r.phase]}", flush=True)
+    return floors
+
+
+def print_floor_table(results: list[PhaseResult], floors: dict[str, dict[str, Any]]) -> bool:
+    """CPU per record as a ratio to the floor measured in the same run."""
+    head = f"{'phase':<16}{'CPU-s/1k net':>13}{'floor':>8}{'floor req/s':>12}{'x floor':>9}"
+    head += f"{'target':>8}"
+    print()
+    print(head)
+    print("-" * len(head))
+    ok = True
+    for r in results:
+        floor = floors.get(r.phase)
+        if not floor:
+            continue
+        if "error" in floor:
+            print(f"{r.phase:<16} floor not measured: {floor['error'][:70]}")
+            ok = False
+            continue
+        ratio = r.cpu_net_per_1k / floor["cpu_per_1k"]
+        met = ratio <= FLOOR_TARGET[r.phase]
+        ok &= met
+        print(
+            f"{r.phase:<16}{r.cpu_net_per_1k:>13.3f}{floor['cpu_per_1k']:>8.3f}"
+            f"{floor['rate']:>12.1f}{ratio:>9.2f}{'<= ' + str(FLOOR_TARGET[r.phase]):>8}"
+            f"{' ok' if met else ' FAIL'}"
+        )
+    print(
+        "floor = bare aiohttp GET + read of the same endpoint and keys at the same rate "
+        "(bench/http_stacks.py),\nmeasured in this run on the collector's CPU; x floor = "
+        "net CPU per record / floor CPU per request."
+    )
+    return ok
+
+
 def selected_phases(text: str) -> list[str]:
     wanted = [p.strip().upper() for p in text.split(",") if p.strip()]
     unknown = [p for p in wanted if p not in PHASES]
@@ -585,6 +644,7 @@ def run(args: argparse.Namespace) -> int:
     workdir = Path(args.data_dir or tempfile.mkdtemp(prefix="mc-bench-phases-"))
     workdir.mkdir(parents=True, exist_ok=True)
     results: list[PhaseResult] = []
+    floors: dict[str, dict[str, Any]] = {}
     try:
         with Procs() as procs:
             bench = Bench(args, procs, workdir)
@@ -607,6 +667,8 @@ def run(args: argparse.Namespace) -> int:
                     )
                 if result.status != "COMPLETED":
                     break
+            if not args.no_floor:
+                floors = measure_floors(args, bench.sim_url, results)
     except KeyboardInterrupt:
         print("interrupted; processes stopped", file=sys.stderr)
         return 130
@@ -617,6 +679,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"data and logs kept in {workdir}")
     load1 = os.getloadavg()
     ok = print_table(results, args, bench.page_workers)
+    if floors:
+        ok &= print_floor_table(results, floors)
     print(f"load average after: {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}")
     if args.json:
         Path(args.json).write_text(
@@ -635,6 +699,7 @@ def run(args: argparse.Namespace) -> int:
                         }
                         for r in results
                     ],
+                    "floors": floors,
                 },
                 indent=2,
             )
@@ -661,6 +726,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-dir", help="work dir (kept); default a temp dir, removed")
     p.add_argument("--keep", action="store_true", help="keep the temp work dir")
     p.add_argument("--json", help="also write the results as JSON here")
+    p.add_argument("--floor-seconds", type=float, default=20.0, help="floor run per endpoint, s")
+    p.add_argument("--no-floor", action="store_true", help="skip the bare-aiohttp floor runs")
     args = p.parse_args(argv)
     if args.characters < 1 or args.rate <= 0 or args.max_in_flight < 1:
         p.error("--characters, --rate and --max-in-flight must be positive")

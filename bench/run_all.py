@@ -1,11 +1,14 @@
-"""Run every benchmark in sequence at its default size (`make bench`; ~8 min on 2 cores).
+"""Run every benchmark in sequence at its default size (`make bench`; ~16 min on 2 cores).
 
 Each benchmark runs as its own process (they pin processes to cores and start
 servers), its output is streamed as it comes, and the machine's load average is
 printed before and after each one (the numbers are only comparable on a quiet
 machine; see docs/performance.md). Exit status: 1 if any benchmark exited
-non-zero (bench_client, bench_phases and bench_control_api do when a target is
-missed; bench_sim and bench_writer only print their verdicts), else 0.
+non-zero (bench_client, bench_phases, bench_control_api, bench_limit and
+bench_startup do when a target is missed; bench_sim, bench_writer, bench_peers and
+http_stacks only print their tables), else 0. `peers` is maplecollect side by side
+with the two collectors people write (bench/bench_peers.py); `stacks` the HTTP-stack
+floor (bench/http_stacks.py, its bench-only stacks from bench/requirements-bench.txt).
 
     .venv/bin/python bench/run_all.py
     .venv/bin/python bench/run_all.py --only client,control_api
@@ -28,6 +31,10 @@ BENCHMARKS = {
     "client": ["bench_client.py", "--seconds", "60"],
     "phases": ["bench_phases.py"],
     "control_api": ["bench_control_api.py"],
+    "peers": ["bench_peers.py"],
+    "stacks": ["http_stacks.py"],
+    "limit": ["bench_limit.py", "--seconds", "60"],
+    "startup": ["bench_startup.py"],
 }
 
 

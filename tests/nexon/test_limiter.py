@@ -7,7 +7,8 @@ from bisect import bisect_left
 import pytest
 
 from maplecollect.errors import ClosedError
-from maplecollect.nexon.limiter import AdaptiveRate, GcraLimiter, RateLimiter
+from maplecollect.nexon.limiter import DEFAULT_GUARD, AdaptiveRate, GcraLimiter, RateLimiter
+from maplecollect.sim.ratelimit import SlidingWindowLimiter
 
 
 def max_in_any_window(times: list[float], window: float = 1.0) -> int:
@@ -74,7 +75,8 @@ def test_evenly_spaced_not_bursty() -> None:
         clock.now += 0.001
         granted += [clock.now] * take_due_slots(limiter, clock.now)
     gaps = [b - a for a, b in itertools.pairwise(granted[1:])]
-    assert all(abs(g - 0.1005) < 0.0015 for g in gaps)  # one interval, no bursts
+    interval = limiter.window / 10
+    assert all(abs(g - interval) < 0.0015 for g in gaps)  # one interval, no bursts
 
 
 async def test_waiters_are_served_fifo_by_one_timer() -> None:
@@ -145,7 +147,10 @@ async def test_saturated_for_10_seconds_never_exceeds_the_rate_and_reaches_it() 
     await asyncio.gather(*(worker() for _ in range(30)))
     span = deadline - start
     assert max_in_any_window(sent) <= rate
-    assert len(sent) >= 0.95 * rate * span  # no idle gaps while there is work
+    # The real loop and timers grant steadily. How close to the rate is proven on a virtual
+    # clock (test_timer_jitter_does_not_lower_the_achieved_rate); on a loaded machine the
+    # process may be descheduled for seconds, so only "no long idle gaps" is asserted here.
+    assert len(sent) >= 0.5 * rate * span / limiter.window
     await limiter.close()
 
 
@@ -193,3 +198,60 @@ def test_invalid_rates_are_refused() -> None:
     for bad in (0, -1, float("inf"), float("nan")):
         with pytest.raises(ValueError):
             GcraLimiter(bad)
+
+
+def delivered(sends: list[float], stalls: list[tuple[float, float]]) -> list[float]:
+    """Arrival stamps at a receiver that is frozen during each (start, seconds) stall:
+    what it receives meanwhile it stamps when it wakes, all at once."""
+    out = []
+    for sent in sends:
+        stamp = sent
+        for start, length in stalls:
+            if start <= sent < start + length:
+                stamp = start + length
+                break
+        out.append(stamp)
+    return sorted(out)
+
+
+def rejected_by_the_simulator(arrivals: list[float], rate: int) -> int:
+    """How many of these arrivals the simulator's own 1 s window would answer 429."""
+    window = SlidingWindowLimiter()
+    return sum(not window.admit("key", rate, t) for t in arrivals)
+
+
+def saturated_grants(guard: float, rate: int, seconds: float) -> tuple[list[float], float]:
+    """Grant times of a limiter with waiters always queued, under timer jitter."""
+    clock = FakeClock()
+    limiter = GcraLimiter(rate, guard=guard, clock=clock)
+    rng = random.Random(5)
+    granted: list[float] = []
+    while clock.now < 1000.0 + seconds:
+        clock.now += rng.choice([0.0, 0.0005, 0.001, 0.002, 0.004])
+        granted += [clock.now] * take_due_slots(limiter, clock.now)
+    return granted, clock.now - 1000.0
+
+
+def receiver_stalls(seconds: float, length: float) -> list[tuple[float, float]]:
+    rng = random.Random(9)
+    return [(1000.0 + rng.uniform(0, seconds), length) for _ in range(int(seconds / 2))]
+
+
+@pytest.mark.parametrize("rate", [100, 500])
+def test_default_margin_absorbs_receiver_stalls_and_keeps_97_percent(rate: int) -> None:
+    """At exactly the API's limit: stalls of the receiver up to the margin cost no 429."""
+    seconds = 120.0
+    granted, elapsed = saturated_grants(DEFAULT_GUARD, rate, seconds)
+    arrivals = delivered(granted, receiver_stalls(seconds, 0.95 * DEFAULT_GUARD))
+    assert rejected_by_the_simulator(arrivals, rate) == 0
+    assert len(granted) / elapsed >= 0.97 * rate
+
+
+def test_the_old_5_ms_margin_gets_429s_from_the_same_stalls() -> None:
+    # Why the default margin is 20 ms: the same timeline with 5 ms is answered 429.
+    seconds = 120.0
+    granted, _ = saturated_grants(0.005, 500, seconds)
+    arrivals = delivered(granted, receiver_stalls(seconds, 0.95 * DEFAULT_GUARD))
+    assert rejected_by_the_simulator(arrivals, 500) > 0
+    # ... while without stalls even 5 ms is enough: the excess is delivery jitter.
+    assert rejected_by_the_simulator(sorted(granted), 500) == 0

@@ -103,8 +103,8 @@ ITEM = {
     "item_shape_icon": str,
     "item_gender": (str, NoneType),
     **dict.fromkeys(OPTION_KEYS, dict),
-    "potential_option_flag": str,
-    "additional_potential_option_flag": str,
+    "potential_option_flag": (str, NoneType),
+    "additional_potential_option_flag": (str, NoneType),
     "potential_option_grade": (str, NoneType),
     "additional_potential_option_grade": (str, NoneType),
     "potential_option_1": (str, NoneType),
@@ -129,6 +129,7 @@ ITEM = {
     "date_expire": (str, NoneType),
     "freestyle_flag": str,
 }
+POTENTIAL = [k for k in ITEM if "potential" in k]
 TITLE = {
     "title_name",
     "title_icon",
@@ -220,11 +221,16 @@ async def test_item_equipment(api: Api, simulator: Simulator) -> None:
             "dragon_equipment",
             "mechanic_equipment",
         ):
+            special = array in ("dragon_equipment", "mechanic_equipment")
             for i, item in enumerate(body[array]):
-                assert_item(item, f"{array}[{i}]")
+                padded = {**dict.fromkeys(POTENTIAL, None), **item} if special else item
+                assert_item(padded, f"{array}[{i}]")
                 checked_items += 1
         if body["title"] is not None:
-            assert set(body["title"]) == TITLE
+            presets = {f"title_preset_{n}" for n in (1, 2, 3)}
+            assert set(body["title"]) == TITLE | {"preset_no"} | presets
+            for preset in presets:
+                assert body["title"][preset] is None or set(body["title"][preset]) == TITLE
         if body["medal_shape"] is not None:
             assert set(body["medal_shape"]) == MEDAL_SHAPE
     assert checked_items > 8
@@ -241,7 +247,9 @@ def test_dragon_and_mechanic_equipment_only_for_their_jobs(simulator: Simulator)
         assert bool(decoded["dragon_equipment"]) == (job == "에반")
         assert bool(decoded["mechanic_equipment"]) == (job == "메카닉")
         for item in decoded["dragon_equipment"] + decoded["mechanic_equipment"]:
-            assert_item(item, job)
+            # Dragon / machine equipment has no potential fields (docs/nexon-api-fields.md).
+            assert not set(item) & {k for k in ITEM if "potential" in k}
+            assert_item({**dict.fromkeys(POTENTIAL, None), **item}, job)
         seen.add(job)
     assert {"에반", "메카닉"} <= seen
 
@@ -255,4 +263,7 @@ async def test_empty_character_is_null_but_date(api: Api, simulator: Simulator) 
         body = reply.json()
         assert set(body) == set(schema)
         assert body["date"] == f"{DAY}T00:00+09:00"
-        assert all(v is None for k, v in body.items() if k != "date")
+        # Arrays the reference models never allow to be null come as [] (docs/nexon-api-fields.md).
+        lists = {"item_equipment", "dragon_equipment", "mechanic_equipment"}
+        assert all(v == [] for k, v in body.items() if k in lists)
+        assert all(v is None for k, v in body.items() if k != "date" and k not in lists)

@@ -8,10 +8,11 @@ message is one line an operator can act on. 400 answers are bad usage (exit 2).
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
+if TYPE_CHECKING:  # imported on first use: `maplecollect --help` need not load httpx
+    import httpx
 
 from maplecollect.console.errors import EXIT_FAILURE, EXIT_USAGE, CliError, usage_error
 
@@ -99,6 +100,8 @@ class ControlClient:
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        import httpx
+
         self.url = check_url(url)
         headers = {"User-Agent": "maplecollect-cli"}
         if token:
@@ -133,6 +136,8 @@ class ControlClient:
         params: dict[str, Any] | None = None,
     ) -> tuple[int, Any]:
         """Send one request; returns (status, JSON body) if the status is in `ok`."""
+        import httpx
+
         try:
             res = self._http.request(method, path, json=json, headers=headers, params=params)
         except httpx.ConnectError:

@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import httpx
 import typer
 from rich.console import Console
 from rich.rule import Rule
@@ -102,12 +101,16 @@ class Demo:
         self.out.print(Rule(title, align="left"))
 
     def sim_stats(self, reset: bool = False) -> Body:
+        import httpx
+
         method = "POST" if reset else "GET"
         path = "/_sim/stats/reset" if reset else "/_sim/stats"
         res = httpx.request(method, f"{self.sim_url}{path}", timeout=10)
         return dict(res.json())
 
     def world(self) -> Body:
+        import httpx
+
         return dict(httpx.get(f"{self.sim_url}/_sim/world", timeout=10).json())
 
     # -- the tour ----------------------------------------------------------------

@@ -118,7 +118,8 @@ async def collect(
     poll_seconds: float = 0.25,
 ) -> Outcome:
     """Run the daily chain (`target="daily"`), one phase, or resume a run, in this process."""
-    from maplecollect.api.app import default_runners
+    # The phases without the control API: `run` never loads FastAPI (docs/performance.md).
+    from maplecollect.collect.registry import default_finalizer, phase_runners
     from maplecollect.control.supervisor import Supervisor
     from maplecollect.state import migrations
     from maplecollect.state.database import create_async_db_engine
@@ -127,7 +128,7 @@ async def collect(
     url = settings.resolved_database_url
     await asyncio.to_thread(migrations.upgrade, url)
     repo = Repository(create_async_db_engine(url))
-    runners, finalizer = default_runners()
+    runners, finalizer = phase_runners(), default_finalizer()
     sup = Supervisor(settings, repo, runners, finalizer=finalizer)
     interrupts = _Interrupts()
     try:

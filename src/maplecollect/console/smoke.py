@@ -20,9 +20,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import httpx
 import typer
 
 from maplecollect.console import options
@@ -30,6 +29,9 @@ from maplecollect.console.client import ControlApiError, ControlClient, check_ur
 from maplecollect.console.errors import CliError, usage_error
 from maplecollect.console.follow import InterruptedWatch, Patience
 from maplecollect.console.render import activity, console, pause_text
+
+if TYPE_CHECKING:  # imported when smoke runs: `maplecollect --help` need not load httpx
+    import httpx
 
 DAG_ID = "daily_collection_pipeline"
 Body = dict[str, Any]
@@ -235,6 +237,8 @@ class AirflowCheck:
     dag_id: str = DAG_ID
 
     def _client(self) -> httpx.Client:
+        import httpx
+
         try:
             res = httpx.post(
                 f"{self.url}/auth/token",

@@ -9,27 +9,78 @@
 See docs/simulator.md for the endpoints, the knobs and `POST /_sim/config`.
 """
 
-from maplecollect.sim.apierrors import ApiError
-from maplecollect.sim.clock import KST, Clock
-from maplecollect.sim.config import (
-    DEFAULT_API_KEY,
-    DEFAULT_RATE_LIMIT,
-    Faults,
-    Latency,
-    MaintenanceWindow,
-    SimConfig,
-)
-from maplecollect.sim.controls import Controls
-from maplecollect.sim.endpoints import (
-    BASIC_PATH,
-    ID_PATH,
-    ITEM_EQUIPMENT_PATH,
-    NEXON_PATHS,
-    RANKING_PATH,
-)
-from maplecollect.sim.server import RunningSimulator, run_simulator_in_thread, serve_simulator
-from maplecollect.sim.simulator import Simulator
-from maplecollect.sim.world import Character, World
+# The names below load on first use (PEP 562), so `import maplecollect.sim.config` (the
+# `maplecollect sim` command's options, the CLI's --help) does not pay for aiohttp.web and
+# the server; see docs/performance.md ("Start-up").
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from maplecollect.sim.apierrors import ApiError
+    from maplecollect.sim.clock import KST, Clock
+    from maplecollect.sim.config import (
+        DEFAULT_API_KEY,
+        DEFAULT_RATE_LIMIT,
+        Faults,
+        Latency,
+        MaintenanceWindow,
+        SimConfig,
+    )
+    from maplecollect.sim.controls import Controls
+    from maplecollect.sim.endpoints import (
+        BASIC_PATH,
+        ID_PATH,
+        ITEM_EQUIPMENT_PATH,
+        NEXON_PATHS,
+        RANKING_PATH,
+    )
+    from maplecollect.sim.server import (
+        RunningSimulator,
+        run_simulator_in_thread,
+        serve_simulator,
+    )
+    from maplecollect.sim.simulator import Simulator
+    from maplecollect.sim.world import Character, World
+
+_WHERE = {
+    "ApiError": "apierrors",
+    "KST": "clock",
+    "Clock": "clock",
+    "DEFAULT_API_KEY": "config",
+    "DEFAULT_RATE_LIMIT": "config",
+    "Faults": "config",
+    "Latency": "config",
+    "MaintenanceWindow": "config",
+    "SimConfig": "config",
+    "Controls": "controls",
+    "BASIC_PATH": "endpoints",
+    "ID_PATH": "endpoints",
+    "ITEM_EQUIPMENT_PATH": "endpoints",
+    "NEXON_PATHS": "endpoints",
+    "RANKING_PATH": "endpoints",
+    "RunningSimulator": "server",
+    "run_simulator_in_thread": "server",
+    "serve_simulator": "server",
+    "Simulator": "simulator",
+    "Character": "world",
+    "World": "world",
+}
+
+
+def __getattr__(name: str) -> Any:
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{where}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])
+
 
 __all__ = [
     "BASIC_PATH",

@@ -50,9 +50,17 @@ ITEM_EQUIPMENT_FIELDS = (
 EMPTY_RANKING = b'{"ranking":[]}'
 
 
+# item-equipment arrays the reference models never allow to be null (docs/nexon-api-fields.md,
+# "Empty characters"): an empty character answers them as [] rather than null.
+NON_NULL_ARRAYS = frozenset({"item_equipment", "dragon_equipment", "mechanic_equipment"})
+
+
 def _empty_template(fields: tuple[str, ...]) -> Template:
-    # A character with no data since 2023-12-21: 200 with every field null but `date`.
-    return Template.dumps({f: (DATE_MARK if f == "date" else None) for f in fields})
+    # A character with no data since 2023-12-21: 200 with every field null (or [] for the
+    # arrays above) but `date`.
+    return Template.dumps(
+        {f: DATE_MARK if f == "date" else ([] if f in NON_NULL_ARRAYS else None) for f in fields}
+    )
 
 
 def _character_image(ocid: str) -> str:

@@ -11,14 +11,15 @@ import signal
 import sys
 from collections.abc import Coroutine
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from maplecollect.errors import ConfigError
 from maplecollect.sim.config import DEFAULT_API_KEY, Faults, Latency, SimConfig
-from maplecollect.sim.server import serve_simulator
-from maplecollect.sim.simulator import Simulator
+
+if TYPE_CHECKING:  # imported when the command runs: `maplecollect --help` stays light
+    from maplecollect.sim.simulator import Simulator
 
 FAULT_KINDS = ("5xx", "gateway", "reset", "hang", "200-error")
 
@@ -120,6 +121,8 @@ def build_config(
 
 
 async def _serve_until_stopped(simulator: Simulator, host: str, port: int) -> None:
+    from maplecollect.sim.server import serve_simulator
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -226,6 +229,8 @@ def sim_command(
         item_max_kb=item_max_kb,
         item_min_kb=item_min_kb,
     )
+    from maplecollect.sim.simulator import Simulator
+
     simulator = Simulator(config)
     try:
         _run(_serve_until_stopped(simulator, host, port))

@@ -127,18 +127,55 @@ def _item(rng: random.Random, slot: Slot, description: str | None) -> dict[str, 
         "growth_level": 0,
         "scroll_upgrade": str(rng.randrange(0, 12)),
         "cuttable_count": str(rng.choice((255, 10, 8))),
-        "golden_hammer_flag": rng.choice(("적용", "미적용")),
+        # Flags are "0"/"1" text in the API ("1" = applied / used).
+        "golden_hammer_flag": rng.choice(("0", "1")),
         "scroll_resilience_count": str(rng.randrange(0, 5)),
         "scroll_upgradeable_count": str(rng.randrange(0, 3)),
         "soul_name": rng.choice(SOUL_NAMES) if has_soul else None,
         "soul_option": rng.choice(SOUL_OPTIONS) if has_soul else None,
         "item_etc_option": _options(rng, ETC_OPTION_KEYS, 60),
         "starforce": str(starforce),
-        "starforce_scroll_flag": "미사용",
+        "starforce_scroll_flag": rng.choice(("0", "0", "1")),
         "item_starforce_option": _options(rng, STARFORCE_OPTION_KEYS, 150),
         "special_ring_level": rng.choice((0, 0, 0, 4, 5)) if slot.part == "반지" else 0,
         "date_expire": None,
         "freestyle_flag": "0",
+    }
+
+
+# Potential lines exist on worn equipment only; Evan dragon and Mechanic machine items have
+# none (the reference models' DragonInfo / MechanicInfo carry no potential fields).
+POTENTIAL_FIELDS = (
+    "potential_option_flag",
+    "additional_potential_option_flag",
+    "potential_option_grade",
+    "additional_potential_option_grade",
+    "potential_option_1",
+    "potential_option_2",
+    "potential_option_3",
+    "additional_potential_option_1",
+    "additional_potential_option_2",
+    "additional_potential_option_3",
+)
+
+
+def _special_item(rng: random.Random, slot: Slot) -> bytes:
+    item = _item(rng, slot, None)
+    for field in POTENTIAL_FIELDS:
+        del item[field]
+    return orjson.dumps(item)
+
+
+def _title(rng: random.Random, name: str) -> dict[str, Any]:
+    return {
+        "title_name": name,
+        "title_icon": _icon(rng),
+        "title_description": f"{name} 칭호.\n{rng.choice(DESCRIPTION_SENTENCES)}",
+        "date_expire": None,
+        "date_option_expire": None,
+        "title_shape_name": None,
+        "title_shape_icon": None,
+        "title_shape_description": None,
     }
 
 
@@ -183,36 +220,40 @@ class ItemCatalog:
         # item_equipment + 3 presets, every slot filled: the size of the top character.
         per_item = config.item_max_bytes // (4 * len(EQUIPMENT_SLOTS))
         self._slots = _fragments(rng, EQUIPMENT_SLOTS, config.item_variants, per_item)
-        self._dragon = _fragments(rng, DRAGON_SLOTS, 1, 0)
-        self._mechanic = _fragments(rng, MECHANIC_SLOTS, 1, 0)
-        self._titles = [
-            orjson.dumps(
-                {
-                    "title_name": title,
-                    "title_icon": _icon(rng),
-                    "title_description": f"{title} 칭호.\n{rng.choice(DESCRIPTION_SENTENCES)}",
-                    "date_expire": None,
-                    "date_option_expire": None,
-                    "title_shape_name": None,
-                    "title_shape_icon": None,
-                    "title_shape_description": None,
-                }
-            )
-            for title in TITLES
-        ]
-        self._medals = [
-            orjson.dumps(
-                {
-                    "medal_shape_name": name,
-                    "medal_shape_icon": _icon(rng),
-                    "medal_shape_description": f"{name}에게 주어지는 훈장.",
-                    "medal_shape_changed_name": None,
-                    "medal_shape_changed_icon": None,
-                    "medal_shape_changed_description": None,
-                }
-            )
-            for name in MEDAL_NAMES
-        ]
+        self._dragon = [_special_item(rng, slot) for slot in DRAGON_SLOTS]
+        self._mechanic = [_special_item(rng, slot) for slot in MECHANIC_SLOTS]
+        self._titles = [_title(rng, name) for name in TITLES]
+        self._medals = [self._medal(rng, name) for name in MEDAL_NAMES]
+
+    @staticmethod
+    def _medal(rng: random.Random, name: str) -> bytes:
+        icon = _icon(rng)
+        description = f"{name}에게 주어지는 훈장."
+        # The reference models type every medal_shape field as a string (never null):
+        # without an anvil the "changed" look is the medal itself.
+        return orjson.dumps(
+            {
+                "medal_shape_name": name,
+                "medal_shape_icon": icon,
+                "medal_shape_description": description,
+                "medal_shape_changed_name": name,
+                "medal_shape_changed_icon": icon,
+                "medal_shape_changed_description": description,
+            }
+        )
+
+    def _title_object(self, rng: random.Random, preset_no: int) -> bytes:
+        """`title`: the active title's fields plus `preset_no` and `title_preset_1..3`."""
+        presets = [rng.choice(self._titles) if rng.random() < 0.8 else None for _ in PRESETS]
+        if presets[preset_no - 1] is None:
+            presets[preset_no - 1] = rng.choice(self._titles)
+        active = presets[preset_no - 1]
+        assert active is not None
+        title: dict[str, Any] = dict(active)
+        title["preset_no"] = preset_no
+        for number, preset in zip(PRESETS, presets, strict=True):
+            title[f"title_preset_{number}"] = preset
+        return orjson.dumps(title)
 
     def target_bytes(self, character: Character, min_level: int, max_level: int) -> int:
         """Body size for this character: the min at the world's lowest level, the max at the top."""
@@ -234,7 +275,8 @@ class ItemCatalog:
             + str(preset_no).encode() + b","
         )  # fmt: skip
         tail = (
-            b',"title":' + rng.choice(self._titles) + b',"medal_shape":' + rng.choice(self._medals)
+            b',"title":' + self._title_object(rng, preset_no)
+            + b',"medal_shape":' + rng.choice(self._medals)
             + b',"dragon_equipment":' + self._special(character, "에반", self._dragon)
             + b',"mechanic_equipment":' + self._special(character, "메카닉", self._mechanic)
             + b"}"
@@ -270,7 +312,7 @@ class ItemCatalog:
         return Template.from_json(body)
 
     @staticmethod
-    def _special(character: Character, job: str, fragments: list[list[bytes]]) -> bytes:
+    def _special(character: Character, job: str, fragments: list[bytes]) -> bytes:
         if character.job.character_class != job:
             return b"[]"
-        return b"[" + b",".join(f[0] for f in fragments) + b"]"
+        return b"[" + b",".join(fragments) + b"]"

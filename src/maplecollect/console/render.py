@@ -30,6 +30,7 @@ from maplecollect.phases import LOOPABLE, ORDER
 STATUS_STYLE = {
     "RUNNING": "cyan",
     "STOPPING": "yellow",
+    "INTERRUPTED": "yellow",
     "COMPLETED": "green",
     "FAILED": "bold red",
     "STOPPED": "yellow",

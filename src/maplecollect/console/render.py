@@ -35,7 +35,6 @@ STATUS_STYLE = {
     "FAILED": "bold red",
     "STOPPED": "yellow",
     "ABANDONED": "magenta",
-    "INTERRUPTED": "yellow",
     "WAITING_FOR_CHAIN": "blue",  # a loop held back by the daily chain
 }
 # Nexon publishes on Seoul time; pauses are shown in it (e.g. "next try 03:15:00 KST").

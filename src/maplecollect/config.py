@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal, Self
+from typing import TYPE_CHECKING, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from maplecollect.state.database import DbTimeouts
 
 REAL_NEXON_BASE_URL = "https://open.api.nexon.com"
 
@@ -72,10 +75,23 @@ class Settings(BaseSettings):
     ocid_cache: bool = Field(default=True, description="use the persistent name→ocid cache")
     ocid_cache_ttl_seconds: float = Field(default=7 * 86400, ge=0)
 
-    # Supervisor.
-    heartbeat_seconds: float = Field(default=5.0, gt=0)
-    heartbeat_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Supervisor. Failover after a lost owner takes at most
+    # heartbeat_timeout_seconds + heartbeat_seconds (docs/reliability.md).
+    heartbeat_seconds: float = Field(default=2.0, gt=0)
+    heartbeat_timeout_seconds: float = Field(default=10.0, gt=0)
     progress_seconds: float = Field(default=1.0, gt=0)
+    auto_resume: bool = Field(
+        default=True, description="resume INTERRUPTED runs automatically under the same runId"
+    )
+    auto_resume_max_attempts: int = Field(default=5, ge=1)
+    auto_resume_backoff_seconds: float = Field(default=2.0, ge=0)
+    auto_resume_max_backoff_seconds: float = Field(default=120.0, ge=0)
+
+    # Database sessions: bounded, so a frozen peer cannot block the others.
+    db_lock_timeout_seconds: float = Field(default=5.0, gt=0)
+    db_statement_timeout_seconds: float = Field(default=30.0, gt=0)
+    db_idle_transaction_timeout_seconds: float = Field(default=10.0, gt=0)
+    db_busy_timeout_seconds: float = Field(default=10.0, gt=0)
     loop_max_consecutive_failures: int = Field(default=3, ge=1)
     loop_failure_backoff_seconds: float = Field(default=5.0, ge=0)
     loop_upstream_wait_seconds: float = Field(default=10.0, gt=0)
@@ -145,6 +161,16 @@ class Settings(BaseSettings):
         if self.store_url:
             return self.store_url
         return str((self.data_dir / "store").resolve())
+
+    def db_timeouts(self) -> DbTimeouts:
+        from maplecollect.state.database import DbTimeouts
+
+        return DbTimeouts(
+            lock_seconds=self.db_lock_timeout_seconds,
+            statement_seconds=self.db_statement_timeout_seconds,
+            idle_in_transaction_seconds=self.db_idle_transaction_timeout_seconds,
+            busy_seconds=self.db_busy_timeout_seconds,
+        )
 
     def api_key_value(self) -> str | None:
         return self.nexon_api_key.get_secret_value() if self.nexon_api_key else None

@@ -14,6 +14,7 @@
     │   │   └── ChainActive         the running daily chain still has this phase to do
     │   ├── RunNotFound
     │   ├── InvalidTransition       e.g. resuming a COMPLETED run
+    │   ├── LeaseLost               this process no longer owns the run (fenced out)
     │   └── UpstreamError           MissingUpstream, UpstreamNotAllowed,
     │                               UpstreamNotFound, UpstreamNotCompleted,
     │                               UpstreamPhaseMismatch, UpstreamEmpty
@@ -147,6 +148,19 @@ class InvalidTransition(StateError):
         self.run_id = run_id
         self.status = status
         self.wanted = wanted
+
+
+class LeaseLost(StateError):
+    """The run's lease moved on (another owner or a newer epoch): stop, publish nothing.
+
+    See docs/reliability.md "Fencing".
+    """
+
+    def __init__(self, run_id: str, epoch: int, what: str) -> None:
+        super().__init__(f"run {run_id}: lost the lease (epoch {epoch}) before {what}")
+        self.run_id = run_id
+        self.epoch = epoch
+        self.what = what
 
 
 class InvalidRequest(MaplecollectError):

@@ -232,14 +232,15 @@ def _wait_for(url: str, path: str, predicate: Any, timeout: float = 30) -> dict[
 
 @pytest.mark.slow
 def test_killed_process_run_becomes_abandoned_and_resumes(tmp_path: Path) -> None:
-    proc, url = start_fake_service(tmp_path, "RANKING_FETCH=block")
+    manual = {"MAPLECOLLECT_AUTO_RESUME": "0"}
+    proc, url = start_fake_service(tmp_path, "RANKING_FETCH=block", env=manual)
     try:
         run_id = httpx.post(f"{url}/api/internal/trigger/phase/RANKING_FETCH").json()["runId"]
         _wait_for(url, f"/api/internal/runs/{run_id}", lambda r: r["recordsProcessed"] >= 5)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    proc, url = start_fake_service(tmp_path)
+    proc, url = start_fake_service(tmp_path, env=manual)
     try:
         run = httpx.get(f"{url}/api/internal/runs/{run_id}").json()
         assert run["status"] == "ABANDONED"
@@ -253,6 +254,28 @@ def test_killed_process_run_becomes_abandoned_and_resumes(tmp_path: Path) -> Non
         assert done["runId"] == run_id
         # The resumed walker continues from the recorded progress up to its 20 keys.
         assert done["recordsProcessed"] == max(20, before)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_killed_process_run_is_resumed_automatically_by_the_next_process(tmp_path: Path) -> None:
+    proc, url = start_fake_service(tmp_path, "RANKING_FETCH=block")
+    try:
+        run_id = httpx.post(f"{url}/api/internal/trigger/phase/RANKING_FETCH").json()["runId"]
+        _wait_for(url, f"/api/internal/runs/{run_id}", lambda r: r["recordsProcessed"] >= 5)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    proc, url = start_fake_service(tmp_path)
+    try:
+        # The new process sees the owner is dead, takes the run over (same runId,
+        # next lease epoch) and finishes it; nobody calls resume.
+        done = _wait_for(url, f"/api/internal/runs/{run_id}", lambda r: r["terminal"])
+        assert done["status"] == "COMPLETED", done
+        assert done["resumeCount"] == 1
+        assert done["recordsProcessed"] >= 20
     finally:
         proc.terminate()
         proc.wait(timeout=30)

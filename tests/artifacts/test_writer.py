@@ -214,9 +214,9 @@ async def test_compression_and_hashing_run_off_the_event_loop_thread(
 
     real_open = store.open_staging
 
-    def spy_open(rel: str) -> Staging:
+    def spy_open(rel: str, **kwargs: Any) -> Staging:
         threads.add(threading.get_ident())
-        return real_open(rel)
+        return real_open(rel, **kwargs)
 
     monkeypatch.setattr(codec_module._Zstd, "compress", spy)
     monkeypatch.setattr(store, "open_staging", spy_open)
@@ -268,8 +268,8 @@ async def test_store_failure_mid_part_is_fatal_and_leaves_no_partial_file(
 ) -> None:
     real_open = store.open_staging
 
-    def failing_open(rel: str) -> Staging:
-        inner = real_open(rel)
+    def failing_open(rel: str, **kwargs: Any) -> Staging:
+        inner = real_open(rel, **kwargs)
         if "part-000002" not in rel:
             return inner
         return _FailingStaging(inner, 2 if mode == "write" else None, mode == "commit")
@@ -321,7 +321,9 @@ async def test_cancelled_add_leaves_writer_unusable_and_abort_cleans_up(
             release.wait(10)
             raise OSError(5, "slow disk gave up")
 
-    monkeypatch.setattr(store, "open_staging", lambda rel: Slow(real_open(rel), None, False))
+    monkeypatch.setattr(
+        store, "open_staging", lambda rel, **kw: Slow(real_open(rel, **kw), None, False)
+    )
     w = writer(store, max_records=2)
     await w.add(0, rec(0))
     task = asyncio.create_task(w.add(1, rec(1)))  # rotates: publishes part 1

@@ -50,6 +50,9 @@ def test_sigkill_then_resume_gives_the_uninterrupted_records(
             "MAPLECOLLECT_CHUNK_MAX_RECORDS": "25",
             "MAPLECOLLECT_RATE_LIMIT": "150",  # slow enough to be killed mid-phase
             "MAPLECOLLECT_PROGRESS_SECONDS": "0.1",
+            # The manual path: auto-resume would continue the run by itself
+            # (tests/collect/test_auto_resume.py).
+            "MAPLECOLLECT_AUTO_RESUME": "0",
         }
         proc, url = start_real_service(tmp_path, **env)
         try:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -33,7 +34,7 @@ def _clean_env(**extra: str) -> dict[str, str]:
 
 
 def _wait_healthy(proc: subprocess.Popen[bytes], url: str) -> None:
-    # Generous: on a loaded CI machine imports and migrations alone can take a minute.
+    # Generous: importing the app costs CPU-seconds, and a loaded machine stretches them.
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -48,11 +49,14 @@ def _wait_healthy(proc: subprocess.Popen[bytes], url: str) -> None:
     raise RuntimeError("service did not start")
 
 
-def start_fake_service(data_dir: Path, *modes: str) -> tuple[subprocess.Popen[bytes], str]:
+def start_fake_service(
+    data_dir: Path, *modes: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
     """The real API with test-double phases, in its own process."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, str(SERVE_FAKE), str(data_dir), str(port), *modes], env=_clean_env()
+        [sys.executable, str(SERVE_FAKE), str(data_dir), str(port), *modes],
+        env=_clean_env(**(env or {})),
     )
     url = f"http://127.0.0.1:{port}"
     _wait_healthy(proc, url)
@@ -60,16 +64,19 @@ def start_fake_service(data_dir: Path, *modes: str) -> tuple[subprocess.Popen[by
 
 
 def start_real_service(
-    data_dir: Path, port: int | None = None, **env: str
+    data_dir: Path, *, port: int | None = None, stderr: IO[bytes] | None = None, **env: str
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """`maplecollect serve` exactly as an operator runs it, configured by environment
-    (`port`: the same one again, to restart a service under its old URL)."""
+    """`maplecollect serve` exactly as an operator runs it, configured by environment.
+
+    `port` reuses a port (a restart behind the same URL); `stderr` captures its log.
+    """
     port = port or free_port()
     exe = shutil.which("maplecollect", path=str(Path(sys.executable).parent))
     assert exe, "the maplecollect console script is not installed in this venv"
     proc = subprocess.Popen(
         [exe, "serve", "--port", str(port), "--log-level", "warning"],
         env=_clean_env(MAPLECOLLECT_DATA_DIR=str(data_dir), **env),
+        stderr=stderr,
     )
     url = f"http://127.0.0.1:{port}"
     _wait_healthy(proc, url)

@@ -64,7 +64,7 @@ def create_app(
         url = settings.resolved_database_url
         if migrate:
             await asyncio.to_thread(migrations.upgrade, url)
-        engine = create_async_db_engine(url)
+        engine = create_async_db_engine(url, timeouts=settings.db_timeouts())
         repo = Repository(engine)
         supervisor = Supervisor(
             settings, repo, runners, services=services or Services(settings), finalizer=finalizer

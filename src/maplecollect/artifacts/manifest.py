@@ -7,7 +7,7 @@ manifest are relative to the endpoint folder, so a copied run stays readable.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -118,21 +118,33 @@ def encode_manifest(manifest: dict[str, Any]) -> bytes:
     return orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
 
 
-async def write_manifest(store: Store, manifest: dict[str, Any], success: bool) -> str:
+async def write_manifest(
+    store: Store,
+    manifest: dict[str, Any],
+    success: bool,
+    *,
+    guard: Callable[[str], Awaitable[None]] | None = None,
+) -> str:
     """Write manifest.json atomically, then `_SUCCESS` if `success` (COMPLETED only).
 
     A non-success manifest removes a stale `_SUCCESS` first, so `_SUCCESS` always
     means "the manifest next to me says COMPLETED". Returns the manifest's URL.
+    `guard(what)` is awaited before each write (the run's lease check) and
+    stops the writes by raising.
     """
     run_id, endpoint = manifest["runId"], manifest["endpoint"]
     if success and manifest["status"] != "COMPLETED":
         raise ValueError(f"_SUCCESS is only for COMPLETED runs, not {manifest['status']}")
     rel = layout.manifest_path(run_id, endpoint)
     marker = layout.success_path(run_id, endpoint)
+    if guard is not None:
+        await guard("writing the manifest")
     if not success:
         await store.remove(marker)
     await store.write_bytes(rel, encode_manifest(manifest))
     if success:
+        if guard is not None:
+            await guard("writing _SUCCESS")
         await store.write_bytes(marker, b"")
     return store.url_for(rel)
 

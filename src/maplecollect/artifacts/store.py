@@ -13,6 +13,7 @@ Contract:
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import io
 import os
@@ -58,14 +59,23 @@ class Staging(Protocol):
 
 
 class _LocalStaging:
-    """Temp file next to the final name; `os.replace` makes it appear whole."""
+    """Temp file next to the final name; a rename makes it appear whole.
 
-    def __init__(self, final: str) -> None:
+    `exclusive` publishes only if the final name does not exist yet (a hard
+    link, then the temp name is dropped): a part file, once published, is never
+    replaced by another writer (docs/reliability.md "Fencing"). `tag` goes into
+    the temp name (the writer puts its lease epoch there) so leftovers say whose
+    they are.
+    """
+
+    def __init__(self, final: str, *, exclusive: bool = False, tag: str = "") -> None:
         self._final = final
+        self._exclusive = exclusive
         folder, name = os.path.split(final)
         os.makedirs(folder, exist_ok=True)
         # Hidden and ending in .tmp, so `*.jsonl.zst` globs never match it.
-        fd, self._tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+        prefix = f".{name}.{tag}." if tag else f".{name}."
+        fd, self._tmp = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".tmp")
         os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide chunks from other readers
         self._file = os.fdopen(fd, "wb")
         self._hash = hashlib.sha256()
@@ -83,7 +93,10 @@ class _LocalStaging:
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
-        os.replace(self._tmp, self._final)
+        if self._exclusive:
+            _link_if_absent(self._tmp, self._final)
+        else:
+            os.replace(self._tmp, self._final)
         # The rename is durable only once the folder entry is.
         dir_fd = os.open(os.path.dirname(self._final), os.O_RDONLY)
         try:
@@ -97,12 +110,35 @@ class _LocalStaging:
             os.unlink(self._tmp)
 
 
+def _link_if_absent(tmp: str, final: str) -> None:
+    """Publish `tmp` as `final` unless `final` exists (FileExistsError then).
+
+    os.link fails atomically on an existing name, unlike os.replace. Where hard
+    links are unsupported, fall back to check-then-rename (not atomic).
+    """
+    try:
+        os.link(tmp, final)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+            raise
+        if os.path.exists(final):
+            raise FileExistsError(errno.EEXIST, "already published", final) from exc
+        os.replace(tmp, final)
+        return
+    os.unlink(tmp)
+
+
 class _ObjectStaging:
     """Bytes in memory (bounded by the chunk size), then one PUT of the whole object."""
 
-    def __init__(self, fs: fsspec.AbstractFileSystem, final: str) -> None:
+    def __init__(
+        self, fs: fsspec.AbstractFileSystem, final: str, *, exclusive: bool = False
+    ) -> None:
         self._fs = fs
         self._final = final
+        self._exclusive = exclusive
         self._buf: io.BytesIO | None = io.BytesIO()
         self._hash = hashlib.sha256()
         self.size = 0
@@ -118,6 +154,9 @@ class _ObjectStaging:
 
     def commit(self) -> None:
         assert self._buf is not None, "commit after commit/discard"
+        # Object stores have no portable put-if-absent here: check, then PUT.
+        if self._exclusive and self._fs.exists(self._final):
+            raise FileExistsError(errno.EEXIST, "already published", self._final)
         self._fs.pipe_file(self._final, self._buf.getvalue())
         self._buf = None
 
@@ -150,13 +189,16 @@ class Store:
 
     # -- blocking primitives --------------------------------------------------
 
-    def open_staging(self, rel: str) -> Staging:
-        """Blocking. Start writing `rel`; nothing appears under that name before commit."""
+    def open_staging(self, rel: str, *, exclusive: bool = False, tag: str = "") -> Staging:
+        """Blocking. Start writing `rel`; nothing appears under that name before commit.
+
+        `exclusive`: commit fails (StoreError) if `rel` was published meanwhile.
+        """
         final = self.full_path(rel)
         with store_errors("create", self.url_for(rel)):
             if self.is_local:
-                return _LocalStaging(final)
-            return _ObjectStaging(self.fs, final)
+                return _LocalStaging(final, exclusive=exclusive, tag=tag)
+            return _ObjectStaging(self.fs, final, exclusive=exclusive)
 
     def put_atomic(self, rel: str, data: bytes) -> None:
         """Blocking. Write a whole small file atomically (manifest, _SUCCESS)."""

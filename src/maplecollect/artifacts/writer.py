@@ -18,6 +18,11 @@ Contract:
   line, `{"runId":…,"snapshotDate":…,"key":…}`, so a line read on its own (a
   DuckDB glob over many runs) says where it comes from. The fields are encoded
   once; each line costs one more list item and no copy (the batch join copies).
+- Fencing: `before_publish()`, if given, is awaited after a part's files are
+  complete and before they are renamed into place; if it raises (LeaseLost),
+  the part is discarded, nothing is published, and the writer is unusable.
+  Part files are published only if their name is still free (never replaced),
+  and temp names carry `temp_tag` (the lease epoch) - docs/reliability.md.
 - Any error escaping add/add_failed/flush/close (StoreError, an on_publish error,
   cancellation) leaves the writer unusable: later calls raise ClosedError.
   The open part is discarded; parts already published stay.
@@ -37,10 +42,11 @@ from maplecollect.artifacts import layout
 from maplecollect.artifacts.chunk import PublishedChunk
 from maplecollect.artifacts.codec import Codec, get_codec
 from maplecollect.artifacts.store import Staging, Store, store_errors
-from maplecollect.errors import ClosedError
+from maplecollect.errors import ClosedError, StoreError
 
 _T = TypeVar("_T")
 OnPublish = Callable[[PublishedChunk], Awaitable[None]]
+BeforePublish = Callable[[], Awaitable[None]]
 
 # Lines handed to a worker thread at once: large enough to amortise the hop,
 # small enough to keep memory flat.
@@ -52,9 +58,12 @@ class _Stream:
     `write`/`finish`/`discard` run in a worker thread, never two at once.
     """
 
-    def __init__(self, store: Store, rel: str, codec: Codec, head: bytes = b"") -> None:
+    def __init__(
+        self, store: Store, rel: str, codec: Codec, head: bytes = b"", tag: str = ""
+    ) -> None:
         self.store = store
         self.rel = rel
+        self.tag = tag
         self.compressor = codec.compressor()
         self.staging: Staging | None = None
         self.lines = 0
@@ -84,11 +93,18 @@ class _Stream:
     def write(self, batch: list[bytes | memoryview]) -> None:
         self._emit(self.compressor.compress(b"".join(batch)))
 
-    def finish(self, batch: list[bytes | memoryview]) -> None:
+    def seal(self, batch: list[bytes | memoryview]) -> None:
         self._emit(self.compressor.compress(b"".join(batch)) + self.compressor.finish())
+
+    def commit(self) -> None:
         assert self.staging is not None
         with store_errors("publish", self.store.url_for(self.rel)):
-            self.staging.commit()
+            try:
+                self.staging.commit()
+            except FileExistsError as exc:
+                raise StoreError(
+                    f"{self.store.url_for(self.rel)} was already published by another writer"
+                ) from exc
 
     def discard(self) -> None:
         if self.staging is not None:
@@ -97,7 +113,7 @@ class _Stream:
     def _emit(self, data: bytes) -> None:
         # The staging file is created lazily, in the worker thread.
         if self.staging is None:
-            self.staging = self.store.open_staging(self.rel)
+            self.staging = self.store.open_staging(self.rel, exclusive=True, tag=self.tag)
         if data:
             with store_errors("write", self.store.url_for(self.rel)):
                 self.staging.write(data)
@@ -115,10 +131,16 @@ class _Part:
     def raw_bytes(self) -> int:
         return self.records.raw_bytes + (self.failed.raw_bytes if self.failed else 0)
 
-    def finish(self, records: list[bytes | memoryview], failed: list[bytes | memoryview]) -> None:
-        self.records.finish(records)
+    def seal(self, records: list[bytes | memoryview], failed: list[bytes | memoryview]) -> None:
+        self.records.seal(records)
         if self.failed is not None:
-            self.failed.finish(failed)
+            self.failed.seal(failed)
+
+    def commit(self) -> None:
+        # failed/ first: once chunks/part-N exists the part looks whole.
+        if self.failed is not None:
+            self.failed.commit()
+        self.records.commit()
 
     def discard(self) -> None:
         self.records.discard()
@@ -147,6 +169,8 @@ class ChunkWriter:
         max_bytes: int = 64 * 1024 * 1024,
         next_part: int = 1,
         on_publish: OnPublish | None = None,
+        before_publish: BeforePublish | None = None,
+        temp_tag: str = "",
         batch_bytes: int = BATCH_BYTES,
         provenance: Mapping[str, str] | None = None,
     ) -> None:
@@ -163,6 +187,8 @@ class ChunkWriter:
         self._on_publish = on_publish
         # `{"runId":"…","snapshotDate":"…"}` -> `{"runId":"…","snapshotDate":"…",`
         self._head = orjson.dumps(dict(provenance))[:-1] + b"," if provenance else b""
+        self._before_publish = before_publish
+        self._temp_tag = temp_tag
         self._next_part = next_part
         self._part: _Part | None = None
         self._job: asyncio.Future[None] | None = None
@@ -286,14 +312,18 @@ class ChunkWriter:
     def _stream(self, sub: str) -> _Stream:
         name = layout.part_name(self._next_part, self.codec.extension)
         rel = f"{layout.endpoint_dir(self.run_id, self.endpoint)}/{sub}/{name}"
-        return _Stream(self.store, rel, self.codec, self._head)
+        return _Stream(self.store, rel, self.codec, self._head, self._temp_tag)
 
     async def _publish(self) -> PublishedChunk:
         part = self._part
         assert part is not None
         await self._wait_job()
         failed_batch = part.failed.take() if part.failed else []
-        self._start_job(part.finish, part.records.take(), failed_batch)
+        self._start_job(part.seal, part.records.take(), failed_batch)
+        await self._wait_job()
+        if self._before_publish is not None:
+            await self._before_publish()  # raising discards the part (see _guard)
+        self._start_job(part.commit)
         await self._wait_job()
         self._part = None
         self._next_part += 1

@@ -57,6 +57,8 @@ class ResumePoint:
 async def open_writer(ctx: RunContext, endpoint: str) -> tuple[ChunkWriter, ResumePoint]:
     """A ChunkWriter for this run that promotes each published part in the DB.
 
+    Fenced: the lease is checked right before each part is renamed into place,
+    and the part's row is added only under the lease (docs/reliability.md).
     On resume, files of parts that were written but never promoted (a crash
     between publishing and recording) are removed first, and progress restarts
     from what the promoted parts hold, so nothing is counted twice.
@@ -92,7 +94,8 @@ async def open_writer(ctx: RunContext, endpoint: str) -> tuple[ChunkWriter, Resu
                 failed_path=chunk.failed_path,
                 failed_compressed_bytes=chunk.failed_compressed_bytes,
                 created_at=datetime.now(UTC),
-            )
+            ),
+            lease=ctx.lease,
         )
         progress.chunks += 1
 
@@ -108,6 +111,8 @@ async def open_writer(ctx: RunContext, endpoint: str) -> tuple[ChunkWriter, Resu
         on_publish=promote,
         # Every line says where it comes from (docs/artifacts.md, "Lines").
         provenance={"runId": ctx.run_id, "snapshotDate": ctx.run.snapshot_date},
+        before_publish=ctx.check_lease,
+        temp_tag=f"e{ctx.run.lease_epoch}",
     )
     return writer, resume
 

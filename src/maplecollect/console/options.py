@@ -42,7 +42,15 @@ WaitOpt = Annotated[bool, typer.Option("--wait", help="Follow the run with progr
 
 DEFAULT = DEFAULT_URL
 # RunStatus values, spelled out so client commands never import the SQL models.
-RUN_STATUSES = ("RUNNING", "STOPPING", "COMPLETED", "FAILED", "STOPPED", "ABANDONED")
+RUN_STATUSES = (
+    "RUNNING",
+    "STOPPING",
+    "INTERRUPTED",
+    "COMPLETED",
+    "FAILED",
+    "STOPPED",
+    "ABANDONED",
+)
 
 
 def client(url: str, token: str | None) -> ControlClient:

@@ -3,7 +3,7 @@
 Nothing is deleted by a later run (DESIGN §3); this explicit command is the
 only way old runs go. It deletes, for runs that ended before the cutoff:
 their store folders (manifest `completedAt`, else `startedAt`) and then their
-rows in the database. Kept always: runs that are still RUNNING/STOPPING, runs
+rows in the database. Kept always: runs that are still RUNNING/STOPPING/INTERRUPTED, runs
 without a manifest (maybe running elsewhere), and the newest COMPLETED run of
 each phase (what loops and `--upstream latest` read) unless `--all`.
 """
@@ -58,7 +58,7 @@ async def purge_older_than(
 
     url = settings.resolved_database_url
     await asyncio.to_thread(migrations.upgrade, url)
-    repo = Repository(create_async_db_engine(url))
+    repo = Repository(create_async_db_engine(url, timeouts=settings.db_timeouts()))
     try:
         old = await repo.list_runs(older_than=cutoff, limit=_PAGE)
         latest: list[str] = []

@@ -30,11 +30,11 @@ from maplecollect.phases import LOOPABLE, ORDER
 STATUS_STYLE = {
     "RUNNING": "cyan",
     "STOPPING": "yellow",
+    "INTERRUPTED": "yellow",
     "COMPLETED": "green",
     "FAILED": "bold red",
     "STOPPED": "yellow",
     "ABANDONED": "magenta",
-    "INTERRUPTED": "yellow",
     "WAITING_FOR_CHAIN": "blue",  # a loop held back by the daily chain
 }
 # Nexon publishes on Seoul time; pauses are shown in it (e.g. "next try 03:15:00 KST").

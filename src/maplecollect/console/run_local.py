@@ -127,9 +127,11 @@ async def collect(
 
     url = settings.resolved_database_url
     await asyncio.to_thread(migrations.upgrade, url)
-    repo = Repository(create_async_db_engine(url))
+    repo = Repository(create_async_db_engine(url, timeouts=settings.db_timeouts()))
     runners, finalizer = phase_runners(), default_finalizer()
-    sup = Supervisor(settings, repo, runners, finalizer=finalizer)
+    # Nobody would resume an in-process run: a shutdown leaves it ABANDONED.
+    local = settings.model_copy(update={"auto_resume": False})
+    sup = Supervisor(local, repo, runners, finalizer=finalizer)
     interrupts = _Interrupts()
     try:
         await sup.start()

@@ -2,6 +2,12 @@
 
 Each run carries the chain's id and is fed by the chain's own upstream run.
 The chain stops at the first phase that does not complete.
+
+The driver follows each step's run through the database, so an INTERRUPTED
+run (resumed automatically, maybe by another replica) is waited for, not a
+failure. With auto-resume, a chain whose process went away stays RUNNING and
+is adopted by the replica that sweeps it: `adopt_chain` re-attaches a driver,
+which picks up at the chain's newest run of each step (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -49,25 +55,37 @@ async def start_chain(
         chain_id=chain.chain_id,
     )
     await sup.repo.create_chain(chain, ranking)
-    handle = sup.spawn(ranking)
-    task = asyncio.create_task(_drive(sup, chain, handle), name=f"chain-{chain.chain_id}")
-    sup.spawn_chain_task(chain.chain_id, task)
+    sup.spawn(ranking)
+    adopt_chain(sup, chain)
     return chain.chain_id, ranking
 
 
-async def _drive(sup: Supervisor, chain: ChainRow, ranking: RunHandle) -> None:
+def adopt_chain(sup: Supervisor, chain: ChainRow) -> None:
+    """Drive `chain` from this process (a new chain, or one adopted from a dead owner)."""
+    task = asyncio.create_task(_drive(sup, chain), name=f"chain-{chain.chain_id}")
+    sup.spawn_chain_task(chain.chain_id, task)
+
+
+async def _drive(sup: Supervisor, chain: ChainRow) -> None:
     chain_id = chain.chain_id
     status, error = ChainStatus.FAILED, None
     try:
-        status, error = await _follow(sup, chain, ranking)
+        status, error = await _follow(sup, chain)
     except asyncio.CancelledError:
-        status, error = ChainStatus.FAILED, "the service stopped while the chain was running"
-        await sup.repo.finish_chain(chain_id, status, now=sup.clock(), error_message=error)
+        if sup.owns_driver(chain_id):
+            status, error = ChainStatus.FAILED, "the service stopped while the chain was running"
+            await sup.repo.finish_chain(
+                chain_id, status, now=sup.clock(), error_message=error, owner=sup.owner
+            )
         raise
     except Exception as exc:
         log.exception("chain %s crashed", chain_id)
         status, error = ChainStatus.FAILED, f"internal error: {type(exc).__name__}: {exc}"
-    await sup.repo.finish_chain(chain_id, status, now=sup.clock(), error_message=error)
+    if not sup.owns_driver(chain_id):
+        return  # adopted by another process, or left for the next owner
+    await sup.repo.finish_chain(
+        chain_id, status, now=sup.clock(), error_message=error, owner=sup.owner
+    )
     sup.wake_loops()  # loops waiting for this chain go on now, not at their next poll
     log.info("chain %s ended %s", chain_id, status.value)
 
@@ -132,48 +150,57 @@ async def _start(sup: Supervisor, chain: ChainRow, phase: Phase, upstream: RunRo
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-async def _leaf(sup: Supervisor, phase: Phase, handle: RunHandle) -> RunStatus:
-    status = await sup.wait_run(handle.run.run_id)
+async def _step(sup: Supervisor, chain: ChainRow, phase: Phase, upstream: RunRow | None) -> str:
+    """The chain's run of `phase`: the one it already has (adopted chain), else a new one."""
+    mine = await sup.repo.list_runs(chain_id=chain.chain_id, phase=phase, limit=1)
+    if mine:
+        return mine[0].run_id
+    assert upstream is not None, "a chain's RANKING_FETCH run is created with the chain"
+    try:
+        return (await _start(sup, chain, phase, upstream)).run.run_id
+    except SlotConflict:
+        # Another driver of this chain (one that has not yet learnt it lost it) was faster.
+        mine = await sup.repo.list_runs(chain_id=chain.chain_id, phase=phase, limit=1)
+        if mine:
+            return mine[0].run_id
+        raise
+
+
+async def _leaf(sup: Supervisor, phase: Phase, run_id: str) -> RunStatus:
+    status = await sup.wait_run(run_id)
     sup.wake_loops()  # a loop of this phase waiting for the chain can go on
     log.debug("chain leaf %s ended %s", phase.value, status.value)
     return status
 
 
-async def _follow(
-    sup: Supervisor, chain: ChainRow, ranking: RunHandle
-) -> tuple[ChainStatus, str | None]:
-    upstream = ranking.run
+async def _follow(sup: Supervisor, chain: ChainRow) -> tuple[ChainStatus, str | None]:
+    upstream: RunRow | None = None
     for phase in (Phase.RANKING_FETCH, Phase.OCID_LOOKUP):
-        if phase is Phase.RANKING_FETCH:
-            handle = ranking
-        else:
-            try:
-                handle = await _start(sup, chain, phase, upstream)
-            except SlotConflict as exc:
-                return ChainStatus.FAILED, f"{phase.value} is busy ({_holder(exc)})"
-        status = await sup.wait_run(handle.run.run_id)
-        run = await sup.repo.get_run(handle.run.run_id)
+        try:
+            run_id = await _step(sup, chain, phase, upstream)
+        except SlotConflict as exc:
+            return ChainStatus.FAILED, f"{phase.value} is busy ({_holder(exc)})"
+        status = await sup.wait_run(run_id)
+        run = await sup.repo.get_run(run_id)
         if status is not RunStatus.COMPLETED or run is None:
             return _chain_outcome(phase, status, run)
         upstream = run
     leaves = (Phase.CHARACTER_BASIC, Phase.ITEM_EQUIPMENT)
-    handles: list[RunHandle] = []
+    run_ids: list[str] = []
     for phase in leaves:
         try:
-            handles.append(await _start(sup, chain, phase, upstream))
+            run_ids.append(await _step(sup, chain, phase, upstream))
         except SlotConflict as exc:
-            for started in handles:  # only the chain's own run: a waiting loop stays
-                await sup.stop_run(started.run.run_id, within=sup.preempt_timeout_seconds)
+            for started in run_ids:  # only the chain's own run: a waiting loop stays
+                await sup.stop_run(started, within=sup.preempt_timeout_seconds)
             return ChainStatus.FAILED, f"{phase.value} is busy ({_holder(exc)})"
     statuses = await asyncio.gather(
-        *(_leaf(sup, phase, h) for phase, h in zip(leaves, handles, strict=True))
+        *(_leaf(sup, phase, run_id) for phase, run_id in zip(leaves, run_ids, strict=True))
     )
     outcomes: list[tuple[ChainStatus, str]] = []
-    for phase, handle, status in zip(leaves, handles, statuses, strict=True):
+    for phase, run_id, status in zip(leaves, run_ids, statuses, strict=True):
         if status is not RunStatus.COMPLETED:
-            outcomes.append(
-                _chain_outcome(phase, status, await sup.repo.get_run(handle.run.run_id))
-            )
+            outcomes.append(_chain_outcome(phase, status, await sup.repo.get_run(run_id)))
     if not outcomes:
         return ChainStatus.COMPLETED, None
     final = (

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Protocol
 
 from maplecollect.config import Settings
 from maplecollect.control.progress import Progress
+from maplecollect.errors import LeaseLost
 from maplecollect.nexon.breaker import CircuitBreaker
 from maplecollect.phases import Phase
 from maplecollect.state.models import ChunkRow, RunRow
-from maplecollect.state.repository import Repository
+from maplecollect.state.repository import Lease, Repository
 
 if TYPE_CHECKING:
     from maplecollect.control.services import Services
@@ -25,6 +26,12 @@ class RunContext:
     service shuts down; a runner checks it between batches, flushes what it
     has collected and returns normally. `chunks` are the parts already
     published by an earlier attempt of this run (resume): continue after them.
+
+    `lease` is this attempt's fencing token: every write of the run (progress,
+    part rows, file publication, manifest) is conditional on it. `lost` is set
+    when the supervisor learns the lease moved on; `check_lease()` raises
+    LeaseLost then (and asks the database otherwise) - the writer calls it
+    right before renaming a part into `chunks/` (docs/reliability.md).
     """
 
     run: RunRow
@@ -36,6 +43,16 @@ class RunContext:
     chunks: list[ChunkRow]
     breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
     """The run's circuit breaker: pass it with every Nexon call of the run."""
+    lost: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def lease(self) -> Lease:
+        return Lease.of(self.run)
+
+    async def check_lease(self, what: str = "publishing a part") -> None:
+        if self.lost.is_set():
+            raise LeaseLost(self.run.run_id, self.run.lease_epoch, what)
+        await self.repo.check_lease(self.lease, what)
 
     @property
     def phase(self) -> Phase:

@@ -9,6 +9,12 @@ The daily chain has priority (docs/control-api.md "The daily chain has
 priority"): while a running chain has the loop's phase still to do, the loop
 is WAITING_FOR_CHAIN and starts no iteration; an iteration the chain stopped to
 take the phase is not a failure and does not end the loop.
+
+Iterations are followed through the database, so an INTERRUPTED iteration
+(resumed automatically) is waited for. With auto-resume, a loop whose process
+went away stays active and is adopted by the replica that sweeps it, which runs
+this driver again: it first waits for the iteration left in flight
+(`currentRunId`), then goes on (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -47,6 +53,20 @@ async def run_loop(sup: Supervisor, loop: LoopRow) -> None:
     final_error: str | None = None
     waiting = LoopStatus(loop.status) is LoopStatus.WAITING_FOR_CHAIN
     try:
+        if loop.current_run_id is not None:  # adopted: an iteration left in flight
+            left = loop.current_run_id
+            left_status = await sup.wait_run(left)
+            if left_status in (RunStatus.ABANDONED, RunStatus.INTERRUPTED):
+                return  # the service is shutting down
+            if left_status is RunStatus.COMPLETED:
+                iterations += 1
+            await sup.repo.update_loop(
+                loop_id,
+                iteration_count=iterations,
+                current_run_id=None,
+                last_run_id=left,
+                updated_at=sup.clock(),
+            )
         while not await _stopping(sup, loop_id, wakeup):
             upstream = await sup.repo.newest_completed(upstream_phase)
             if upstream is None:
@@ -89,8 +109,8 @@ async def run_loop(sup: Supervisor, loop: LoopRow) -> None:
             status = await sup.wait_run(run_id)
             run = await sup.repo.get_run(run_id)
             error = run.error_message if run else None
-            if status is RunStatus.ABANDONED:
-                return  # the service is shutting down; close() ends the loop row
+            if status in (RunStatus.ABANDONED, RunStatus.INTERRUPTED):
+                return  # the service is shutting down; close() ends (or leaves) the loop row
             if status is RunStatus.STOPPED:
                 await sup.repo.update_loop(
                     loop_id, current_run_id=None, last_run_id=run_id, updated_at=sup.clock()
@@ -136,12 +156,18 @@ async def run_loop(sup: Supervisor, loop: LoopRow) -> None:
             backoff = settings.loop_failure_backoff_seconds * 2 ** (failures - 1)
             await _sleep_or_wake(wakeup, max(backoff, loop.interval_seconds))
     except asyncio.CancelledError:
-        await _end_loop(sup, loop_id, "the service stopped; loop ended")
+        if sup.owns_driver(loop_id):
+            await _end_loop(sup, loop_id, "the service stopped; loop ended")
+        else:  # adopted elsewhere, or left for the next owner (auto-resume)
+            sup.forget_loop(loop_id)
         raise
     except Exception as exc:
         log.exception("loop %s crashed", loop_id)
         final_error = f"internal error: {type(exc).__name__}: {exc}"
-    await _end_loop(sup, loop_id, final_error)
+    if sup.owns_driver(loop_id):
+        await _end_loop(sup, loop_id, final_error)
+    else:
+        sup.forget_loop(loop_id)
 
 
 def _holder(exc: SlotConflict) -> str:

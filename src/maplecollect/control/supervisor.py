@@ -1,8 +1,10 @@
-"""The supervisor: phase slots, runs, loops, chains, stop and resume (DESIGN §4, §5).
+"""The supervisor: phase slots, runs, loops, chains, stop and resume.
 
 Every decision that must hold across processes (who holds a phase, whether a
-stop was requested) is made in the database; this object only runs the tasks
-of the runs it owns and keeps their heartbeat and progress current.
+stop was requested, who owns a run) is made in the database; this object only
+runs the tasks of the runs it owns and keeps their heartbeat and progress
+current. Ownership is a lease with a fencing token (docs/reliability.md): a run
+whose lease moved on is stopped here at once and publishes nothing more.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from maplecollect.errors import (
     ClosedError,
     ConfigError,
     InvalidRequest,
+    LeaseLost,
     MaplecollectError,
     MissingUpstream,
     NexonApiError,
@@ -45,7 +48,7 @@ from maplecollect.metrics import RECORDS, RUNS_FINISHED
 from maplecollect.nexon.pause import PauseState
 from maplecollect.phases import Phase
 from maplecollect.state.models import LoopRow, RunRow, RunStatus
-from maplecollect.state.repository import Repository
+from maplecollect.state.repository import Claimed, Lease, Repository
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +78,7 @@ class RunHandle:
     run: RunRow
     stop: asyncio.Event
     progress: Progress
-    task: asyncio.Task[RunStatus] | None = None
+    task: asyncio.Task[RunStatus | None] | None = None
     shutdown: bool = False
     reported: tuple[int, int] = (0, 0)  # records/failed already counted in metrics
     done: asyncio.Event = field(default_factory=asyncio.Event)
@@ -85,6 +88,16 @@ class RunHandle:
     final_status: RunStatus | None = None
     # The pause last written to the run row (None: not paused), so it is written on change only.
     pause: PauseState | None = None
+    # Set when this process learns that another one took the run over.
+    lost: asyncio.Event = field(default_factory=asyncio.Event)
+    # A stop asked for by a user (not by shutdown): wins over INTERRUPTED.
+    stop_asked: bool = False
+    # Auto-resume gave up: end the run FAILED with this reason, collect nothing.
+    give_up: str | None = None
+
+    @property
+    def lease(self) -> Lease:
+        return Lease.of(self.run)
 
 
 @dataclass(frozen=True)
@@ -124,6 +137,7 @@ class Supervisor:
         self._background: asyncio.Task[None] | None = None
         self._closed = False
         self._closing = asyncio.Event()
+        self._lost_drivers: set[str] = set()
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -140,14 +154,30 @@ class Supervisor:
         await self.close()
 
     async def start(self) -> None:
-        """Mark runs of dead owners ABANDONED (never restart them) and start heart-beating."""
+        """Sweep runs of dead owners (INTERRUPTED and resumed here, or ABANDONED
+        without auto-resume) and start heart-beating."""
         if self._closed:
             raise ClosedError("supervisor is closed")
         await self.sweep()
         self._background = asyncio.create_task(self._heartbeat_loop(), name="supervisor-heartbeat")
 
+    @property
+    def auto_resume(self) -> bool:
+        return self.settings.auto_resume
+
+    @property
+    def releasing(self) -> bool:
+        """Closing with auto-resume: loops and chains are left for another owner."""
+        return self._closed and self.auto_resume
+
     async def close(self) -> None:
-        """Stop this process's work: runs end ABANDONED (resumable), loops STOPPED."""
+        """Stop this process's work.
+
+        Runs publish what they collected and end INTERRUPTED (auto-resume: any
+        replica, or this service restarted, resumes them) or ABANDONED (resumed
+        by hand). Loops and chains are left running for the next owner with
+        auto-resume, and end STOPPED / FAILED without it.
+        """
         if self._closed:
             return
         self._closed = True
@@ -175,32 +205,124 @@ class Supervisor:
         if self._closed:
             raise ClosedError("supervisor is closed")
 
+    def _backoff(self, attempts: int) -> float:
+        base = self.settings.auto_resume_backoff_seconds
+        return float(min(base * 2**attempts, self.settings.auto_resume_max_backoff_seconds))
+
     async def sweep(self) -> list[str]:
-        """Abandon runs (and end loops/chains) whose owners are gone."""
+        """Take the lease from owners that are gone; with auto-resume, resume their
+        runs and re-attach their loops and chains here. Returns the swept run ids."""
         owners = await self.repo.active_owners()
         dead = [o for o in owners if is_dead_local_owner(o, me=self.owner)]
-        abandoned = await self.repo.abandon_dead(
-            now=self.clock(),
-            stale_after=timedelta(seconds=self.settings.heartbeat_timeout_seconds),
+        stale = timedelta(seconds=self.settings.heartbeat_timeout_seconds)
+        now = self.clock()
+        swept = await self.repo.sweep_dead(
+            now=now,
+            stale_after=stale,
             dead_owners=dead,
+            auto_resume=self.auto_resume,
+            backoff=self._backoff,
         )
-        for run_id in abandoned:
+        for run_id in swept.abandoned:
             log.warning("run %s abandoned: its owner stopped heart-beating", run_id)
-        return abandoned
+        for run_id in swept.interrupted:
+            log.warning("run %s interrupted: its owner stopped heart-beating", run_id)
+        if self.auto_resume and not self._closed:
+            await self._adopt(now=now, stale=stale, dead=dead)
+            claimed = await self.repo.claim_interrupted(
+                owner=self.owner,
+                now=self.clock(),
+                max_attempts=self.settings.auto_resume_max_attempts,
+            )
+            for claim in claimed:
+                self._spawn_claimed(claim)
+        return swept.abandoned + swept.interrupted
+
+    def _spawn_claimed(self, claim: Claimed) -> None:
+        run = claim.run
+        if claim.give_up:
+            log.error("run %s: giving up auto-resume: %s", run.run_id, claim.give_up)
+        else:
+            log.warning(
+                "run %s resumed automatically (epoch %d, attempt %d)",
+                run.run_id,
+                run.lease_epoch,
+                run.auto_resume_attempts,
+            )
+        self.spawn(run, give_up=claim.give_up)
+
+    async def _adopt(self, *, now: datetime, stale: timedelta, dead: list[str]) -> None:
+        """Re-attach the drivers of chains and loops whose process died."""
+        from maplecollect.control.chains import adopt_chain
+        from maplecollect.control.loops import run_loop
+
+        for chain in await self.repo.adopt_chains(
+            owner=self.owner, now=now, stale_after=stale, dead_owners=dead
+        ):
+            log.warning("chain %s adopted: its owner stopped heart-beating", chain.chain_id)
+            adopt_chain(self, chain)
+        for loop in await self.repo.adopt_loops(
+            owner=self.owner, now=now, stale_after=stale, dead_owners=dead
+        ):
+            log.warning("loop %s adopted: its owner stopped heart-beating", loop.loop_id)
+            self._loop_wakeups[loop.loop_id] = asyncio.Event()
+            self._loops[loop.loop_id] = asyncio.create_task(
+                run_loop(self, loop), name=f"loop-{loop.loop_id}"
+            )
 
     async def _heartbeat_loop(self) -> None:
         while not await _wait_event(self._closing, self.settings.heartbeat_seconds):
             try:
-                await self.repo.heartbeat(
+                lost = await self.repo.heartbeat(
                     now=self.clock(),
-                    run_ids=list(self._runs),
+                    owner=self.owner,
+                    leases=[h.lease for h in self._runs.values() if not h.lost.is_set()],
                     loop_ids=list(self._loops),
                     chain_ids=list(self._chains),
                 )
+                for run_id in lost.lost_runs:
+                    self._lose(run_id, "heartbeat")
+                for driver_id in (*lost.lost_loops, *lost.lost_chains):
+                    self._lose_driver(driver_id)
                 await self._pull_loop_stops()
                 await self.sweep()
             except Exception:  # the DB may be briefly down; keep beating
                 log.exception("heartbeat failed")
+
+    def _lose(self, run_id: str, where: str) -> None:
+        """Another process holds the run now: stop this attempt, publish nothing more."""
+        handle = self._runs.get(run_id)
+        if handle is None or handle.lost.is_set():
+            return
+        log.error(
+            "run %s: lost the lease (owner %s, epoch %d) - found at %s; another process "
+            "took the run over, so this process stops it without publishing anything more",
+            run_id,
+            self.owner,
+            handle.run.lease_epoch,
+            where,
+        )
+        handle.lost.set()
+        handle.stop.set()
+        # The runner returns within a batch once stopped; cancel it if it does not.
+        task = handle.task
+        if task is not None:
+            asyncio.get_running_loop().call_later(
+                5.0, lambda: None if task.done() else task.cancel()
+            )
+
+    def _lose_driver(self, driver_id: str) -> None:
+        """A loop/chain driver whose row another process adopted: end it here silently."""
+        task = self._loops.get(driver_id) or self._chains.get(driver_id)
+        if task is None:
+            return
+        log.error("%s: adopted by another process; its driver here stops", driver_id)
+        self._lost_drivers.add(driver_id)
+        task.cancel()
+
+    def owns_driver(self, driver_id: str) -> bool:
+        """False once another process adopted this loop/chain, or while releasing it."""
+        return driver_id not in self._lost_drivers and not self.releasing
 
     async def _pull_loop_stops(self) -> None:
         """Loop stops requested through another replica reach this process here."""
@@ -279,6 +401,8 @@ class Supervisor:
             chunks_processed=0,
             stop_requested=False,
             resume_count=0,
+            lease_epoch=0,
+            auto_resume_attempts=0,
         )
 
     # -- one-shot runs -------------------------------------------------------
@@ -312,7 +436,7 @@ class Supervisor:
         self.spawn(run)
         return run
 
-    def spawn(self, run: RunRow) -> RunHandle:
+    def spawn(self, run: RunRow, *, give_up: str | None = None) -> RunHandle:
         handle = RunHandle(
             run=run,
             stop=asyncio.Event(),
@@ -324,32 +448,52 @@ class Supervisor:
             ),
             reported=(run.records_processed, run.records_failed),
             pause=_row_pause(run),
+            give_up=give_up,
         )
+        if run.stop_requested:  # stopped while INTERRUPTED: end it STOPPED
+            handle.stop_asked = True
+            handle.stop.set()
         self._runs[run.run_id] = handle
         handle.task = asyncio.create_task(self._execute(handle), name=f"run-{run.run_id}")
         return handle
 
     async def wait_run(self, run_id: str) -> RunStatus:
-        """Wait for a run executed by this process to end; returns its final status."""
+        """Wait for a run to end; returns its final (terminal) status.
+
+        Follows the run through interruptions and takeovers: when this process's
+        attempt ends without a terminal status (INTERRUPTED, lease lost) or the
+        run is executed elsewhere, the database is polled until it is terminal.
+        """
         handle = self._runs.get(run_id)
-        if handle is None:
+        if handle is not None:
+            await handle.done.wait()
+            if handle.final_status is not None and handle.final_status.terminal:
+                return handle.final_status
+            if self._closed:
+                return handle.final_status or RunStatus.INTERRUPTED
+        while True:
             run = await self.repo.get_run(run_id)
             if run is None:
                 raise RunNotFound(run_id)
-            return RunStatus(run.status)
-        await handle.done.wait()
-        assert handle.final_status is not None
-        return handle.final_status
+            status = RunStatus(run.status)
+            if status.terminal:
+                return status
+            local = self._runs.get(run_id)
+            if local is not None:  # resumed here meanwhile
+                return await self.wait_run(run_id)
+            await asyncio.sleep(self.settings.progress_seconds)
 
-    async def _execute(self, handle: RunHandle) -> RunStatus:
+    async def _execute(self, handle: RunHandle) -> RunStatus | None:
         run = handle.run
-        status = RunStatus.FAILED
+        status: RunStatus | None = RunStatus.FAILED
         error: str | None = None
         ticker = asyncio.create_task(self._progress_loop(handle), name=f"progress-{run.run_id}")
         # Every run is bounded, so whoever waits for it (chain, loop, CLI) is too.
         deadline = asyncio.timeout(self.settings.run_max_seconds)
         try:
             runner = self.runners.get(Phase(run.phase))
+            if handle.give_up is not None:
+                raise RunFatalError(handle.give_up)
             if runner is None:
                 raise ConfigError(f"no runner is configured for {run.phase}")
             chunks = await self.repo.list_chunks(run.run_id)
@@ -362,11 +506,14 @@ class Supervisor:
                 stop=handle.stop,
                 chunks=chunks,
                 breaker=self.policy.new_breaker(),
+                lost=handle.lost,
             )
             async with deadline:
                 await runner.run(ctx)
-            if handle.shutdown:
-                status, error = RunStatus.ABANDONED, self._shutdown_message(run)
+            if handle.lost.is_set():
+                raise LeaseLost(run.run_id, run.lease_epoch, "finishing")
+            if handle.shutdown and not handle.stop_asked:
+                status, error = self._shutdown_status(run)
             elif handle.stop.is_set():
                 status, error = RunStatus.STOPPED, "stopped on request"
             else:  # ran to its end: the outcome policy decides (docs/collection.md)
@@ -382,8 +529,11 @@ class Supervisor:
             else:
                 log.exception("run %s crashed", run.run_id)
                 error = f"internal error: {type(exc).__name__}: {exc}"
+        except LeaseLost:
+            self._lose(run.run_id, "a fenced write")
+            status = None
         except asyncio.CancelledError:
-            status, error = RunStatus.ABANDONED, self._shutdown_message(run)
+            status, error = self._shutdown_status(run)
         except (NexonApiError, RunFatalError, StoreError, ConfigError) as exc:
             status, error = RunStatus.FAILED, str(exc)
         except MaplecollectError as exc:
@@ -394,8 +544,37 @@ class Supervisor:
         finally:
             handle.ended.set()
             await asyncio.gather(ticker, return_exceptions=True)
+        if status is None or handle.lost.is_set():
+            self._abandon_attempt(handle)
+            return None
         await self._finish(handle, status, error)
         return status
+
+    def _forget_run(self, handle: RunHandle) -> None:
+        # Only this attempt: the run may already run here again under a newer epoch.
+        if self._runs.get(handle.run.run_id) is handle:
+            del self._runs[handle.run.run_id]
+
+    def _abandon_attempt(self, handle: RunHandle) -> None:
+        """End a fenced-out attempt locally: no manifest, no status, no row."""
+        handle.lost.set()
+        handle.final_status = None
+        handle.done.set()
+        self._forget_run(handle)
+        log.error(
+            "run %s: this process (%s, epoch %d) exited the run after losing its lease",
+            handle.run.run_id,
+            self.owner,
+            handle.run.lease_epoch,
+        )
+
+    def _shutdown_status(self, run: RunRow) -> tuple[RunStatus, str]:
+        if self.auto_resume:
+            return RunStatus.INTERRUPTED, (
+                "the service stopped while this run was in progress; it resumes "
+                "automatically when a service is up again"
+            )
+        return RunStatus.ABANDONED, self._shutdown_message(run)
 
     @staticmethod
     def _shutdown_message(run: RunRow) -> str:
@@ -413,10 +592,14 @@ class Supervisor:
             log.exception("clearing the pause of run %s failed", run.run_id)
         try:
             await self._write_progress(handle)
-            if self.finalizer is not None and status is not RunStatus.ABANDONED:
+            if self.finalizer is not None and status.terminal and status is not RunStatus.ABANDONED:
                 manifest_path = await self.finalizer.finalize(
                     run, status.value, repo=self.repo, services=self.services
                 )
+        except LeaseLost:
+            self._lose(run.run_id, "finalising")
+            self._abandon_attempt(handle)
+            return
         except Exception as exc:  # the manifest failed: the run cannot be COMPLETED
             log.exception("finalising run %s failed", run.run_id)
             if status is RunStatus.COMPLETED:
@@ -425,13 +608,17 @@ class Supervisor:
         for attempt in range(5):
             try:
                 await self.repo.finish_run(
-                    run.run_id,
+                    handle.lease,
                     status,
                     now=self.clock(),
                     error_message=error,
                     manifest_path=manifest_path,
                 )
                 break
+            except LeaseLost:
+                self._lose(run.run_id, f"recording {status.value}")
+                self._abandon_attempt(handle)
+                return
             except Exception:
                 log.exception(
                     "recording the end of run %s failed (attempt %d)", run.run_id, attempt
@@ -440,7 +627,7 @@ class Supervisor:
         RUNS_FINISHED.labels(run.phase, status.value).inc()
         handle.final_status = status
         handle.done.set()
-        self._runs.pop(run.run_id, None)
+        self._forget_run(handle)
         log.info("run %s ended %s", run.run_id, status.value)
 
     async def _write_progress(self, handle: RunHandle) -> bool:
@@ -454,7 +641,7 @@ class Supervisor:
             RECORDS.labels(phase, "failed").inc(p.failed - done_failed)
         handle.reported = (max(p.records, done_ok), max(p.failed, done_failed))
         return await self.repo.record_progress(
-            handle.run.run_id,
+            handle.lease,
             now=self.clock(),
             records_processed=p.records,
             records_failed=p.failed,
@@ -475,16 +662,22 @@ class Supervisor:
             reason=pause.reason if pause else None,
             since=pause.since if pause else None,
             until=pause.until if pause else None,
+            lease=handle.lease,
         )
         handle.pause = pause
 
     async def _progress_loop(self, handle: RunHandle) -> None:
-        """Progress and heartbeat at a bounded rate; picks up stops from any replica."""
+        """Progress and heartbeat at a bounded rate; picks up stops from any replica
+        and notices at once when the lease moved on."""
         while not await _wait_event(handle.ended, self.settings.progress_seconds):
             try:
                 if await self._write_progress(handle):
+                    handle.stop_asked = True
                     handle.stop.set()
                 await self._write_pause(handle, self.services.nexon_pause())
+            except LeaseLost:
+                self._lose(handle.run.run_id, "progress")
+                return
             except Exception:
                 log.exception("progress write for %s failed", handle.run.run_id)
 
@@ -539,6 +732,7 @@ class Supervisor:
     def _stop_local(self, run_id: str) -> None:
         handle = self._runs.get(run_id)
         if handle is not None:
+            handle.stop_asked = True
             handle.stop.set()
 
     # -- loops -------------------------------------------------------------------

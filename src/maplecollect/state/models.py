@@ -30,6 +30,9 @@ class RunStatus(StrEnum):
     FAILED = "FAILED"
     STOPPED = "STOPPED"
     ABANDONED = "ABANDONED"
+    # The owner went away (graceful shutdown or a lost lease); the run keeps its
+    # phase slot and waits to be resumed automatically under the same runId.
+    INTERRUPTED = "INTERRUPTED"
 
     @property
     def terminal(self) -> bool:
@@ -37,7 +40,7 @@ class RunStatus(StrEnum):
 
     @property
     def resumable(self) -> bool:
-        return self in (RunStatus.FAILED, RunStatus.ABANDONED)
+        return self in (RunStatus.FAILED, RunStatus.ABANDONED, RunStatus.INTERRUPTED)
 
 
 class LoopStatus(StrEnum):
@@ -55,12 +58,15 @@ class ChainStatus(StrEnum):
     STOPPED = "STOPPED"
 
 
-ACTIVE_RUN_STATUSES = frozenset({RunStatus.RUNNING, RunStatus.STOPPING})
+ACTIVE_RUN_STATUSES = frozenset({RunStatus.RUNNING, RunStatus.STOPPING, RunStatus.INTERRUPTED})
+# Statuses whose executor holds the lease (an INTERRUPTED run has no executor).
+LEASED_RUN_STATUSES = frozenset({RunStatus.RUNNING, RunStatus.STOPPING})
 ACTIVE_LOOP_STATUSES = frozenset(
     {LoopStatus.RUNNING, LoopStatus.WAITING_FOR_CHAIN, LoopStatus.STOPPING}
 )
 # The partial-index predicate, spelled once for both dialects.
-_ACTIVE_RUN_SQL = text("status IN ('RUNNING', 'STOPPING')")
+# INTERRUPTED is in it: an interrupted run keeps its slot until it is resumed.
+_ACTIVE_RUN_SQL = text("status IN ('RUNNING', 'STOPPING', 'INTERRUPTED')")
 _ACTIVE_LOOP_SQL = text("status IN ('RUNNING', 'WAITING_FOR_CHAIN', 'STOPPING')")
 
 NAMING = {
@@ -130,6 +136,14 @@ class RunRow(Base):
     pause_reason: Mapped[str | None] = mapped_column(Text)
     pause_since: Mapped[datetime | None] = mapped_column(TS)
     pause_until: Mapped[datetime | None] = mapped_column(TS)
+    # Fencing token: bumped whenever a process takes the run over (resume,
+    # auto-resume). Every write of the run's executor is conditional on
+    # (owner, lease_epoch) still being its own - see docs/reliability.md.
+    lease_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # Automatic resumes since the run last published a part (bounded by
+    # MAPLECOLLECT_AUTO_RESUME_MAX_ATTEMPTS), and when the next one may start.
+    auto_resume_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    resume_after: Mapped[datetime | None] = mapped_column(TS)
 
     __table_args__ = (
         # At most one non-terminal run per phase, across processes and replicas.

@@ -6,25 +6,43 @@ Each method is one short transaction. Slot rules are enforced by the database
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, literal_column, or_, select, text, union_all, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    delete,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from maplecollect.errors import ChainActive, InvalidTransition, RunNotFound, SlotConflict
+from maplecollect.errors import (
+    ChainActive,
+    InvalidTransition,
+    LeaseLost,
+    RunNotFound,
+    SlotConflict,
+)
 from maplecollect.phases import ORDER, Phase
 from maplecollect.state import outbox
 from maplecollect.state.coalesce import CoalescedRead
-from maplecollect.state.database import create_async_db_engine, session_factory
+from maplecollect.state.database import create_async_db_engine, engine_timeouts, session_factory
 from maplecollect.state.models import (
     ACTIVE_LOOP_STATUSES,
     ACTIVE_RUN_STATUSES,
+    LEASED_RUN_STATUSES,
     ChainRow,
     ChainStatus,
     ChunkRow,
@@ -39,6 +57,58 @@ from maplecollect.state.models import (
 _ACTIVE_RUN = [s.value for s in ACTIVE_RUN_STATUSES]
 _ACTIVE_LOOP = [s.value for s in ACTIVE_LOOP_STATUSES]
 _TERMINAL_RUN = [s.value for s in RunStatus if s.terminal]
+_LEASED_RUN = [s.value for s in LEASED_RUN_STATUSES]
+_INTERRUPTED = RunStatus.INTERRUPTED.value
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Who may write a run: one owner at one epoch (the fencing token).
+
+    Every write a run's executor makes is conditional on the row still carrying
+    this owner and epoch in a leased status (RUNNING/STOPPING); a takeover bumps
+    the epoch, so a process that was frozen or partitioned finds every later
+    write refused (LeaseLost). See docs/reliability.md "Fencing".
+    """
+
+    run_id: str
+    owner: str
+    epoch: int
+
+    @classmethod
+    def of(cls, run: RunRow) -> Lease:
+        return cls(run.run_id, run.owner, run.lease_epoch)
+
+    def held(self) -> ColumnElement[bool]:
+        return and_(
+            RunRow.run_id == self.run_id,
+            RunRow.owner == self.owner,
+            RunRow.lease_epoch == self.epoch,
+            RunRow.status.in_(_LEASED_RUN),
+        )
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """An INTERRUPTED run this process took over; `give_up` ends it FAILED at once."""
+
+    run: RunRow
+    give_up: str | None = None
+
+
+@dataclass
+class HeartbeatResult:
+    """What a heartbeat could not renew: this process lost those runs/loops/chains."""
+
+    lost_runs: list[str] = field(default_factory=list)
+    lost_loops: list[str] = field(default_factory=list)
+    lost_chains: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SweepResult:
+    abandoned: list[str] = field(default_factory=list)
+    interrupted: list[str] = field(default_factory=list)
 
 
 def _status_picks() -> Any:
@@ -108,7 +178,9 @@ class Repository:
         self._read = self._session
         if engine.dialect.name == "sqlite":
             url = engine.url.render_as_string(hide_password=False)
-            self._read_engine = create_async_db_engine(url, writer=False)
+            self._read_engine = create_async_db_engine(
+                url, writer=False, timeouts=engine_timeouts(engine)
+            )
             self._read = session_factory(self._read_engine)
         self._status_reads = CoalescedRead(self._read_status_snapshot)
         # The outbox (docs/downstream.md): written inside add_chunk / finish_run.
@@ -135,10 +207,13 @@ class Repository:
         )
 
     @staticmethod
-    async def _active_run(session: AsyncSession, phase: Phase) -> RunRow | None:
-        res = await session.execute(
-            select(RunRow).where(RunRow.phase == phase.value, RunRow.status.in_(_ACTIVE_RUN))
-        )
+    async def _active_run(
+        session: AsyncSession, phase: Phase, *, exclude: str | None = None
+    ) -> RunRow | None:
+        stmt = select(RunRow).where(RunRow.phase == phase.value, RunRow.status.in_(_ACTIVE_RUN))
+        if exclude is not None:
+            stmt = stmt.where(RunRow.run_id != exclude)
+        res = await session.execute(stmt)
         return res.scalars().first()
 
     @staticmethod
@@ -220,7 +295,11 @@ class Repository:
         return row
 
     async def resume_run(self, run_id: str, *, owner: str, now: datetime) -> RunRow:
-        """Put a FAILED/ABANDONED run back into its phase slot under the same runId."""
+        """Put a FAILED/ABANDONED/INTERRUPTED run back into its phase slot, same runId.
+
+        Takes the run over: the lease epoch is bumped, so any earlier executor
+        of the run is fenced out from here on.
+        """
         try:
             async with self._session.begin() as session:
                 run = await session.get(RunRow, run_id, with_for_update=True)
@@ -232,23 +311,67 @@ class Repository:
                 await self._lock_phase(session, phase)
                 await self._yield_to_chain(session, phase, chain_id=run.chain_id)
                 loop = await self._active_loop(session, phase)
-                if loop is not None:
+                if loop is not None and loop.loop_id != run.loop_id:
                     raise SlotConflict(phase.value, loop_id=loop.loop_id)
-                active = await self._active_run(session, phase)
+                active = await self._active_run(session, phase, exclude=run_id)
                 if active is not None:
                     raise SlotConflict(phase.value, run_id=active.run_id)
-                run.status = RunStatus.RUNNING.value
-                run.owner = owner
-                run.heartbeat_at = now
-                run.updated_at = now
-                run.completed_at = None
-                run.error_message = None
+                self._take_over(run, owner=owner, now=now)
+                run.auto_resume_attempts = 0
                 run.stop_requested = False
-                run.resume_count += 1
         except IntegrityError as exc:
             active = await self.active_run(phase)
             raise SlotConflict(phase.value, run_id=active.run_id if active else None) from exc
         return run
+
+    @staticmethod
+    def _take_over(run: RunRow, *, owner: str, now: datetime) -> None:
+        run.status = RunStatus.STOPPING.value if run.stop_requested else RunStatus.RUNNING.value
+        run.owner = owner
+        run.lease_epoch += 1
+        run.heartbeat_at = now
+        run.updated_at = now
+        run.completed_at = None
+        run.error_message = None
+        run.resume_after = None
+        run.resume_count += 1
+
+    async def claim_interrupted(
+        self, *, owner: str, now: datetime, max_attempts: int
+    ) -> list[Claimed]:
+        """Take over every INTERRUPTED run that is due (auto-resume).
+
+        One conditional UPDATE per run (same epoch, still INTERRUPTED), so two
+        replicas sweeping at once never both win. A run already resumed
+        `max_attempts` times without publishing a part is claimed with
+        `give_up` set: its new owner ends it FAILED (with a manifest).
+        """
+        async with self._read() as session:
+            res = await session.execute(
+                select(RunRow.run_id, RunRow.lease_epoch).where(
+                    RunRow.status == _INTERRUPTED,
+                    or_(RunRow.resume_after.is_(None), RunRow.resume_after <= now),
+                )
+            )
+            due = [(row[0], row[1]) for row in res.all()]
+        claimed: list[Claimed] = []
+        for run_id, epoch in due:
+            async with self._session.begin() as session:
+                run = await session.get(RunRow, run_id, with_for_update=True)
+                if run is None or run.status != _INTERRUPTED or run.lease_epoch != epoch:
+                    continue  # another replica was faster
+                reason = run.error_message
+                give_up = None
+                if run.auto_resume_attempts >= max_attempts:
+                    give_up = (
+                        f"interrupted {run.auto_resume_attempts + 1} times without publishing "
+                        f"a part; last: {reason or 'unknown'}; resume it with POST "
+                        f"/api/internal/resume/run/{run_id}"
+                    )
+                self._take_over(run, owner=owner, now=now)
+                run.auto_resume_attempts += 1
+                claimed.append(Claimed(run, give_up))
+        return claimed
 
     # -- runs ----------------------------------------------------------------
 
@@ -297,7 +420,7 @@ class Repository:
 
     async def record_progress(
         self,
-        run_id: str,
+        lease: Lease,
         *,
         now: datetime,
         records_processed: int,
@@ -308,13 +431,16 @@ class Repository:
         eta_seconds: float | None,
         failures_by_code: Mapping[str, int] | None = None,
     ) -> bool:
-        """Write progress and heartbeat; return whether a stop was requested."""
+        """Write progress and heartbeat under `lease`; return whether a stop was requested.
+
+        Raises LeaseLost when the run is no longer this executor's.
+        """
         # Written whenever given, so a resumed run's recount replaces the older counts.
         by_code = {} if failures_by_code is None else {"failures_by_code": dict(failures_by_code)}
         async with self._session.begin() as session:
-            await session.execute(
+            res = await session.execute(
                 update(RunRow)
-                .where(RunRow.run_id == run_id)
+                .where(lease.held())
                 .values(
                     records_processed=records_processed,
                     records_failed=records_failed,
@@ -326,11 +452,19 @@ class Repository:
                     heartbeat_at=now,
                     **by_code,
                 )
+                .returning(RunRow.stop_requested)
             )
-            res = await session.execute(
-                select(RunRow.stop_requested).where(RunRow.run_id == run_id)
-            )
-            return bool(res.scalar())
+            row = res.first()
+            if row is None:
+                raise LeaseLost(lease.run_id, lease.epoch, "writing progress")
+            return bool(row[0])
+
+    async def check_lease(self, lease: Lease, what: str) -> None:
+        """Raise LeaseLost unless `lease` is still held (before publishing a file)."""
+        async with self._session.begin() as session:
+            res = await session.execute(select(RunRow.run_id).where(lease.held()))
+            if res.first() is None:
+                raise LeaseLost(lease.run_id, lease.epoch, what)
 
     async def record_pause(
         self,
@@ -340,12 +474,18 @@ class Repository:
         reason: str | None,
         since: datetime | None,
         until: datetime | None,
+        lease: Lease | None = None,
     ) -> None:
-        """Set (or, with None, clear) why a run waits; the supervisor calls it on change only."""
+        """Set (or, with None, clear) why a run waits; the supervisor calls it on change only.
+
+        With `lease`, only while it is held (a fenced-out executor changes nothing;
+        its next progress write reports the loss).
+        """
+        cond = lease.held() if lease is not None else RunRow.run_id == run_id
         async with self._session.begin() as session:
             await session.execute(
                 update(RunRow)
-                .where(RunRow.run_id == run_id)
+                .where(cond)
                 .values(pause_code=code, pause_reason=reason, pause_since=since, pause_until=until)
             )
 
@@ -358,24 +498,35 @@ class Repository:
 
     async def finish_run(
         self,
-        run_id: str,
+        lease: Lease,
         status: RunStatus,
         *,
         now: datetime,
         error_message: str | None = None,
         manifest_path: str | None = None,
     ) -> RunRow:
-        """End a run; the stop flag is cleared with it so it can never hit another run."""
+        """End a run (or leave it INTERRUPTED) under `lease`; raises LeaseLost.
+
+        The stop flag is cleared with it so it can never hit another run. An
+        INTERRUPTED run may be resumed by any replica at once.
+        """
         async with self._session.begin() as session:
-            run = await session.get(RunRow, run_id, with_for_update=True)
+            res = await session.execute(select(RunRow).where(lease.held()).with_for_update())
+            run = res.scalars().first()
             if run is None:
-                raise RunNotFound(run_id)
+                if await session.get(RunRow, lease.run_id) is None:
+                    raise RunNotFound(lease.run_id)
+                raise LeaseLost(lease.run_id, lease.epoch, f"recording {status.value}")
+            interrupted = status is RunStatus.INTERRUPTED
             previous = run.status
             run.status = status.value
             run.updated_at = now
             run.completed_at = now if status.terminal else None
-            run.stop_requested = False
+            # A stop asked for before the shutdown survives it: the new owner ends
+            # the run STOPPED.
+            run.stop_requested = interrupted and run.stop_requested
             run.error_message = error_message
+            run.resume_after = now if interrupted else None
             if manifest_path is not None:
                 run.manifest_path = manifest_path
             if status is not RunStatus.COMPLETED:
@@ -385,11 +536,21 @@ class Repository:
         return run
 
     async def request_run_stop(self, run_id: str, *, now: datetime) -> bool:
+        """Ask the run to stop. An INTERRUPTED run keeps waiting for a new owner,
+        due at once, who ends it STOPPED (with its manifest) instead of collecting.
+        """
         async with self._session.begin() as session:
             res = await session.execute(
                 update(RunRow)
-                .where(RunRow.run_id == run_id, RunRow.status.in_(_ACTIVE_RUN))
+                .where(RunRow.run_id == run_id, RunRow.status.in_(_LEASED_RUN))
                 .values(stop_requested=True, status=RunStatus.STOPPING.value, updated_at=now)
+            )
+            if getattr(res, "rowcount", 0):
+                return True
+            res = await session.execute(
+                update(RunRow)
+                .where(RunRow.run_id == run_id, RunRow.status == _INTERRUPTED)
+                .values(stop_requested=True, resume_after=now, updated_at=now)
             )
             return bool(getattr(res, "rowcount", 0))
 
@@ -397,54 +558,110 @@ class Repository:
         self,
         *,
         now: datetime,
-        run_ids: Iterable[str] = (),
+        owner: str,
+        leases: Iterable[Lease] = (),
         loop_ids: Iterable[str] = (),
         chain_ids: Iterable[str] = (),
-    ) -> None:
-        runs, loops, chains = list(run_ids), list(loop_ids), list(chain_ids)
+    ) -> HeartbeatResult:
+        """Renew what this process holds; report what it no longer holds."""
+        held, loops, chains = list(leases), list(loop_ids), list(chain_ids)
+        lost = HeartbeatResult()
         async with self._session.begin() as session:
-            if runs:
-                await session.execute(
-                    update(RunRow).where(RunRow.run_id.in_(runs)).values(heartbeat_at=now)
+            if held:
+                res = await session.execute(
+                    update(RunRow)
+                    .where(or_(*(lease.held() for lease in held)))
+                    .values(heartbeat_at=now)
+                    .returning(RunRow.run_id)
                 )
+                renewed = set(res.scalars())
+                lost.lost_runs = [lease.run_id for lease in held if lease.run_id not in renewed]
             if loops:
-                await session.execute(
-                    update(LoopRow).where(LoopRow.loop_id.in_(loops)).values(heartbeat_at=now)
+                res = await session.execute(
+                    update(LoopRow)
+                    .where(LoopRow.loop_id.in_(loops), LoopRow.owner == owner)
+                    .values(heartbeat_at=now)
+                    .returning(LoopRow.loop_id)
                 )
+                renewed = set(res.scalars())
+                lost.lost_loops = [loop_id for loop_id in loops if loop_id not in renewed]
             if chains:
-                await session.execute(
-                    update(ChainRow).where(ChainRow.chain_id.in_(chains)).values(heartbeat_at=now)
+                res = await session.execute(
+                    update(ChainRow)
+                    .where(ChainRow.chain_id.in_(chains), ChainRow.owner == owner)
+                    .values(heartbeat_at=now)
+                    .returning(ChainRow.chain_id)
                 )
+                renewed = set(res.scalars())
+                lost.lost_chains = [chain_id for chain_id in chains if chain_id not in renewed]
+        return lost
 
-    async def abandon_dead(
-        self, *, now: datetime, stale_after: timedelta, dead_owners: Sequence[str] = ()
-    ) -> list[str]:
-        """Runs whose owner stopped heart-beating become ABANDONED (never restarted).
+    async def sweep_dead(
+        self,
+        *,
+        now: datetime,
+        stale_after: timedelta,
+        dead_owners: Sequence[str] = (),
+        auto_resume: bool = False,
+        backoff: Callable[[int], float] = lambda _attempts: 0.0,
+    ) -> SweepResult:
+        """Runs whose owner stopped heart-beating lose their lease.
 
-        Their loops end STOPPED and their chains FAILED, each with the reason.
-        Returns the abandoned run ids.
+        With `auto_resume` they become INTERRUPTED (still holding the slot), due
+        for a new owner after `backoff(auto_resume_attempts)` seconds; loops and
+        chains are left for `adopt_*` to take over. Without it they become
+        ABANDONED (resumed by hand), their loops end STOPPED and their chains
+        FAILED, each with the reason - as before auto-resume existed.
         """
         cutoff = now - stale_after
-        stale_runs = or_(RunRow.heartbeat_at < cutoff, RunRow.owner.in_(list(dead_owners)))
+        dead = list(dead_owners)
+        stale_runs = or_(RunRow.heartbeat_at < cutoff, RunRow.owner.in_(dead))
+        result = SweepResult()
         async with self._session.begin() as session:
             res = await session.execute(
-                select(RunRow).where(RunRow.status.in_(_ACTIVE_RUN), stale_runs).with_for_update()
+                select(RunRow).where(RunRow.status.in_(_LEASED_RUN), stale_runs).with_for_update()
             )
-            abandoned = list(res.scalars())
-            for run in abandoned:
+            for run in res.scalars():
+                last = run.heartbeat_at.isoformat()
+                run.updated_at = now
+                if auto_resume:
+                    delay = backoff(run.auto_resume_attempts)
+                    run.status = _INTERRUPTED
+                    run.resume_after = now + timedelta(seconds=delay)
+                    run.error_message = (
+                        f"owner {run.owner} stopped heart-beating (last at {last}); "
+                        f"resuming automatically in {delay:g} s"
+                    )
+                    result.interrupted.append(run.run_id)
+                    continue
+                run.status = RunStatus.ABANDONED.value
+                run.stop_requested = False
+                run.completed_at = now
+                run.error_message = (
+                    f"owner {run.owner} stopped heart-beating (last at {last}); resume it "
+                    f"with POST /api/internal/resume/run/{run.run_id}"
+                )
+                result.abandoned.append(run.run_id)
+            if auto_resume:
+                return result
+            # Auto-resume was switched off: nobody will resume INTERRUPTED runs.
+            res = await session.execute(
+                select(RunRow).where(RunRow.status == _INTERRUPTED).with_for_update()
+            )
+            for run in res.scalars():
                 run.status = RunStatus.ABANDONED.value
                 run.stop_requested = False
                 run.completed_at = now
                 run.updated_at = now
                 run.error_message = (
-                    f"owner {run.owner} stopped heart-beating (last at "
-                    f"{run.heartbeat_at.isoformat()}); resume it with POST "
-                    f"/api/internal/resume/run/{run.run_id}"
+                    f"{run.error_message or 'interrupted'}; MAPLECOLLECT_AUTO_RESUME is off: "
+                    f"resume it with POST /api/internal/resume/run/{run.run_id}"
                 )
+                result.abandoned.append(run.run_id)
             res_l = await session.execute(
                 select(LoopRow).where(
                     LoopRow.status.in_(_ACTIVE_LOOP),
-                    or_(LoopRow.heartbeat_at < cutoff, LoopRow.owner.in_(list(dead_owners))),
+                    or_(LoopRow.heartbeat_at < cutoff, LoopRow.owner.in_(dead)),
                 )
             )
             for loop in res_l.scalars():
@@ -457,7 +674,7 @@ class Repository:
             res_c = await session.execute(
                 select(ChainRow).where(
                     ChainRow.status == ChainStatus.RUNNING.value,
-                    or_(ChainRow.heartbeat_at < cutoff, ChainRow.owner.in_(list(dead_owners))),
+                    or_(ChainRow.heartbeat_at < cutoff, ChainRow.owner.in_(dead)),
                 )
             )
             for chain in res_c.scalars():
@@ -465,12 +682,58 @@ class Repository:
                 chain.completed_at = now
                 chain.updated_at = now
                 chain.error_message = f"owner {chain.owner} stopped heart-beating; chain ended"
-            return [r.run_id for r in abandoned]
+        return result
+
+    async def adopt_chains(
+        self, *, owner: str, now: datetime, stale_after: timedelta, dead_owners: Sequence[str]
+    ) -> list[ChainRow]:
+        """Take over RUNNING chains whose owner is gone (auto-resume): owner := `owner`."""
+        cutoff = now - stale_after
+        adopted: list[ChainRow] = []
+        async with self._session.begin() as session:
+            res = await session.execute(
+                select(ChainRow)
+                .where(
+                    ChainRow.status == ChainStatus.RUNNING.value,
+                    ChainRow.owner != owner,
+                    or_(ChainRow.heartbeat_at < cutoff, ChainRow.owner.in_(list(dead_owners))),
+                )
+                .with_for_update()
+            )
+            for chain in res.scalars():
+                chain.owner = owner
+                chain.heartbeat_at = now
+                chain.updated_at = now
+                adopted.append(chain)
+        return adopted
+
+    async def adopt_loops(
+        self, *, owner: str, now: datetime, stale_after: timedelta, dead_owners: Sequence[str]
+    ) -> list[LoopRow]:
+        """Take over active loops whose owner is gone (auto-resume): owner := `owner`."""
+        cutoff = now - stale_after
+        adopted: list[LoopRow] = []
+        async with self._session.begin() as session:
+            res = await session.execute(
+                select(LoopRow)
+                .where(
+                    LoopRow.status.in_(_ACTIVE_LOOP),
+                    LoopRow.owner != owner,
+                    or_(LoopRow.heartbeat_at < cutoff, LoopRow.owner.in_(list(dead_owners))),
+                )
+                .with_for_update()
+            )
+            for loop in res.scalars():
+                loop.owner = owner
+                loop.heartbeat_at = now
+                loop.updated_at = now
+                adopted.append(loop)
+        return adopted
 
     async def active_owners(self) -> list[str]:
         async with self._read() as session:
             stmts = [
-                select(RunRow.owner).where(RunRow.status.in_(_ACTIVE_RUN)),
+                select(RunRow.owner).where(RunRow.status.in_(_LEASED_RUN)),
                 select(LoopRow.owner).where(LoopRow.status.in_(_ACTIVE_LOOP)),
                 select(ChainRow.owner).where(ChainRow.status == ChainStatus.RUNNING.value),
             ]
@@ -611,12 +874,22 @@ class Repository:
             return await session.get(ChainRow, chain_id)
 
     async def finish_chain(
-        self, chain_id: str, status: ChainStatus, *, now: datetime, error_message: str | None
-    ) -> None:
+        self,
+        chain_id: str,
+        status: ChainStatus,
+        *,
+        now: datetime,
+        error_message: str | None,
+        owner: str | None = None,
+    ) -> bool:
+        """End a chain; with `owner`, only while that owner still holds it."""
+        cond = [ChainRow.chain_id == chain_id]
+        if owner is not None:
+            cond.append(ChainRow.owner == owner)
         async with self._session.begin() as session:
-            await session.execute(
+            res = await session.execute(
                 update(ChainRow)
-                .where(ChainRow.chain_id == chain_id)
+                .where(*cond)
                 .values(
                     status=status.value,
                     completed_at=now,
@@ -624,16 +897,30 @@ class Repository:
                     error_message=error_message,
                 )
             )
+            return bool(getattr(res, "rowcount", 0))
 
     # -- chunks --------------------------------------------------------------
 
-    async def add_chunk(self, row: ChunkRow) -> None:
+    async def add_chunk(self, row: ChunkRow, lease: Lease | None = None) -> None:
         """Promote a published part: from now on it is the run's resume point.
 
-        Re-publishing the same part after a crash replaces the row (idempotent).
+        With `lease`, in one transaction that first checks (and, on PostgreSQL,
+        row-locks) the run under that lease, so a fenced-out executor never adds
+        a row; a promoted part also resets the auto-resume attempt count (the
+        run is making progress). Re-publishing the same part after a crash
+        replaces the row (idempotent).
         Its SNAPSHOT_CHUNK_READY event is written in the same transaction.
         """
         async with self._session.begin() as session:
+            if lease is not None:
+                res = await session.execute(
+                    update(RunRow)
+                    .where(lease.held())
+                    .values(auto_resume_attempts=0)
+                    .returning(RunRow.run_id)
+                )
+                if res.first() is None:
+                    raise LeaseLost(lease.run_id, lease.epoch, f"promoting part {row.part}")
             await session.merge(row)
             await outbox.announce_chunk(session, row, now=row.created_at)
         self.events.bell.ring()

@@ -95,7 +95,10 @@ def test_poke_mode_uses_the_same_classify(api, make_context):
         sensor.poke(make_context("w"))
 
 
-def _health(api, status=200, **body):
+def _health(api, status=200, token_status=200, **body):
+    api.get("/api/internal/run-status").respond(
+        token_status, json={"slots": {}} if token_status == 200 else {"error": "UNAUTHORIZED"}
+    )
     api.get("/health").respond(
         status,
         json={
@@ -143,3 +146,27 @@ def test_health_of_something_else_fails(api, make_context):
     api.get("/health").respond(404, text="<html>nope</html>")
     with pytest.raises(AirflowFailException, match="point at a maplecollect service"):
         ExtApiHealthSensor(task_id="check_external_api").poke(make_context())
+
+
+def test_health_checks_the_token_with_an_authenticated_call(api, make_context, ext_api):
+    _health(api)
+    assert ExtApiHealthSensor(task_id="check_external_api").poke(make_context()).is_done
+    (call,) = [c for c in api.calls if c.request.url.path == "/api/internal/run-status"]
+    assert call.request.headers["Authorization"] == f"Bearer {ext_api.token}"
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_health_with_a_refused_token_fails_at_once_with_the_fix(api, make_context, ext_api, status):
+    _health(api, token_status=status)
+    with pytest.raises(AirflowFailException) as failed:
+        ExtApiHealthSensor(task_id="check_external_api").poke(make_context())
+    message = str(failed.value)
+    assert f"refused the bearer token of connection 'external_api' (HTTP {status})" in message
+    assert "MAPLECOLLECT_API_TOKEN" in message
+    assert ext_api.token not in message
+
+
+def test_health_token_check_unreachable_keeps_waiting(api, make_context):
+    _health(api)
+    api.get("/api/internal/run-status").mock(side_effect=httpx.ConnectError("refused"))
+    assert ExtApiHealthSensor(task_id="check_external_api").poke(make_context()) is False

@@ -30,7 +30,6 @@ from live_stack import PHASES, ControlApi, service, simulator
 
 from maplecollect.airflow import pipeline as pl
 from maplecollect.airflow.hook import ExtApiHook
-from maplecollect.airflow.scope import SCOPE_STEPS, Action
 from maplecollect.sim import RunningSimulator
 from support.sim import SNAPSHOT
 
@@ -39,12 +38,8 @@ pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 DAG_FILE = Path(__file__).resolve().parents[2] / "dags" / "daily_collection_pipeline.py"
 CHARACTERS = 80
 
-PER_PHASE_IDS = [
-    t
-    for s in SCOPE_STEPS
-    for t in (pl.step_task_id(s), *([pl.wait_task_id(s)] if s.action is Action.TRIGGER else []))
-]
-STEP_IDS = [t for i in range(10) for t in (pl.slot_task_id(i), pl.slot_wait_task_id(i))]
+PER_PHASE_IDS = list(pl.PER_PHASE_TASKS)
+STEP_IDS = [pl.STEPS_TASK]
 PATH_IDS = {pl.DAILY_TRIGGER_TASK, pl.DAILY_WAIT_TASK, *PER_PHASE_IDS, *STEP_IDS}
 
 
@@ -236,19 +231,32 @@ def test_scope_ranking_and_ocid_uses_this_runs_ranking(live: ControlApi, run_dag
     assert _at(ranking["completedAt"]) <= _at(ocid["startedAt"])
 
 
-def test_steps_run_in_the_given_order_with_lineage(live: ControlApi, run_dag: Any) -> None:
+def test_steps_run_in_the_given_order_with_lineage(
+    live: ControlApi, run_dag: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
     live.wait_idle()
     steps = [
         {"action": "trigger", "phase": "RANKING_FETCH"},
         {"action": "trigger", "phase": "OCID_LOOKUP"},
     ]
+    capfd.readouterr()
     result = run_dag(live, {"steps": steps, "date": SNAPSHOT})
-    result.only({t: "success" for t in ("step_01", "step_01_wait", "step_02", "step_02_wait")})
-    _deferred(result, "step_01_wait")
-    _deferred(result, "step_02_wait")
+    result.only({"run_steps": "success"})
+    # ONE task, deferred once per trigger step: deferred, resumed, deferred, resumed.
+    states = result.went_through("run_steps")
+    assert states.count("deferred") == 2, states
+    assert states[-1] == "success"
     ranking, ocid = live.runs_of_dag_run(pl.DAG_ID, result.run_id)
-    assert ranking["airflowRunId"].endswith("/step_01")
-    assert ocid["airflowRunId"].endswith("/step_02")
+    assert ranking["airflowRunId"].endswith("/run_steps")
+    assert ocid["airflowRunId"].endswith("/run_steps")
+    output = _output(capfd)
+    assert f"step 1/2 (trigger RANKING_FETCH): started run {ranking['runId']}" in output
+    assert f"step 2/2 (trigger OCID_LOOKUP): started run {ocid['runId']}" in output
+    assert f"step 2/2 done: run {ocid['runId']} (OCID_LOOKUP) COMPLETED" in output
+    assert result.xcom("run_steps") == [
+        {"step": 1, "action": "trigger", "phase": "RANKING_FETCH", "id": ranking["runId"]},
+        {"step": 2, "action": "trigger", "phase": "OCID_LOOKUP", "id": ocid["runId"]},
+    ]
     assert (ranking["phase"], ocid["phase"]) == ("RANKING_FETCH", "OCID_LOOKUP")
     assert _at(ranking["startedAt"]) < _at(ocid["startedAt"])
     assert _at(ranking["completedAt"]) <= _at(ocid["startedAt"])  # step 2 waited for step 1

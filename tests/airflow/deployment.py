@@ -40,9 +40,6 @@ from support.procs import _clean_env, free_port
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[2]
 DAG_FILE = REPO / "dags" / "daily_collection_pipeline.py"
-PG_ADMIN_URL = os.environ.get(
-    "MAPLECOLLECT_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test"
-)
 AIRFLOW_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 
 # A downstream DAG as a user would write it: runs off the ITEM_EQUIPMENT asset and
@@ -151,6 +148,13 @@ class Deployment:
         res.raise_for_status()
         return {ti["task_id"]: ti["state"] for ti in res.json()["task_instances"]}
 
+    def task_tries(self, dag_id: str, run_id: str) -> dict[str, int]:
+        res = self.rest().get(
+            f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 100}
+        )
+        res.raise_for_status()
+        return {ti["task_id"]: ti["try_number"] for ti in res.json()["task_instances"]}
+
     def xcom(self, dag_id: str, run_id: str, task_id: str) -> Any:
         res = self.rest().get(
             f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value",
@@ -214,16 +218,18 @@ def _kill_all(procs: list[Proc]) -> None:
 
 
 @contextlib.contextmanager
-def metadata_database() -> Iterator[str]:
-    """A fresh PostgreSQL database for Airflow's metadata; dropped at the end."""
+def metadata_database(admin_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL database for Airflow's metadata; dropped at the end.
+
+    Yields `user@host:port/name` (the driver prefix is added per use)."""
     name = f"af_e2e_{secrets.token_hex(6)}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN_URL.rsplit("/", 1)[0].split("://", 1)[1]
+    base = admin_url.split("?", 1)[0].rsplit("/", 1)[0].split("://", 1)[1]
     try:
         yield f"{base}/{name}"
     finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
@@ -282,12 +288,12 @@ def airflow_env(home: Path, db: str, api_port: int, service_url: str) -> dict[st
 
 
 @contextlib.contextmanager
-def deployment(tmp: Path, *, characters: int) -> Iterator[Deployment]:
+def deployment(tmp: Path, *, postgres_url: str, characters: int) -> Iterator[Deployment]:
     procs: list[Proc] = []
     logs = tmp / "process-logs"
     logs.mkdir(parents=True)
     try:
-        with metadata_database() as db:
+        with metadata_database(postgres_url) as db:
             sim_port, svc_port, api_port = free_port(), free_port(), free_port()
             sim_url = f"http://127.0.0.1:{sim_port}"
             procs.append(

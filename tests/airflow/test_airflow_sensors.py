@@ -26,7 +26,10 @@ def api(ext_api):
         yield mock
 
 
-def test_run_sensor_defers_immediately_without_calling_the_service(api, make_context):
+def test_run_sensor_defers_after_one_look_when_the_run_is_still_going(api, make_context):
+    route = api.get(f"/api/internal/runs/{RUN}").respond(
+        200, json={"runId": RUN, "phase": "ITEM_EQUIPMENT", "status": "RUNNING"}
+    )
     sensor = PhaseRunSensor(
         task_id="w", run_id=RUN, poll_interval=7, timeout=3600, stop_expected=True
     )
@@ -38,7 +41,25 @@ def test_run_sensor_defers_immediately_without_calling_the_service(api, make_con
     assert kwargs["target"] == "run" and kwargs["target_id"] == RUN
     assert kwargs["poll_interval"] == 7 and kwargs["stop_expected"] is True
     assert deferred.value.timeout.total_seconds() > 3600  # Airflow's backstop is later than ours
-    assert not api.calls
+    assert route.call_count == 1  # one look, then the triggerer polls
+
+
+def test_run_that_already_ended_is_judged_without_deferring(api, make_context):
+    route = api.get(f"/api/internal/runs/{RUN}")
+    route.respond(200, json={"runId": RUN, "phase": "ITEM_EQUIPMENT", "status": "COMPLETED"})
+    assert PhaseRunSensor(task_id="w", run_id=RUN).execute(make_context("w")) == RUN
+    route.respond(
+        200,
+        json={"runId": RUN, "phase": "ITEM_EQUIPMENT", "status": "FAILED", "errorMessage": "boom"},
+    )
+    with pytest.raises(AirflowFailException, match="FAILED: boom"):
+        PhaseRunSensor(task_id="w", run_id=RUN).execute(make_context("w"))
+
+
+def test_unreachable_service_at_the_first_look_still_defers(api, make_context):
+    api.get(f"/api/internal/runs/{RUN}").mock(side_effect=httpx.ConnectError("down"))
+    with pytest.raises(TaskDeferred):
+        PhaseRunSensor(task_id="w", run_id=RUN).execute(make_context("w"))
 
 
 def test_sensor_has_retries_for_the_defer_race():
@@ -52,7 +73,10 @@ def test_sensor_without_a_valid_run_id_fails_clearly(make_context, bad):
         PhaseRunSensor(task_id="w", run_id=bad).execute(make_context("w"))
 
 
-def test_chain_sensor_defers_on_the_chain(make_context):
+def test_chain_sensor_defers_on_the_chain(api, make_context):
+    api.get("/api/internal/chains/chain-1").respond(
+        200, json={"chainId": "chain-1", "status": "RUNNING", "runs": {}}
+    )
     with pytest.raises(TaskDeferred) as deferred:
         DailyChainSensor(task_id="w", chain_id="chain-1").execute(make_context("w"))
     assert deferred.value.trigger.serialize()[1]["target"] == "chain"

@@ -124,7 +124,7 @@ def run_dag(airflow_db: None, monkeypatch: pytest.MonkeyPatch) -> Any:
     }.items():
         monkeypatch.setenv(f"MAPLECOLLECT_AIRFLOW_{name}", value)
 
-    def run(api: ControlApi, conf: dict[str, Any] | None) -> DagRunResult:
+    def run(api: ControlApi, conf: dict[str, Any] | None, token: str | None = None) -> DagRunResult:
         host, port = api.host_port
         monkeypatch.setenv(
             "AIRFLOW_CONN_EXTERNAL_API",
@@ -133,7 +133,7 @@ def run_dag(airflow_db: None, monkeypatch: pytest.MonkeyPatch) -> Any:
                     "conn_type": "maplecollect",
                     "host": host,
                     "port": port,
-                    "password": api.token,
+                    "password": token or api.token,
                     "extra": {"retries": 2, "backoff": 0.1},
                 }
             ),
@@ -476,4 +476,26 @@ def test_cross_key_errors_fail_the_first_task_before_any_call(
     output = _output(capfd)
     assert "invalid conf" in output
     assert reason in output
+    assert live.run_ids() == before
+
+
+# -- 8. a wrong token fails the first task at once, with the fix -------------------------
+
+
+def test_wrong_token_fails_the_check_at_once_with_the_fix(
+    live: ControlApi, run_dag: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
+    live.wait_idle()
+    before = live.run_ids()
+    capfd.readouterr()
+    wrong = "not-the-token-0123456789"
+    result = run_dag(live, {"scope": "RANKING_FETCH", "date": SNAPSHOT}, token=wrong)
+    assert result.states[pl.CHECK_TASK] == "failed"
+    # one poke, no reschedule: /health was UP, the authenticated call answered 401
+    assert result.went_through(pl.CHECK_TASK).count("up_for_reschedule") == 0
+    assert {result.states[t] for t in PATH_IDS | {pl.BRANCH_TASK}} == {"upstream_failed"}
+    output = _output(capfd)
+    assert "refused the bearer token of connection 'external_api' (HTTP 401)" in output
+    assert "MAPLECOLLECT_API_TOKEN" in output
+    assert wrong not in output and live.token not in output
     assert live.run_ids() == before

@@ -1,7 +1,8 @@
 """Sensors: wait for a phase run, a daily chain, or the service's /health.
 
-Run and chain sensors defer at once to `PhaseRunTrigger` (no worker slot while a
-phase runs for hours, DESIGN §10.10). `deferrable=False` polls in reschedule
+Run and chain sensors look once at the run (a run that already ended is judged at
+once) and otherwise defer to `PhaseRunTrigger` (no worker slot while a phase runs
+for hours, docs/airflow.md). `deferrable=False` polls in reschedule
 mode instead, with the same `classify` verdicts. The health sensor pokes in
 reschedule mode (it also frees the slot between pokes).
 """
@@ -84,6 +85,9 @@ class _TargetSensor(BaseSensorOperator):
         if not self.deferrable:
             return super().execute(context)
         target_id = self._checked_id()
+        done = self._already_done(context, target_id)
+        if done is not None:
+            return done
         self.log.info("waiting for %s %s in the triggerer", self.target.value, target_id)
         defer_until_done(
             self,
@@ -95,6 +99,32 @@ class _TargetSensor(BaseSensorOperator):
             **wait_knobs(self),
         )
         return None  # pragma: no cover - defer() raises
+
+    def _already_done(self, context: Any, target_id: str) -> str | None:
+        """One look before deferring: a run (or chain) that already ended is judged here.
+
+        A fast phase is often over by the time its wait starts; deferring would cost a
+        triggerer round trip and a second worker start, and an instantly firing trigger
+        meets Airflow's defer-exit race (apache/airflow#66374: the try is marked failed
+        and retried 30 s later). Unreachable or refused: defer, the trigger handles it.
+        """
+        hook = ExtApiHook(self.conn_id)
+        try:
+            document = (
+                hook.get_run(target_id) if self.target is Target.RUN else hook.get_chain(target_id)
+            )
+        except (ExtApiUnavailable, ExtApiRefused):
+            return None
+        outcome = classify_target(
+            self.target, document, target_id=target_id, stop_expected=self.stop_expected
+        )
+        if outcome.verdict is Verdict.WAITING:
+            return None
+        self.log.info("%s (already ended, no need to defer)", outcome.message)
+        if outcome.verdict is Verdict.FAILED:
+            raise AirflowFailException(outcome.message)
+        self._record_assets(context, document)
+        return target_id
 
     def execute_complete(self, context: Any, event: Any = None) -> str:
         """Resume after the trigger: succeed only on a "success" event; push the id."""

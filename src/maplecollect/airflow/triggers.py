@@ -29,6 +29,7 @@ from maplecollect.airflow.hook import ExtApiHook
 from maplecollect.airflow.outcome import Outcome, Target, classify_target
 from maplecollect.airflow.progress import chain_lines, run_line, state_key
 
+FIRST_POLL_GRACE = 3.0
 _ID_KEY = {Target.RUN: "runId", Target.CHAIN: "chainId", Target.PHASE_IDLE: "phase"}
 _DOC_KEY = {Target.RUN: "run", Target.CHAIN: "chain", Target.PHASE_IDLE: "run"}
 
@@ -174,6 +175,9 @@ class PhaseRunTrigger(BaseTrigger):
             await hook.aclose()
 
     async def _poll(self, hook: ExtApiHook) -> dict[str, Any]:
+        # The first poll waits a moment: a trigger that fires before the scheduler has
+        # seen the task's defer-exit makes Airflow fail the try (apache/airflow#66374).
+        await asyncio.sleep(min(self.poll_interval, FIRST_POLL_GRACE))
         errors = 0
         unreachable_since: float | None = None
         last: dict[str, Any] | None = None

@@ -345,7 +345,7 @@ def deployment(tmp: Path, *, postgres_url: str, characters: int) -> Iterator[Dep
                 env=env,
                 capture_output=True,
                 text=True,
-                timeout=240,
+                timeout=600,
                 check=False,
             )
             assert migrate.returncode == 0, migrate.stdout[-3000:] + migrate.stderr[-3000:]

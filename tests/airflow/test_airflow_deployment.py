@@ -339,9 +339,9 @@ def test_backfill_collects_each_day_one_after_another(dep: Deployment) -> None:
         "--dag-id",
         DAG,
         "--from-date",
-        f"{days[0]}T00:00:00+09:00",
+        days[0],
         "--to-date",
-        f"{days[1]}T23:59:00+09:00",
+        f"{days[1]}T18:00:00+00:00",
         "--max-active-runs",
         "1",
     )

@@ -65,13 +65,14 @@ def test_branch_plan(params, kept):
 
 
 def test_branch_operator_skips_by_id_and_succeeds(make_context):
+    from airflow.sdk import DAG
     from airflow.sdk.exceptions import DownstreamTasksSkipped
 
     from maplecollect.airflow.settings import WaitSettings
 
-    branch = pl.ScopeBranchOperator(task_id="branch_on_scope")
-    for task in pl.per_phase_chain(WaitSettings()):
-        branch >> task
+    with DAG(dag_id="branch_test", schedule=None):
+        branch = pl.ScopeBranchOperator(task_id="branch_on_scope")
+        pl.wire_in_order(branch, pl.per_phase_chain(WaitSettings()))
     with pytest.raises(DownstreamTasksSkipped) as skipped:
         branch.execute(make_context(params={"scope": "OCID_LOOKUP"}))
     assert "per_phase_trigger_ocid_lookup" not in skipped.value.tasks
@@ -177,13 +178,14 @@ def test_snapshot_date_follows_the_real_timetable():
         DagSerialization.deserialize_dag(
             DagSerialization.serialize_dag(dag)
         ).iter_dagrun_infos_between(
-            datetime.fromisoformat("2026-11-20T00:00:00+09:00"),
-            datetime.fromisoformat("2026-11-22T23:59:00+09:00"),
+            datetime.fromisoformat("2026-11-20T00:00:00+00:00"),
+            datetime.fromisoformat("2026-11-22T18:00:00+00:00"),
         )
     )
     days = [pl.snapshot_date({}, _dag_run("backfill", info.data_interval.start)) for info in infos]
+    # backfill dates select schedule times: each 18:00 UTC (03:00 KST next day)
+    # schedule collects the day before it in KST, i.e. its own UTC day
     assert days == ["2026-11-20", "2026-11-21", "2026-11-22"]
-    # the run fires at 03:00 KST the next day (18:00 UTC), after that day is published
     assert infos[0].run_after == datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
 
 

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 UV_VERSION := 0.13.9
 
-.PHONY: install test lint format typecheck pytest demo serve sim bench clean
+.PHONY: install test lint format typecheck pytest airflow-e2e demo serve sim bench clean
 
 $(STAMP): pyproject.toml requirements-dev.txt constraints-airflow.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -27,6 +27,11 @@ pytest: install
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# The real Airflow deployment test alone (also part of `pytest`): api-server,
+# scheduler, dag-processor, triggerer on a fresh PostgreSQL database.
+airflow-e2e: install
+	$(BIN)/pytest -q tests/airflow/test_airflow_deployment.py
 
 format: install
 	$(BIN)/ruff format src tests bench dags

@@ -67,10 +67,12 @@ def simulator(characters: int) -> Iterator[RunningSimulator]:
         yield sim
 
 
-def start_service(data_dir: Path, sim_url: str) -> tuple[subprocess.Popen[bytes], str]:
+def start_service(
+    data_dir: Path, sim_url: str, port: int | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
     """The app of `maplecollect serve` (migrations, supervisor, real phases) under uvicorn,
     in its own process; settings come from the environment only, as in production."""
-    port = free_port()
+    port = port or free_port()
     command = [
         sys.executable,
         "-m",

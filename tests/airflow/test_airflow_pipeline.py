@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
 import jinja2
 import pytest
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
@@ -19,23 +22,62 @@ def test_task_ids():
     assert pl.step_task_id(Step(Action.LOOP, IE)) == "per_phase_loop_item_equipment"
     assert pl.step_task_id(Step(Action.STOP, Phase.RANKING_FETCH)) == "per_phase_stop_ranking_fetch"
     assert pl.wait_task_id(Step(Action.TRIGGER, IE)) == "per_phase_wait_item_equipment_completion"
-    assert (pl.slot_task_id(0), pl.slot_wait_task_id(9)) == ("step_01", "step_10_wait")
+    assert pl.STEPS_TASK == "run_steps"
+
+
+def test_branch_keeps_only_the_scopes_tasks_and_says_why_it_skips_the_rest():
+    keep, skip = pl.branch_plan({"scope": ["RANKING_FETCH"]})
+    assert keep == ["per_phase_trigger_ranking_fetch", "per_phase_wait_ranking_fetch_completion"]
+    assert set(keep) | set(skip) == set(pl.PATH_TASKS)
+    assert skip["per_phase_trigger_ocid_lookup"] == "OCID_LOOKUP not in scope ['RANKING_FETCH']"
+    assert skip["per_phase_stop_loop_item_equipment"] == (
+        "ITEM_EQUIPMENT_STOP_LOOP not in scope ['RANKING_FETCH']"
+    )
+    assert skip["trigger_daily_collection"] == "scope ['RANKING_FETCH'] is not FULL_DAILY"
+    assert skip["run_steps"] == "the conf gives no steps"
+
+
+def test_branch_keeps_scope_tasks_in_the_fixed_order():
+    keep, _ = pl.branch_plan({"scope": ["ITEM_EQUIPMENT", "ITEM_EQUIPMENT_STOP_LOOP"]})
+    assert keep == [
+        "per_phase_stop_loop_item_equipment",
+        "per_phase_trigger_item_equipment",
+        "per_phase_wait_item_equipment_completion",
+    ]
 
 
 @pytest.mark.parametrize(
-    ("params", "task_id"),
+    ("params", "kept"),
     [
-        ({"scope": "FULL_DAILY"}, "trigger_daily_collection"),
-        ({}, "trigger_daily_collection"),
-        ({"scope": ["ITEM_EQUIPMENT_LOOP"]}, "per_phase_stop_ranking_fetch"),
+        ({"scope": "FULL_DAILY"}, ["trigger_daily_collection", "wait_for_daily_chain"]),
+        ({}, ["trigger_daily_collection", "wait_for_daily_chain"]),
+        ({"scope": ["ITEM_EQUIPMENT_LOOP"]}, ["per_phase_loop_item_equipment"]),
         (
             {"scope": "FULL_DAILY", "steps": [{"action": "loop", "phase": "ITEM_EQUIPMENT"}]},
-            "step_01",
+            ["run_steps"],
         ),
     ],
 )
-def test_choose_branch(params, task_id):
-    assert pl.choose_branch(params) == task_id
+def test_branch_plan(params, kept):
+    keep, skip = pl.branch_plan(params)
+    assert keep == kept
+    assert set(keep).isdisjoint(skip)
+
+
+def test_branch_operator_skips_by_id_and_succeeds(make_context):
+    from airflow.sdk import DAG
+    from airflow.sdk.exceptions import DownstreamTasksSkipped
+
+    from maplecollect.airflow.settings import WaitSettings
+
+    with DAG(dag_id="branch_test", schedule=None):
+        branch = pl.ScopeBranchOperator(task_id="branch_on_scope")
+        pl.wire_in_order(branch, pl.per_phase_chain(WaitSettings()))
+    with pytest.raises(DownstreamTasksSkipped) as skipped:
+        branch.execute(make_context(params={"scope": "OCID_LOOKUP"}))
+    assert "per_phase_trigger_ocid_lookup" not in skipped.value.tasks
+    assert "per_phase_trigger_ranking_fetch" in skipped.value.tasks
+    assert len(skipped.value.tasks) == 14
 
 
 def _ctx(params, conf=None):
@@ -50,26 +92,10 @@ def _ctx(params, conf=None):
 def test_in_scope_guard():
     guard = pl.InScope(Step(Action.TRIGGER, IE))
     guard(_ctx({"scope": ["ITEM_EQUIPMENT", "OCID_LOOKUP"]}))  # in scope: no exception
-    with pytest.raises(AirflowSkipException):
+    with pytest.raises(AirflowSkipException, match=r"ITEM_EQUIPMENT not in scope \['ITEM_E"):
         guard(_ctx({"scope": ["ITEM_EQUIPMENT_LOOP"]}))
     with pytest.raises(AirflowSkipException):
         guard(_ctx({"scope": "FULL_DAILY"}))
-
-
-def test_in_steps_guard():
-    params = {
-        "steps": [
-            {"action": "trigger", "phase": "RANKING_FETCH"},
-            {"action": "stop", "phase": "OCID_LOOKUP"},
-        ]
-    }
-    pl.InSteps(0, wait=False)(_ctx(params))
-    pl.InSteps(0, wait=True)(_ctx(params))
-    pl.InSteps(1, wait=False)(_ctx(params))
-    with pytest.raises(AirflowSkipException, match="not a trigger"):
-        pl.InSteps(1, wait=True)(_ctx(params))
-    with pytest.raises(AirflowSkipException, match="no step 3"):
-        pl.InSteps(2, wait=False)(_ctx(params))
 
 
 @pytest.mark.parametrize(
@@ -100,11 +126,11 @@ class _Ti:
         return self.xcoms.get(task_ids)
 
 
-def _render(template, params, xcoms):
+def _render(template, params, xcoms, dag_run=None):
     return (
         jinja2.Environment(undefined=jinja2.StrictUndefined)
         .from_string(template)
-        .render(params=params, ti=_Ti(xcoms))
+        .render(params=params, ti=_Ti(xcoms), dag_run=dag_run, **pl.USER_DEFINED_MACROS)
     )
 
 
@@ -121,14 +147,52 @@ def test_upstream_template_precedence():
     assert pl.upstream_template(Step(Action.TRIGGER, Phase.RANKING_FETCH)) is None
 
 
-def test_date_template():
-    assert _render(pl.DATE_TEMPLATE, {"date": None}, {}) == ""
-    assert _render(pl.DATE_TEMPLATE, {"date": "2026-01-01"}, {}) == "2026-01-01"
+def _dag_run(run_type, start):
+    return SimpleNamespace(run_type=run_type, data_interval_start=start)
 
 
-def test_step_operator_index_bounds():
-    with pytest.raises(ValueError):
-        pl.StepOperator(task_id="x", index=10)
+def test_date_template_conf_date_wins_then_the_data_interval():
+    # the interval of the 2026-11-21 03:00 KST run: 2026-11-20 03:00 KST (18:00 UTC the day before)
+    start = datetime(2026, 11, 19, 18, 0, tzinfo=UTC)
+    scheduled, backfill = _dag_run("scheduled", start), _dag_run("backfill", start)
+    manual = _dag_run("manual", start)
+    assert _render(pl.DATE_TEMPLATE, {"date": None}, {}, manual) == ""
+    assert _render(pl.DATE_TEMPLATE, {"date": "2026-01-01"}, {}, manual) == "2026-01-01"
+    assert _render(pl.DATE_TEMPLATE, {"date": None}, {}, scheduled) == "2026-11-20"
+    assert _render(pl.DATE_TEMPLATE, {"date": None}, {}, backfill) == "2026-11-20"
+    assert _render(pl.DATE_TEMPLATE, {"date": "2026-01-01"}, {}, backfill) == "2026-01-01"
+    assert _render(pl.DATE_TEMPLATE, {"date": None}, {}, None) == ""
+
+
+def test_snapshot_date_follows_the_real_timetable():
+    """The DAG's own timetable: each run's interval starts at 03:00 KST of its snapshot day."""
+    import runpy
+    from pathlib import Path
+
+    dag = runpy.run_path(
+        str(Path(pl.__file__).parents[3] / "dags" / "daily_collection_pipeline.py")
+    )["dag"]
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    infos = list(
+        DagSerialization.deserialize_dag(
+            DagSerialization.serialize_dag(dag)
+        ).iter_dagrun_infos_between(
+            datetime.fromisoformat("2026-11-20T00:00:00+00:00"),
+            datetime.fromisoformat("2026-11-22T18:00:00+00:00"),
+        )
+    )
+    days = [pl.snapshot_date({}, _dag_run("backfill", info.data_interval.start)) for info in infos]
+    # backfill dates select schedule times: each 18:00 UTC (03:00 KST next day)
+    # schedule collects the day before it in KST, i.e. its own UTC day
+    assert days == ["2026-11-20", "2026-11-21", "2026-11-22"]
+    assert infos[0].run_after == datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
+
+
+def test_run_steps_has_no_retries():
+    from maplecollect.airflow.settings import WaitSettings
+
+    assert pl.steps_task(WaitSettings()).retries == 0
 
 
 def test_per_phase_chain_order_matches_scope_order():

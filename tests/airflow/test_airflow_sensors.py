@@ -26,7 +26,10 @@ def api(ext_api):
         yield mock
 
 
-def test_run_sensor_defers_immediately_without_calling_the_service(api, make_context):
+def test_run_sensor_defers_after_one_look_when_the_run_is_still_going(api, make_context):
+    route = api.get(f"/api/internal/runs/{RUN}").respond(
+        200, json={"runId": RUN, "phase": "ITEM_EQUIPMENT", "status": "RUNNING"}
+    )
     sensor = PhaseRunSensor(
         task_id="w", run_id=RUN, poll_interval=7, timeout=3600, stop_expected=True
     )
@@ -38,7 +41,25 @@ def test_run_sensor_defers_immediately_without_calling_the_service(api, make_con
     assert kwargs["target"] == "run" and kwargs["target_id"] == RUN
     assert kwargs["poll_interval"] == 7 and kwargs["stop_expected"] is True
     assert deferred.value.timeout.total_seconds() > 3600  # Airflow's backstop is later than ours
-    assert not api.calls
+    assert route.call_count == 1  # one look, then the triggerer polls
+
+
+def test_run_that_already_ended_is_judged_without_deferring(api, make_context):
+    route = api.get(f"/api/internal/runs/{RUN}")
+    route.respond(200, json={"runId": RUN, "phase": "ITEM_EQUIPMENT", "status": "COMPLETED"})
+    assert PhaseRunSensor(task_id="w", run_id=RUN).execute(make_context("w")) == RUN
+    route.respond(
+        200,
+        json={"runId": RUN, "phase": "ITEM_EQUIPMENT", "status": "FAILED", "errorMessage": "boom"},
+    )
+    with pytest.raises(AirflowFailException, match="FAILED: boom"):
+        PhaseRunSensor(task_id="w", run_id=RUN).execute(make_context("w"))
+
+
+def test_unreachable_service_at_the_first_look_still_defers(api, make_context):
+    api.get(f"/api/internal/runs/{RUN}").mock(side_effect=httpx.ConnectError("down"))
+    with pytest.raises(TaskDeferred):
+        PhaseRunSensor(task_id="w", run_id=RUN).execute(make_context("w"))
 
 
 def test_sensor_has_retries_for_the_defer_race():
@@ -52,7 +73,10 @@ def test_sensor_without_a_valid_run_id_fails_clearly(make_context, bad):
         PhaseRunSensor(task_id="w", run_id=bad).execute(make_context("w"))
 
 
-def test_chain_sensor_defers_on_the_chain(make_context):
+def test_chain_sensor_defers_on_the_chain(api, make_context):
+    api.get("/api/internal/chains/chain-1").respond(
+        200, json={"chainId": "chain-1", "status": "RUNNING", "runs": {}}
+    )
     with pytest.raises(TaskDeferred) as deferred:
         DailyChainSensor(task_id="w", chain_id="chain-1").execute(make_context("w"))
     assert deferred.value.trigger.serialize()[1]["target"] == "chain"
@@ -95,7 +119,10 @@ def test_poke_mode_uses_the_same_classify(api, make_context):
         sensor.poke(make_context("w"))
 
 
-def _health(api, status=200, **body):
+def _health(api, status=200, token_status=200, **body):
+    api.get("/api/internal/run-status").respond(
+        token_status, json={"slots": {}} if token_status == 200 else {"error": "UNAUTHORIZED"}
+    )
     api.get("/health").respond(
         status,
         json={
@@ -143,3 +170,27 @@ def test_health_of_something_else_fails(api, make_context):
     api.get("/health").respond(404, text="<html>nope</html>")
     with pytest.raises(AirflowFailException, match="point at a maplecollect service"):
         ExtApiHealthSensor(task_id="check_external_api").poke(make_context())
+
+
+def test_health_checks_the_token_with_an_authenticated_call(api, make_context, ext_api):
+    _health(api)
+    assert ExtApiHealthSensor(task_id="check_external_api").poke(make_context()).is_done
+    (call,) = [c for c in api.calls if c.request.url.path == "/api/internal/run-status"]
+    assert call.request.headers["Authorization"] == f"Bearer {ext_api.token}"
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_health_with_a_refused_token_fails_at_once_with_the_fix(api, make_context, ext_api, status):
+    _health(api, token_status=status)
+    with pytest.raises(AirflowFailException) as failed:
+        ExtApiHealthSensor(task_id="check_external_api").poke(make_context())
+    message = str(failed.value)
+    assert f"refused the bearer token of connection 'external_api' (HTTP {status})" in message
+    assert "MAPLECOLLECT_API_TOKEN" in message
+    assert ext_api.token not in message
+
+
+def test_health_token_check_unreachable_keeps_waiting(api, make_context):
+    _health(api)
+    api.get("/api/internal/run-status").mock(side_effect=httpx.ConnectError("refused"))
+    assert ExtApiHealthSensor(task_id="check_external_api").poke(make_context()) is False

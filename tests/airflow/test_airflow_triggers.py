@@ -29,6 +29,12 @@ async def _events(trigger):
     return [event.payload async for event in trigger.run()]
 
 
+def _out(capfd):
+    """Trigger logs (structlog) go to the process's stdout/stderr."""
+    out, err = capfd.readouterr()
+    return out + err
+
+
 def _run(status, **extra):
     return {"runId": RUN, "phase": "ITEM_EQUIPMENT", "status": status, **extra}
 
@@ -169,3 +175,110 @@ async def test_events_are_json_only(api):
     api.get(f"/api/internal/runs/{RUN}").respond(200, json=_run("COMPLETED"))
     (event,) = await _events(_trigger())
     assert json.loads(json.dumps(event)) == event
+
+
+async def test_interrupted_is_waited_on_not_failed(api, capfd):
+    route = api.get(f"/api/internal/runs/{RUN}")
+    route.side_effect = [
+        httpx.Response(200, json=_run("RUNNING")),
+        httpx.Response(200, json=_run("INTERRUPTED")),
+        httpx.Response(200, json=_run("INTERRUPTED")),
+        httpx.Response(200, json=_run("RUNNING")),
+        httpx.Response(200, json=_run("COMPLETED")),
+    ]
+    (event,) = await _events(_trigger())
+    assert event["status"] == "success"
+    assert route.call_count == 5
+    assert "interrupted, waiting for auto-resume" in _out(capfd)
+
+
+async def test_unreachable_for_a_bounded_time_is_ridden_out(api):
+    route = api.get(f"/api/internal/runs/{RUN}")
+    # five failed polls in a row (3 attempts each), inside unreachable_timeout
+    route.side_effect = [httpx.ConnectError("down")] * 15 + [
+        httpx.Response(200, json=_run("COMPLETED"))
+    ]
+    (event,) = await _events(_trigger(max_consecutive_errors=None, unreachable_timeout=60))
+    assert event["status"] == "success"
+
+
+async def test_unreachable_past_the_bound_gives_an_error_event(api):
+    api.get(f"/api/internal/runs/{RUN}").mock(side_effect=httpx.ConnectError("down"))
+    (event,) = await _events(
+        _trigger(max_consecutive_errors=None, unreachable_timeout=0.05, poll_interval=0.02)
+    )
+    assert event["status"] == "error"
+    assert "gave up: service unreachable for" in event["message"]
+
+
+def _progress_run(status, done, **extra):
+    return _run(
+        status,
+        recordsProcessed=done,
+        totalKeys=1000,
+        recordsFailed=2,
+        ratePerSecond=50.0,
+        etaSeconds=123,
+        **extra,
+    )
+
+
+async def test_progress_lines_on_state_change_and_every_interval(api, capfd):
+    pause = {
+        "code": "OPENAPI00007",
+        "reason": "rate limited",
+        "since": "2026-01-02T03:10:00+09:00",
+        "until": None,
+    }
+    route = api.get(f"/api/internal/runs/{RUN}")
+    route.side_effect = [
+        httpx.Response(200, json=_progress_run("RUNNING", 100)),
+        httpx.Response(200, json=_progress_run("RUNNING", 200)),  # no change, interval not due
+        httpx.Response(200, json=_progress_run("RUNNING", 300, pause=pause)),  # pause: a change
+        httpx.Response(200, json=_progress_run("COMPLETED", 1000)),
+    ]
+    (event,) = await _events(_trigger(progress_interval=3600))
+    assert event["status"] == "success"
+    out = _out(capfd)
+    lines = [line for line in out.splitlines() if " records" in line]
+    assert len(lines) == 2, lines
+    for line, expected in zip(
+        lines,
+        [
+            f"run {RUN}: run {RUN} (ITEM_EQUIPMENT) RUNNING: 100 / 1,000 records, 2 failed, "
+            "50.0/s, ETA 2m03s",
+            f"run {RUN}: run {RUN} (ITEM_EQUIPMENT) RUNNING: 300 / 1,000 records, 2 failed, "
+            "50.0/s, ETA 2m03s, paused: OPENAPI00007 rate limited "
+            "(since 2026-01-02T03:10:00+09:00)",
+        ],
+        strict=True,
+    ):
+        assert expected in line
+    assert f"run {RUN}: run {RUN} (ITEM_EQUIPMENT) COMPLETED" in out
+
+
+async def test_progress_line_every_interval_while_nothing_changes(api, capfd):
+    route = api.get(f"/api/internal/runs/{RUN}")
+    route.side_effect = [httpx.Response(200, json=_progress_run("RUNNING", 1))] * 3 + [
+        httpx.Response(200, json=_progress_run("COMPLETED", 1000))
+    ]
+    # progress_interval 0: every poll is due, so each RUNNING poll logs a line
+    (event,) = await _events(_trigger(progress_interval=0))
+    assert event["status"] == "success"
+    assert _out(capfd).count("RUNNING: 1 / 1,000 records") == 3
+
+
+async def test_chain_progress_names_the_running_phase_run(api, capfd):
+    running = _progress_run("RUNNING", 5)
+    route = api.get(f"/api/internal/chains/{CHAIN}")
+    route.side_effect = [
+        httpx.Response(
+            200, json={"chainId": CHAIN, "status": "RUNNING", "runs": {"ITEM_EQUIPMENT": running}}
+        ),
+        httpx.Response(200, json={"chainId": CHAIN, "status": "COMPLETED", "runs": {}}),
+    ]
+    (event,) = await _events(_trigger(target="chain", target_id=CHAIN))
+    assert event["status"] == "success"
+    assert f"daily chain {CHAIN} RUNNING: run {RUN} (ITEM_EQUIPMENT) RUNNING: 5 / 1,000" in (
+        _out(capfd)
+    )

@@ -5,7 +5,6 @@ tests)."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import runpy
 from pathlib import Path
@@ -15,18 +14,13 @@ import pytest
 from fake_control_api import FakeControlApi
 
 from maplecollect.airflow import pipeline as pl
-from maplecollect.airflow.scope import SCOPE_STEPS
 from maplecollect.phases import Phase
 
 DAG_FILE = Path(__file__).resolve().parents[2] / "dags" / "daily_collection_pipeline.py"
 TOKEN = "dag-test-token-0123456789"
 
-PER_PHASE_IDS = [
-    t
-    for s in SCOPE_STEPS
-    for t in (pl.step_task_id(s), *([pl.wait_task_id(s)] if s.action == "trigger" else []))
-]
-STEP_IDS = [t for i in range(10) for t in (pl.slot_task_id(i), pl.slot_wait_task_id(i))]
+PER_PHASE_IDS = list(pl.PER_PHASE_TASKS)
+STEP_IDS = [pl.STEPS_TASK]
 
 
 def _load_dag() -> Any:
@@ -47,29 +41,49 @@ def test_dagbag_imports_without_errors():
 def test_schedule_and_task_ids():
     dag = _load_dag()
     assert dag.dag_id == "daily_collection_pipeline"
-    assert dag.schedule == "0 18 * * *"
+    # 03:00 KST = 18:00 UTC; the data interval is the day before (its KST day = snapshot)
+    assert dag.timetable.expression == "0 3 * * *"
+    assert str(dag.timetable.timezone) in ("Asia/Seoul", "Timezone('Asia/Seoul')")
     assert dag.catchup is False
+    assert dag.is_paused_upon_creation is True
     assert set(dag.task_ids) == {
         "check_external_api",
         "branch_on_scope",
         "trigger_daily_collection",
         "wait_for_daily_chain",
         *PER_PHASE_IDS,
-        *STEP_IDS,
+        "run_steps",
     }
+    assert len(PER_PHASE_IDS) == 16
 
 
 def test_wiring_and_trigger_rules():
     dag = _load_dag()
     branch = dag.get_task("branch_on_scope")
     assert dag.get_task("check_external_api").downstream_task_ids == {"branch_on_scope"}
-    # the branch reaches every path task directly, so it skips unchosen paths at once
-    assert branch.downstream_task_ids == {"trigger_daily_collection", *PER_PHASE_IDS, *STEP_IDS}
-    for chain in (PER_PHASE_IDS, STEP_IDS):
-        for before, after in itertools.pairwise(chain):
-            assert before in dag.get_task(after).upstream_task_ids
-            assert dag.get_task(after).trigger_rule == "none_failed_min_one_success"
-    assert dag.get_task("wait_for_daily_chain").trigger_rule == "all_success"
+    # the branch reaches every path task directly, so it skips any of them at once
+    assert branch.downstream_task_ids == set(pl.PATH_TASKS) - {"wait_for_daily_chain"}
+    # every per-phase task runs after ALL earlier ones: order holds whatever is skipped
+    for i, task_id in enumerate(PER_PHASE_IDS):
+        task = dag.get_task(task_id)
+        assert task.upstream_task_ids == {"branch_on_scope", *PER_PHASE_IDS[:i]}, task_id
+        assert task.trigger_rule == "none_failed_min_one_success"
+    assert dag.get_task("wait_for_daily_chain").upstream_task_ids == {"trigger_daily_collection"}
+    assert dag.get_task("run_steps").upstream_task_ids == {"branch_on_scope"}
+    assert dag.get_task("run_steps").retries == 0
+
+
+def test_wait_tasks_declare_their_assets():
+    dag = _load_dag()
+    wait = dag.get_task("per_phase_wait_item_equipment_completion")
+    assert [a.name for a in wait.outlets] == ["maplecollect://item-equipment"]
+    chain = dag.get_task("wait_for_daily_chain")
+    assert [a.name for a in chain.outlets] == [
+        "maplecollect://ranking-fetch",
+        "maplecollect://ocid-lookup",
+        "maplecollect://character-basic",
+        "maplecollect://item-equipment",
+    ]
 
 
 def test_sensors_defer_retry_and_use_phase_timeouts(monkeypatch):
@@ -226,17 +240,7 @@ def test_steps_run_in_the_given_order(run_dag):
     ]
     with FakeControlApi() as api:
         states = run_dag({"steps": steps}, api)
-    ran = {
-        "step_01": "success",
-        "step_02": "success",
-        "step_03": "success",
-        "step_03_wait": "success",
-        "step_04": "success",
-        "step_04_wait": "success",
-        "step_01_wait": "skipped",
-        "step_02_wait": "skipped",
-    }
-    _only(states, ran)
+    _only(states, {"run_steps": "success"})
     ranking = api.state.newest(Phase.RANKING_FETCH)
     assert [(r.path, r.headers.get("X-Upstream-Run-Id")) for r in api.posts()] == [
         ("/api/internal/loop/phase/CHARACTER_BASIC", None),

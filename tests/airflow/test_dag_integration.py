@@ -30,7 +30,6 @@ from live_stack import PHASES, ControlApi, service, simulator
 
 from maplecollect.airflow import pipeline as pl
 from maplecollect.airflow.hook import ExtApiHook
-from maplecollect.airflow.scope import SCOPE_STEPS, Action
 from maplecollect.sim import RunningSimulator
 from support.sim import SNAPSHOT
 
@@ -39,12 +38,8 @@ pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 DAG_FILE = Path(__file__).resolve().parents[2] / "dags" / "daily_collection_pipeline.py"
 CHARACTERS = 80
 
-PER_PHASE_IDS = [
-    t
-    for s in SCOPE_STEPS
-    for t in (pl.step_task_id(s), *([pl.wait_task_id(s)] if s.action is Action.TRIGGER else []))
-]
-STEP_IDS = [t for i in range(10) for t in (pl.slot_task_id(i), pl.slot_wait_task_id(i))]
+PER_PHASE_IDS = list(pl.PER_PHASE_TASKS)
+STEP_IDS = [pl.STEPS_TASK]
 PATH_IDS = {pl.DAILY_TRIGGER_TASK, pl.DAILY_WAIT_TASK, *PER_PHASE_IDS, *STEP_IDS}
 
 
@@ -129,7 +124,7 @@ def run_dag(airflow_db: None, monkeypatch: pytest.MonkeyPatch) -> Any:
     }.items():
         monkeypatch.setenv(f"MAPLECOLLECT_AIRFLOW_{name}", value)
 
-    def run(api: ControlApi, conf: dict[str, Any] | None) -> DagRunResult:
+    def run(api: ControlApi, conf: dict[str, Any] | None, token: str | None = None) -> DagRunResult:
         host, port = api.host_port
         monkeypatch.setenv(
             "AIRFLOW_CONN_EXTERNAL_API",
@@ -138,7 +133,7 @@ def run_dag(airflow_db: None, monkeypatch: pytest.MonkeyPatch) -> Any:
                     "conn_type": "maplecollect",
                     "host": host,
                     "port": port,
-                    "password": api.token,
+                    "password": token or api.token,
                     "extra": {"retries": 2, "backoff": 0.1},
                 }
             ),
@@ -207,7 +202,9 @@ def test_scope_ranking_fetch_alone(live: ControlApi, run_dag: Any) -> None:
             "per_phase_wait_ranking_fetch_completion": "success",
         }
     )
-    _deferred(result, "per_phase_wait_ranking_fetch_completion")
+    # 80 characters: the run has usually ended when its wait starts, which then judges
+    # it at once without deferring (deferral: the chain, steps, stop-loop, 409 cases).
+    assert result.went_through("per_phase_wait_ranking_fetch_completion")[-1] == "success"
     (run,) = live.runs_of_dag_run(pl.DAG_ID, result.run_id)
     assert run["phase"] == "RANKING_FETCH"
     assert run["status"] == "COMPLETED"
@@ -236,19 +233,32 @@ def test_scope_ranking_and_ocid_uses_this_runs_ranking(live: ControlApi, run_dag
     assert _at(ranking["completedAt"]) <= _at(ocid["startedAt"])
 
 
-def test_steps_run_in_the_given_order_with_lineage(live: ControlApi, run_dag: Any) -> None:
+def test_steps_run_in_the_given_order_with_lineage(
+    live: ControlApi, run_dag: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
     live.wait_idle()
     steps = [
         {"action": "trigger", "phase": "RANKING_FETCH"},
         {"action": "trigger", "phase": "OCID_LOOKUP"},
     ]
+    capfd.readouterr()
     result = run_dag(live, {"steps": steps, "date": SNAPSHOT})
-    result.only({t: "success" for t in ("step_01", "step_01_wait", "step_02", "step_02_wait")})
-    _deferred(result, "step_01_wait")
-    _deferred(result, "step_02_wait")
+    result.only({"run_steps": "success"})
+    # ONE task, deferred once per trigger step: deferred, resumed, deferred, resumed.
+    states = result.went_through("run_steps")
+    assert states.count("deferred") == 2, states
+    assert states[-1] == "success"
     ranking, ocid = live.runs_of_dag_run(pl.DAG_ID, result.run_id)
-    assert ranking["airflowRunId"].endswith("/step_01")
-    assert ocid["airflowRunId"].endswith("/step_02")
+    assert ranking["airflowRunId"].endswith("/run_steps")
+    assert ocid["airflowRunId"].endswith("/run_steps")
+    output = _output(capfd)
+    assert f"step 1/2 (trigger RANKING_FETCH): started run {ranking['runId']}" in output
+    assert f"step 2/2 (trigger OCID_LOOKUP): started run {ocid['runId']}" in output
+    assert f"step 2/2 done: run {ocid['runId']} (OCID_LOOKUP) COMPLETED" in output
+    assert result.xcom("run_steps") == [
+        {"step": 1, "action": "trigger", "phase": "RANKING_FETCH", "id": ranking["runId"]},
+        {"step": 2, "action": "trigger", "phase": "OCID_LOOKUP", "id": ocid["runId"]},
+    ]
     assert (ranking["phase"], ocid["phase"]) == ("RANKING_FETCH", "OCID_LOOKUP")
     assert _at(ranking["startedAt"]) < _at(ocid["startedAt"])
     assert _at(ranking["completedAt"]) <= _at(ocid["startedAt"])  # step 2 waited for step 1
@@ -362,7 +372,7 @@ def test_trigger_while_running_follows_the_running_run(
             "per_phase_wait_ranking_fetch_completion": "success",
         }
     )
-    _deferred(result, "per_phase_wait_ranking_fetch_completion")
+    # (the run usually ends before its wait starts: judged at once, no deferral)
     (answer,) = answers
     assert answer.followed and answer.run_id == running
     assert result.xcom("per_phase_trigger_ranking_fetch") == running
@@ -468,4 +478,26 @@ def test_cross_key_errors_fail_the_first_task_before_any_call(
     output = _output(capfd)
     assert "invalid conf" in output
     assert reason in output
+    assert live.run_ids() == before
+
+
+# -- 8. a wrong token fails the first task at once, with the fix -------------------------
+
+
+def test_wrong_token_fails_the_check_at_once_with_the_fix(
+    live: ControlApi, run_dag: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
+    live.wait_idle()
+    before = live.run_ids()
+    capfd.readouterr()
+    wrong = "not-the-token-0123456789"
+    result = run_dag(live, {"scope": "RANKING_FETCH", "date": SNAPSHOT}, token=wrong)
+    assert result.states[pl.CHECK_TASK] == "failed"
+    # one poke, no reschedule: /health was UP, the authenticated call answered 401
+    assert result.went_through(pl.CHECK_TASK).count("up_for_reschedule") == 0
+    assert {result.states[t] for t in PATH_IDS | {pl.BRANCH_TASK}} == {"upstream_failed"}
+    output = _output(capfd)
+    assert "refused the bearer token of connection 'external_api' (HTTP 401)" in output
+    assert "MAPLECOLLECT_API_TOKEN" in output
+    assert wrong not in output and live.token not in output
     assert live.run_ids() == before

@@ -79,6 +79,7 @@ class ExtApiHook(BaseHook):
         self._endpoint = endpoint
         self._transport = transport
         self._async_transport = async_transport
+        self._aclient: httpx.AsyncClient | None = None
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
@@ -161,26 +162,47 @@ class ExtApiHook(BaseHook):
                     time.sleep(ep.retry_delay(attempt))
         raise ExtApiUnavailable(request.what, attempts, cause)
 
+    async def _new_aclient(self, ep: ApiEndpoint) -> httpx.AsyncClient:
+        # Built in a thread: httpx loads the TLS context at construction, which would
+        # block the triggerer's event loop for a noticeable time on a busy machine.
+        kwargs = {"transport": self._async_transport, **self._client_kwargs(ep)}
+        return await asyncio.to_thread(httpx.AsyncClient, **kwargs)
+
+    async def aopen(self) -> None:
+        """Keep one async client until `aclose()` (a trigger polls for hours)."""
+        if self._aclient is None:
+            self._aclient = await self._new_aclient(await self.aendpoint())
+
+    async def aclose(self) -> None:
+        if self._aclient is not None:
+            await self._aclient.aclose()
+            self._aclient = None
+
     async def _acall(self, request: p.Request) -> p.Reply:
         ep = await self.aendpoint()
+        if self._aclient is not None:
+            return await self._asend(ep, request, self._aclient)
+        async with await self._new_aclient(ep) as client:
+            return await self._asend(ep, request, client)
+
+    async def _asend(
+        self, ep: ApiEndpoint, request: p.Request, client: httpx.AsyncClient
+    ) -> p.Reply:
         attempts = 1 + (ep.retries if request.retry else 0)
         cause = ""
-        async with httpx.AsyncClient(
-            transport=self._async_transport, **self._client_kwargs(ep)
-        ) as client:
-            for attempt in range(1, attempts + 1):
-                resp, exc = None, None
-                try:
-                    resp = await client.request(
-                        request.method, request.path, headers=request.headers, json=request.json
-                    )
-                except httpx.TransportError as err:
-                    exc = err
-                reply, cause = self._judge(ep, request, resp, exc)
-                if reply is not None:
-                    return reply
-                if attempt < attempts:
-                    await asyncio.sleep(ep.retry_delay(attempt))
+        for attempt in range(1, attempts + 1):
+            resp, exc = None, None
+            try:
+                resp = await client.request(
+                    request.method, request.path, headers=request.headers, json=request.json
+                )
+            except httpx.TransportError as err:
+                exc = err
+            reply, cause = self._judge(ep, request, resp, exc)
+            if reply is not None:
+                return reply
+            if attempt < attempts:
+                await asyncio.sleep(ep.retry_delay(attempt))
         raise ExtApiUnavailable(request.what, attempts, cause)
 
     # -- verbs -------------------------------------------------------------------

@@ -23,6 +23,17 @@ from maplecollect.airflow.waiting import blank_to_none, defer_until_idle, stop_c
 from maplecollect.phases import Phase
 
 
+def stop_description(result: StopRequested) -> str:
+    """`stop requested: run X of loop Y`; says so when a loop was between iterations."""
+    if result.loop_id and result.run_id:
+        return f"stop requested: run {result.run_id} (iteration of loop {result.loop_id})"
+    if result.loop_id:
+        return f"stop requested: loop {result.loop_id} (between iterations, no run to stop)"
+    if result.run_id:
+        return f"stop requested: run {result.run_id}"
+    return "stop requested (no run holds the phase right now)"
+
+
 def airflow_run_id_of(context: Any) -> str:
     ti = context["ti"]
     return airflow_run_id(ti.dag_id, ti.run_id, ti.task_id)
@@ -113,6 +124,17 @@ class TriggerDailyOperator(ExtApiOperator):
             )
         verb = "already running, following" if result.followed else "started"
         self.log.info("daily chain %s: %s", verb, result.chain_id)
+        date = blank_to_none(self.date)
+        if result.followed and date is not None:
+            # Following another day's chain would "succeed" without collecting this
+            # day (e.g. two backfill days at once): refuse instead.
+            with refusals_fail_task():
+                held = self.hook.get_chain(result.chain_id).get("snapshotDate")
+            if held not in (None, date):
+                raise AirflowFailException(
+                    f"the daily chain {result.chain_id} of {held} holds the phases, not one "
+                    f"of {date}: run days one after another (backfill: --max-active-runs 1)"
+                )
         return result.chain_id
 
 
@@ -158,6 +180,9 @@ class _StopOperator(ExtApiOperator):
         wait_for_idle: bool = True,
         poll_interval: float = 30.0,
         idle_timeout: float = 3600.0,
+        progress_interval: float = 300.0,
+        unreachable_timeout: float = 900.0,
+        max_consecutive_errors: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -165,6 +190,9 @@ class _StopOperator(ExtApiOperator):
         self.wait_for_idle = wait_for_idle
         self.poll_interval = poll_interval
         self.idle_timeout = idle_timeout
+        self.progress_interval = progress_interval
+        self.unreachable_timeout = unreachable_timeout
+        self.max_consecutive_errors = max_consecutive_errors
 
     def _request(self, context: Any) -> StopRequested:
         raise NotImplementedError
@@ -176,9 +204,7 @@ class _StopOperator(ExtApiOperator):
             self.log.info("%s: nothing to stop", self.phase)
             return None
         stopped = result.run_id
-        self.log.info(
-            "%s: stop requested (run %s, loop %s)", self.phase, result.run_id, result.loop_id
-        )
+        self.log.info("%s: %s", self.phase, stop_description(result))
         if self.wait_for_idle:
             defer_until_idle(self, self.phase.value, stopped)
         return stopped

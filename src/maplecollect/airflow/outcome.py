@@ -38,11 +38,15 @@ class Outcome:
         return self.verdict is not Verdict.WAITING
 
 
-RUN_WAITING = frozenset({"RUNNING", "STOPPING"})
+# INTERRUPTED (the service's owner went away; the run resumes automatically under the
+# same runId, docs/control-api.md) is still going: wait, never fail on it.
+RUN_WAITING = frozenset({"RUNNING", "STOPPING", "INTERRUPTED"})
+INTERRUPTED = "INTERRUPTED"
 RUN_FAILED = frozenset({"FAILED", "ABANDONED"})
 RUN_TERMINAL = frozenset({"COMPLETED", "FAILED", "STOPPED", "ABANDONED"})
 CHAIN_FAILED = frozenset({"FAILED", "STOPPED"})
-LOOP_ACTIVE = frozenset({"RUNNING", "STOPPING"})
+# WAITING_FOR_CHAIN: the loop is held back by the daily chain and continues after it.
+LOOP_ACTIVE = frozenset({"RUNNING", "STOPPING", "WAITING_FOR_CHAIN"})
 
 
 def _run_label(run: Mapping[str, Any]) -> str:
@@ -56,6 +60,8 @@ def classify(run: Mapping[str, Any], *, stop_expected: bool = False) -> Outcome:
     label = _run_label(run)
     if status == "COMPLETED":
         return Outcome(Verdict.SUCCESS, status, f"{label} COMPLETED")
+    if status == INTERRUPTED:
+        return Outcome(Verdict.WAITING, status, f"{label} is interrupted, waiting for auto-resume")
     if status in RUN_WAITING:
         return Outcome(Verdict.WAITING, status, f"{label} is {status}")
     if status == "STOPPED":
@@ -74,6 +80,8 @@ def classify_chain(chain: Mapping[str, Any]) -> Outcome:
     label = f"daily chain {chain.get('chainId')}"
     if status == "RUNNING":
         return Outcome(Verdict.WAITING, status, f"{label} is RUNNING")
+    if status == INTERRUPTED:
+        return Outcome(Verdict.WAITING, status, f"{label} is interrupted, waiting for auto-resume")
     if status == "COMPLETED":
         return Outcome(Verdict.SUCCESS, status, f"{label} COMPLETED")
     if status in CHAIN_FAILED:
@@ -114,7 +122,8 @@ def classify_idle(run_status: Mapping[str, Any], phase: str) -> Outcome:
     if isinstance(run, Mapping):
         status = run.get("status")
         if status in RUN_WAITING:
-            return Outcome(Verdict.WAITING, status, f"{_run_label(run)} is {status}")
+            state = "interrupted, waiting for auto-resume" if status == INTERRUPTED else status
+            return Outcome(Verdict.WAITING, status, f"{_run_label(run)} is {state}")
         if status not in RUN_TERMINAL:
             return Outcome(
                 Verdict.FAILED, _str(status), f"{_run_label(run)} has unknown status {status!r}"

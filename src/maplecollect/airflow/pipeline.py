@@ -1,42 +1,52 @@
-"""Parts of `daily_collection_pipeline` that carry logic: task ids, the branch choice,
-the conf guard of the first task, the in-scope guards, and the step runner.
+"""Parts of `daily_collection_pipeline` that carry logic: task ids, the branch, the
+conf guard of the first task, the snapshot date, and the steps runner.
 
-Shapes (see docs/airflow.md):
+Shape (see docs/airflow.md):
 
     check_external_api >> branch_on_scope >> trigger_daily_collection >> wait_for_daily_chain
-                                          >> per_phase_stop_ranking_fetch >> ... (one chain)
-                                          >> step_01 >> step_01_wait >> step_02 >> ... (one chain)
+                                          >> per_phase_stop_ranking_fetch, ... (16 tasks)
+                                          >> run_steps
 
-Every per-phase / step task is a direct downstream of `branch_on_scope` and of
-the task before it in its chain. The branch follows the first task of the chosen
-path, which (Airflow's branch rule) keeps that whole chain, and skips every task
-of the other paths at once. Chain tasks use `none_failed_min_one_success`: they
-run when nothing before them failed (skipped is fine), so an out-of-scope task
-never blocks an in-scope one. A task of the chosen path that is not in the scope
-(or a step slot past the end of `steps`) skips itself in `pre_execute`.
+Every path task hangs directly off `branch_on_scope`, and each per-phase task also
+depends on EVERY per-phase task before it (not only the one just before). The branch
+skips, at once and by id, every task this run does not need -- so a single-phase
+scope runs exactly its trigger and its wait, with no chain of tasks skipping
+themselves one after another -- and the all-earlier edges keep the chosen tasks in
+the fixed order: a task runs only when everything before it succeeded or was
+skipped (`none_failed_min_one_success`; a failure ends everything after it as
+`upstream_failed`). `run_steps` is ONE task for the whole `steps` list: it defers
+to the triggerer between steps and resumes at the next one.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from airflow.sdk import BaseOperator, TriggerRule
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.sdk.exceptions import (
+    AirflowFailException,
+    AirflowSkipException,
+    DownstreamTasksSkipped,
+)
 
+from maplecollect.airflow.assets import all_assets, asset_for
 from maplecollect.airflow.operators import (
     ExtApiOperator,
     LoopPhaseOperator,
     StopLoopOperator,
     StopPhaseOperator,
+    TriggerDailyOperator,
     TriggerPhaseOperator,
     airflow_run_id_of,
     refusals_fail_task,
+    stop_description,
 )
+from maplecollect.airflow.outcome import Target
 from maplecollect.airflow.scope import (
-    MAX_STEPS,
     SCOPE_STEPS,
     Action,
     ConfError,
@@ -47,14 +57,19 @@ from maplecollect.airflow.scope import (
     resolve_upstream,
     upstream_source,
 )
-from maplecollect.airflow.sensors import PhaseRunSensor
+from maplecollect.airflow.sensors import DailyChainSensor, PhaseRunSensor
 from maplecollect.airflow.settings import WaitSettings
-from maplecollect.airflow.waiting import defer_until_idle, stop_complete
+from maplecollect.airflow.waiting import (
+    defer_until_done,
+    defer_until_idle,
+    raise_for_event,
+    wait_knobs,
+)
 
 log = logging.getLogger(__name__)
 
-# Runs when its path was chosen and nothing before it failed; SKIPPED (by the
-# scheduler, no worker) when every upstream was skipped, i.e. the path was not chosen.
+# Runs when nothing before it failed and something before it succeeded (the branch
+# always has); tasks the branch did not keep are already SKIPPED.
 PATH_RULE = TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS
 
 DAG_ID = "daily_collection_pipeline"
@@ -62,6 +77,10 @@ CHECK_TASK = "check_external_api"
 BRANCH_TASK = "branch_on_scope"
 DAILY_TRIGGER_TASK = "trigger_daily_collection"
 DAILY_WAIT_TASK = "wait_for_daily_chain"
+STEPS_TASK = "run_steps"
+KST = ZoneInfo("Asia/Seoul")
+# Scheduled and backfill runs collect the KST day of their data interval.
+_INTERVAL_RUN_TYPES = ("scheduled", "backfill")
 
 
 def step_task_id(step: Step) -> str:
@@ -73,17 +92,51 @@ def wait_task_id(step: Step) -> str:
     return f"per_phase_wait_{step.phase.value.lower()}_completion"
 
 
-def slot_task_id(index: int) -> str:
-    return f"step_{index + 1:02d}"
+def scope_task_ids(step: Step) -> list[str]:
+    """The task(s) of one scope step: a trigger has its wait after it."""
+    if step.action is Action.TRIGGER:
+        return [step_task_id(step), wait_task_id(step)]
+    return [step_task_id(step)]
 
 
-def slot_wait_task_id(index: int) -> str:
-    return f"{slot_task_id(index)}_wait"
+PER_PHASE_TASKS: tuple[str, ...] = tuple(t for s in SCOPE_STEPS for t in scope_task_ids(s))
+DAILY_TASKS: tuple[str, ...] = (DAILY_TRIGGER_TASK, DAILY_WAIT_TASK)
+PATH_TASKS: tuple[str, ...] = (*DAILY_TASKS, *PER_PHASE_TASKS, STEPS_TASK)
 
 
 def _plan(context: Mapping[str, Any]) -> Plan:
     # Dates were checked by the first task; later tasks only need the shape.
     return plan_from_params(context["params"], check_date=False)
+
+
+# -- the snapshot date ---------------------------------------------------------------
+
+
+def _run_type(dag_run: Any) -> str:
+    run_type = getattr(dag_run, "run_type", None)
+    return str(getattr(run_type, "value", run_type) or "")
+
+
+def snapshot_date(params: Mapping[str, Any], dag_run: Any) -> str:
+    """The date a run asks the service for ("" = the service's default).
+
+    `conf.date` wins. A scheduled or backfill run with no date collects the KST day
+    its data interval starts on (the DAG's interval is 03:00 KST of day D to 03:00
+    KST of D+1, so that is D), so a backfill collects each of its days, and a
+    scheduled run that starts late still collects its own day. A manual run
+    without a date leaves it to the service (yesterday in KST; `latest` for loops).
+    """
+    given = params.get("date")
+    if given:
+        return str(given)
+    start = getattr(dag_run, "data_interval_start", None)
+    if _run_type(dag_run) in _INTERVAL_RUN_TYPES and isinstance(start, datetime):
+        return start.astimezone(KST).date().isoformat()
+    return ""
+
+
+DATE_TEMPLATE = "{{ snapshot_date(params, dag_run) }}"
+USER_DEFINED_MACROS = {"snapshot_date": snapshot_date}
 
 
 def check_conf(context: Mapping[str, Any]) -> None:
@@ -95,21 +148,62 @@ def check_conf(context: Mapping[str, Any]) -> None:
     except ConfError as exc:
         raise AirflowFailException(f"invalid conf: {exc}") from None
     steps = ", ".join(s.token for s in plan.steps) or "-"
-    log.info("conf accepted: mode=%s steps=[%s] date=%s", plan.mode.value, steps, plan.date)
+    date = snapshot_date(context["params"], dag_run) or "the service's default"
+    log.info("conf accepted: mode=%s steps=[%s] date=%s", plan.mode.value, steps, date)
 
 
-def choose_branch(params: Mapping[str, Any]) -> str:
-    """The task id `branch_on_scope` follows: the first task of the chosen path."""
-    mode = plan_from_params(params, check_date=False).mode
-    if mode is Mode.FULL_DAILY:
-        return DAILY_TRIGGER_TASK
-    if mode is Mode.SCOPE:
-        return step_task_id(SCOPE_STEPS[0])
-    return slot_task_id(0)
+# -- the branch ------------------------------------------------------------------------
+
+
+def branch_plan(params: Mapping[str, Any]) -> tuple[list[str], dict[str, str]]:
+    """(tasks to run in order, {task to skip: why}) for this conf. Pure."""
+    plan = plan_from_params(params, check_date=False)
+    scope = [s.token for s in plan.steps] if plan.mode is Mode.SCOPE else []
+    keep: list[str]
+    if plan.mode is Mode.FULL_DAILY:
+        keep, why = list(DAILY_TASKS), "the conf runs the daily chain (FULL_DAILY)"
+    elif plan.mode is Mode.STEPS:
+        keep, why = [STEPS_TASK], "the conf gives steps"
+    else:
+        keep = [t for s in plan.steps for t in scope_task_ids(s)]
+        why = f"not in scope {scope}"
+    skip: dict[str, str] = {}
+    for step in SCOPE_STEPS:
+        for task_id in scope_task_ids(step):
+            if task_id not in keep:
+                reason = f"{step.token} {why}" if plan.mode is Mode.SCOPE else why
+                skip[task_id] = reason
+    for task_id in DAILY_TASKS:
+        if task_id not in keep:
+            skip[task_id] = f"scope {scope} is not FULL_DAILY" if scope else why
+    if STEPS_TASK not in keep:
+        skip[STEPS_TASK] = "the conf gives no steps"
+    return keep, skip
+
+
+class ScopeBranchOperator(BaseOperator):
+    """Keeps exactly the tasks this run needs and skips every other path task at once.
+
+    Airflow's BranchPythonOperator cannot do this here: it never skips a task that is
+    downstream of a followed one, and in the per-phase path every task is downstream
+    of every earlier one. So this raises `DownstreamTasksSkipped` with the ids itself
+    (the task still succeeds), and logs why each one is skipped.
+    """
+
+    def execute(self, context: Any) -> list[str]:
+        keep, skip = branch_plan(context["params"])
+        self.log.info("running %s", ", ".join(keep))
+        for task_id, why in skip.items():
+            self.log.info("skipping %s: %s", task_id, why)
+        ours = set(skip) & set(self.downstream_task_ids)
+        if ours:
+            raise DownstreamTasksSkipped(tasks=sorted(ours))  # type: ignore[no-untyped-call]
+        return keep
 
 
 class InScope:
-    """pre_execute guard of a per-phase task: skip unless `step` is in the scope."""
+    """pre_execute guard of a per-phase task, for a task cleared by hand after the
+    branch skipped it: skip again, saying why, unless `step` is in the scope."""
 
     def __init__(self, step: Step) -> None:
         self.step = step
@@ -117,25 +211,8 @@ class InScope:
     def __call__(self, context: Mapping[str, Any]) -> None:
         plan = _plan(context)
         if plan.mode is not Mode.SCOPE or self.step not in plan.steps:
-            raise AirflowSkipException(f"{self.step.token} is not in this run's scope")
-
-
-class InSteps:
-    """pre_execute guard of a step slot: skip past the end of `steps` (or, for a
-    wait slot, when the step is not a trigger)."""
-
-    def __init__(self, index: int, *, wait: bool) -> None:
-        self.index = index
-        self.wait = wait
-
-    def __call__(self, context: Mapping[str, Any]) -> None:
-        plan = _plan(context)
-        if plan.mode is not Mode.STEPS or self.index >= len(plan.steps):
-            raise AirflowSkipException(f"no step {self.index + 1} in this run")
-        if self.wait and plan.steps[self.index].action is not Action.TRIGGER:
-            raise AirflowSkipException(
-                f"step {self.index + 1} is not a trigger; nothing to wait for"
-            )
+            scope = [s.token for s in plan.steps] if plan.mode is Mode.SCOPE else plan.mode.value
+            raise AirflowSkipException(f"{self.step.token} not in scope {scope}")
 
 
 def upstream_template(step: Step) -> str | None:
@@ -151,58 +228,126 @@ def upstream_template(step: Step) -> str | None:
     )
 
 
-DATE_TEMPLATE = "{{ params.date or '' }}"
-
-
 def xcom_template(task_id: str) -> str:
     """Jinja for the return value (XCom) of `task_id` in this DAG run."""
     return "{{ ti.xcom_pull(task_ids='" + task_id + "') }}"
 
 
-class StepOperator(ExtApiOperator):
-    """Runs `steps[index]` of the conf: trigger (returns the runId for its wait slot),
-    loop, stop or stop_loop (stops wait, deferred, until the phase is idle)."""
+# -- steps: one task, deferring between steps ------------------------------------------
+
+
+class RunStepsOperator(ExtApiOperator):
+    """Runs the conf's `steps` in order, as ONE task that frees its worker slot while
+    a step waits: a trigger step defers until its run COMPLETES, a stop step until
+    the phase is idle; then `resume_step` judges the event and goes on with the next
+    step. Loops do not wait. Returns (XCom) `[{step, action, phase, id}, ...]`.
+
+    No retries: a retry would start the steps again from the first one (a second
+    run of a phase that already completed); clear the task or trigger the remaining
+    steps instead.
+    """
 
     def __init__(
         self,
         *,
-        index: int,
-        poll_interval: float = 30.0,
+        phase_timeouts: Mapping[str, float],
         idle_timeout: float = 3600.0,
+        poll_interval: float = 30.0,
+        progress_interval: float = 300.0,
+        unreachable_timeout: float = 900.0,
+        max_consecutive_errors: int | None = None,
         **kwargs: Any,
     ) -> None:
-        if not 0 <= index < MAX_STEPS:
-            raise ValueError(f"step index {index} outside 0..{MAX_STEPS - 1}")
+        kwargs.setdefault("retries", 0)
         super().__init__(**kwargs)
-        self.index = index
-        self.poll_interval = poll_interval
+        self.phase_timeouts = dict(phase_timeouts)
         self.idle_timeout = idle_timeout
+        self.poll_interval = poll_interval
+        self.progress_interval = progress_interval
+        self.unreachable_timeout = unreachable_timeout
+        self.max_consecutive_errors = max_consecutive_errors
 
-    def execute(self, context: Any) -> str | None:
+    def execute(self, context: Any) -> list[dict[str, Any]]:
         plan = _plan(context)
-        step = plan.steps[self.index]
+        if plan.mode is not Mode.STEPS:
+            raise AirflowSkipException("the conf gives no steps")
+        self.log.info("%d step(s): %s", len(plan.steps), ", ".join(s.token for s in plan.steps))
+        return self._run_from(context, plan, 0, [])
+
+    def resume_step(
+        self,
+        context: Any,
+        event: Any = None,
+        index: int = 0,
+        done: list[dict[str, Any]] | None = None,
+        stopped: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """After step `index` waited in the triggerer: judge it, then run the rest.
+
+        Where to go on comes back in the event's `echo` (the triggerer also passes the
+        defer's kwargs, `dag.test()` does not)."""
+        plan = _plan(context)
+        raise_for_event(event, sensor=False)
+        echo = event.get("echo") if isinstance(event.get("echo"), dict) else {}
+        index, done = echo.get("index", index), echo.get("done", done)
+        self.log.info("step %d/%d done: %s", index + 1, len(plan.steps), event.get("message"))
+        return self._run_from(context, plan, index + 1, list(done or []))
+
+    def _label(self, plan: Plan, index: int) -> str:
+        step = plan.steps[index]
+        return f"step {index + 1}/{len(plan.steps)} ({step.action} {step.phase})"
+
+    def _run_from(
+        self, context: Any, plan: Plan, start: int, done: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        date = snapshot_date(context["params"], context.get("dag_run")) or None
+        for index in range(start, len(plan.steps)):
+            step, label = plan.steps[index], self._label(plan, index)
+            target_id = self._start(context, plan, index, date, done)
+            done.append({"step": index + 1, **step.as_dict(), "id": target_id})
+            state = {"index": index, "done": done}
+            resume: dict[str, Any] = {"method_name": "resume_step", "kwargs": state, "echo": state}
+            if step.action is Action.TRIGGER and target_id is not None:
+                self.log.info("%s: waiting for run %s in the triggerer", label, target_id)
+                defer_until_done(
+                    self,
+                    target=Target.RUN,
+                    target_id=target_id,
+                    conn_id=self.conn_id,
+                    timeout=self.phase_timeouts[step.phase.value],
+                    **resume,
+                    **wait_knobs(self),
+                )
+            if step.action in (Action.STOP, Action.STOP_LOOP) and target_id != "":
+                self.log.info("%s: waiting until %s is idle", label, step.phase)
+                defer_until_idle(self, step.phase.value, target_id, **resume)
+        self.log.info("all %d step(s) done", len(plan.steps))
+        return done
+
+    def _start(
+        self, context: Any, plan: Plan, index: int, date: str | None, done: list[dict[str, Any]]
+    ) -> str | None:
+        """Send step `index`; the id to wait on (run id; for a stop the stopped run id,
+        None if a loop was between iterations, "" if nothing was running)."""
+        step, label = plan.steps[index], self._label(plan, index)
         hook, run_id = self.hook, airflow_run_id_of(context)
-        self.log.info("step %d: %s %s", self.index + 1, step.action, step.phase)
         with refusals_fail_task():
             if step.action is Action.TRIGGER:
-                source = upstream_source(plan.steps, self.index)
-                in_run = (
-                    context["ti"].xcom_pull(task_ids=slot_wait_task_id(source))
-                    if source is not None
-                    else None
-                )
+                source = upstream_source(plan.steps, index)
+                in_run = done[source]["id"] if source is not None else None
                 upstream = resolve_upstream(step.phase, plan.upstream_run_ids, in_run)
                 result = hook.trigger_phase(
-                    step.phase, upstream_run_id=upstream, date=plan.date, airflow_run_id=run_id
+                    step.phase, upstream_run_id=upstream, date=date, airflow_run_id=run_id
                 )
-                self.log.info(
-                    "run %s (%s)", result.run_id, "followed" if result.followed else "started"
-                )
+                verb = "following running" if result.followed else "started"
+                self.log.info("%s: %s run %s (upstream %s)", label, verb, result.run_id, upstream)
                 return result.run_id
             if step.action is Action.LOOP:
                 loop = hook.loop_phase(
-                    step.phase, date=plan.date, interval_seconds=None, airflow_run_id=run_id
+                    step.phase, date=date, interval_seconds=None, airflow_run_id=run_id
                 )
+                verb = "already active" if loop.already_active else "started"
+                self.log.info("%s: loop %s %s", label, loop.loop_id, verb)
                 return loop.loop_id
             stop = (
                 hook.stop_phase(step.phase, airflow_run_id=run_id)
@@ -210,29 +355,10 @@ class StepOperator(ExtApiOperator):
                 else hook.stop_loop(step.phase, airflow_run_id=run_id)
             )
         if not stop.requested:
-            self.log.info("%s: nothing to stop", step.phase)
-            return None
-        defer_until_idle(self, step.phase.value, stop.run_id)
-        return None  # pragma: no cover - defer() raises
-
-    def execute_complete(
-        self, context: Any, event: Any = None, stopped: str | None = None
-    ) -> str | None:
-        return stop_complete(self, event, stopped)
-
-
-class StepWaitSensor(PhaseRunSensor):
-    """Wait slot of `steps[index]`: waits on the step's run with that phase's timeout."""
-
-    def __init__(self, *, index: int, phase_timeouts: Mapping[str, float], **kwargs: Any) -> None:
-        super().__init__(run_id=xcom_template(slot_task_id(index)), **kwargs)
-        self.index = index
-        self.phase_timeouts = dict(phase_timeouts)
-
-    def execute(self, context: Any) -> Any:
-        phase = _plan(context).steps[self.index].phase
-        self.timeout = self.phase_timeouts[phase.value]
-        return super().execute(context)
+            self.log.info("%s: nothing to stop", label)
+            return ""
+        self.log.info("%s: %s", label, stop_description(stop))
+        return stop.run_id
 
 
 # -- builders used by the DAG file ------------------------------------------------
@@ -243,18 +369,39 @@ def per_phase_chain(settings: WaitSettings) -> list[BaseOperator]:
     return [task for step in SCOPE_STEPS for task in per_phase_tasks(step, settings)]
 
 
-def steps_chain(settings: WaitSettings) -> list[BaseOperator]:
-    """All step slots in order: step_01, step_01_wait, step_02, ..."""
-    return [task for index in range(MAX_STEPS) for task in step_slot_tasks(index, settings)]
+def wire_in_order(branch: BaseOperator, tasks: Sequence[BaseOperator]) -> None:
+    """Each task after the branch AND after every task before it (see the module doc)."""
+    for index, task in enumerate(tasks):
+        branch >> task
+        for earlier in tasks[:index]:
+            earlier >> task
+
+
+def daily_tasks(settings: WaitSettings) -> list[BaseOperator]:
+    trigger = TriggerDailyOperator(task_id=DAILY_TRIGGER_TASK, date=DATE_TEMPLATE)
+    wait = DailyChainSensor(
+        task_id=DAILY_WAIT_TASK,
+        chain_id=xcom_template(DAILY_TRIGGER_TASK),
+        timeout=settings.daily_timeout,
+        outlets=all_assets(),
+        **settings.wait_kwargs(),
+    )
+    return [trigger, wait]
+
+
+def steps_task(settings: WaitSettings) -> BaseOperator:
+    return RunStepsOperator(
+        task_id=STEPS_TASK,
+        phase_timeouts={p.value: t for p, t in settings.phase_timeouts.items()},
+        idle_timeout=settings.stop_timeout,
+        **settings.wait_kwargs(),
+    )
 
 
 def per_phase_tasks(step: Step, settings: WaitSettings) -> list[BaseOperator]:
-    """The task(s) of one scope step, guarded to skip when the step is out of scope."""
+    """The task(s) of one scope step."""
     common: dict[str, Any] = {"trigger_rule": PATH_RULE, "pre_execute": InScope(step)}
-    stop_kwargs: dict[str, Any] = {
-        "poll_interval": settings.poll_interval,
-        "idle_timeout": settings.stop_timeout,
-    }
+    stop_kwargs: dict[str, Any] = {"idle_timeout": settings.stop_timeout, **settings.wait_kwargs()}
     task_id = step_task_id(step)
     if step.action is Action.STOP:
         return [StopPhaseOperator(task_id=task_id, phase=step.phase, **stop_kwargs, **common)]
@@ -272,31 +419,9 @@ def per_phase_tasks(step: Step, settings: WaitSettings) -> list[BaseOperator]:
     wait = PhaseRunSensor(
         task_id=wait_task_id(step),
         run_id=xcom_template(task_id),
-        poll_interval=settings.poll_interval,
         timeout=settings.phase_timeout(step.phase),
-        max_consecutive_errors=settings.max_consecutive_errors,
+        outlets=[asset_for(step.phase)],
+        **settings.wait_kwargs(),
         **common,
     )
     return [trigger, wait]
-
-
-def step_slot_tasks(index: int, settings: WaitSettings) -> list[BaseOperator]:
-    """Slot `index` of the steps path: the action, then a wait used by trigger steps."""
-    action = StepOperator(
-        task_id=slot_task_id(index),
-        index=index,
-        poll_interval=settings.poll_interval,
-        idle_timeout=settings.stop_timeout,
-        trigger_rule=PATH_RULE,
-        pre_execute=InSteps(index, wait=False),
-    )
-    wait = StepWaitSensor(
-        task_id=slot_wait_task_id(index),
-        index=index,
-        phase_timeouts={p.value: t for p, t in settings.phase_timeouts.items()},
-        poll_interval=settings.poll_interval,
-        max_consecutive_errors=settings.max_consecutive_errors,
-        trigger_rule=PATH_RULE,
-        pre_execute=InSteps(index, wait=True),
-    )
-    return [action, wait]

@@ -302,7 +302,13 @@ def map_stop_phase(phase: Phase, request: Request, reply: Reply) -> StopRequeste
 
 def map_stop_loop(phase: Phase, request: Request, reply: Reply) -> StopRequested:
     if reply.status == 202:
-        return StopRequested(phase.value, True, loop_id=_id_field(request, reply, "loopId"))
+        # runId: the loop's iteration run that was stopped (null between iterations).
+        return StopRequested(
+            phase.value,
+            True,
+            run_id=_opt_str(reply, "runId"),
+            loop_id=_id_field(request, reply, "loopId"),
+        )
     if reply.status == 200 and reply.get("status") == "NOT_LOOPING":
         return StopRequested(phase.value, False)
     raise _refused(request, reply)

@@ -1,7 +1,8 @@
 """Sensors: wait for a phase run, a daily chain, or the service's /health.
 
-Run and chain sensors defer at once to `PhaseRunTrigger` (no worker slot while a
-phase runs for hours, DESIGN §10.10). `deferrable=False` polls in reschedule
+Run and chain sensors look once at the run (a run that already ended is judged at
+once) and otherwise defer to `PhaseRunTrigger` (no worker slot while a phase runs
+for hours, docs/airflow.md). `deferrable=False` polls in reschedule
 mode instead, with the same `classify` verdicts. The health sensor pokes in
 reschedule mode (it also frees the slot between pokes).
 """
@@ -16,12 +17,19 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import AirflowFailException
 
 import maplecollect
+from maplecollect.airflow.assets import endpoint, record_events
 from maplecollect.airflow.connection import DEFAULT_CONN_ID
 from maplecollect.airflow.errors import ApiVersionTooOld, ExtApiRefused, ExtApiUnavailable
 from maplecollect.airflow.hook import ExtApiHook
 from maplecollect.airflow.outcome import Target, Verdict, classify_target
-from maplecollect.airflow.waiting import blank_to_none, defer_until_done, raise_for_event
+from maplecollect.airflow.waiting import (
+    blank_to_none,
+    defer_until_done,
+    raise_for_event,
+    wait_knobs,
+)
 from maplecollect.ids import is_valid_id
+from maplecollect.phases import Phase
 
 # Retries cover the known race where a fast trigger's event meets the worker's
 # defer-exit and Airflow marks the try failed (apache/airflow#66374, #72716);
@@ -41,7 +49,9 @@ class _TargetSensor(BaseSensorOperator):
         conn_id: str = DEFAULT_CONN_ID,
         poll_interval: float = 30.0,
         deferrable: bool = True,
-        max_consecutive_errors: int = 10,
+        max_consecutive_errors: int | None = None,
+        unreachable_timeout: float = 900.0,
+        progress_interval: float = 300.0,
         stop_expected: bool = False,
         retries: int = DEFAULT_SENSOR_RETRIES,
         retry_delay: timedelta = DEFAULT_SENSOR_RETRY_DELAY,
@@ -55,6 +65,8 @@ class _TargetSensor(BaseSensorOperator):
         self.poll_interval = poll_interval
         self.deferrable = deferrable
         self.max_consecutive_errors = max_consecutive_errors
+        self.unreachable_timeout = unreachable_timeout
+        self.progress_interval = progress_interval
         self.stop_expected = stop_expected
 
     def _target_id(self) -> str:
@@ -73,24 +85,74 @@ class _TargetSensor(BaseSensorOperator):
         if not self.deferrable:
             return super().execute(context)
         target_id = self._checked_id()
+        done = self._already_done(context, target_id)
+        if done is not None:
+            return done
         self.log.info("waiting for %s %s in the triggerer", self.target.value, target_id)
         defer_until_done(
             self,
             target=self.target,
             target_id=target_id,
             conn_id=self.conn_id,
-            poll_interval=self.poll_interval,
             timeout=self.timeout,
-            max_consecutive_errors=self.max_consecutive_errors,
             stop_expected=self.stop_expected,
+            **wait_knobs(self),
         )
         return None  # pragma: no cover - defer() raises
+
+    def _already_done(self, context: Any, target_id: str) -> str | None:
+        """One look before deferring: a run (or chain) that already ended is judged here.
+
+        A fast phase is often over by the time its wait starts; deferring would cost a
+        triggerer round trip and a second worker start, and an instantly firing trigger
+        meets Airflow's defer-exit race (apache/airflow#66374: the try is marked failed
+        and retried 30 s later). Unreachable or refused: defer, the trigger handles it.
+        """
+        hook = ExtApiHook(self.conn_id)
+        try:
+            document = (
+                hook.get_run(target_id) if self.target is Target.RUN else hook.get_chain(target_id)
+            )
+        except (ExtApiUnavailable, ExtApiRefused):
+            return None
+        outcome = classify_target(
+            self.target, document, target_id=target_id, stop_expected=self.stop_expected
+        )
+        if outcome.verdict is Verdict.WAITING:
+            return None
+        self.log.info("%s (already ended, no need to defer)", outcome.message)
+        if outcome.verdict is Verdict.FAILED:
+            raise AirflowFailException(outcome.message)
+        self._record_assets(context, document)
+        return target_id
 
     def execute_complete(self, context: Any, event: Any = None) -> str:
         """Resume after the trigger: succeed only on a "success" event; push the id."""
         raise_for_event(event)
         self.log.info("%s", event.get("message"))
+        self._record_assets(context, event.get(self.target.value))
         return self._checked_id()
+
+    def _record_assets(self, context: Any, document: Any) -> None:
+        """Fill the outlets' asset events with the completed run(s) (see `assets`)."""
+        if not isinstance(document, dict) or not self.outlets:
+            return
+        runs: dict[str, Any]
+        if self.target is Target.CHAIN:
+            chain_runs = document.get("runs")
+            runs = chain_runs if isinstance(chain_runs, dict) else {}
+        else:
+            runs = {str(document.get("phase")): document}
+        for phase in record_events(context, self.outlets, runs):
+            run = runs[phase]
+            self.log.info(
+                "asset event maplecollect://%s: run %s, snapshot %s, %s records, manifest %s",
+                endpoint(Phase(phase)),
+                run.get("runId"),
+                run.get("snapshotDate"),
+                run.get("recordsProcessed"),
+                run.get("manifestPath"),
+            )
 
     def poke(self, context: Any) -> bool | PokeReturnValue:
         target_id = self._checked_id()
@@ -109,6 +171,7 @@ class _TargetSensor(BaseSensorOperator):
         if outcome.verdict is Verdict.FAILED:
             raise AirflowFailException(outcome.message)
         if outcome.verdict is Verdict.SUCCESS:
+            self._record_assets(context, document)
             return PokeReturnValue(is_done=True, xcom_value=target_id)
         return False
 
@@ -149,9 +212,12 @@ class DailyChainSensor(_TargetSensor):
 class ExtApiHealthSensor(BaseSensorOperator):
     """Wait until `/health` is UP, in reschedule mode (the slot is free between pokes).
 
-    Fails at once, without retry, when the service's `apiVersion` is older than
-    `min_api_version` (a stale deployment must not fail later with 404s), or when
-    /health answers something that is not a maplecollect health document.
+    `/health` needs no token, so the sensor then makes one cheap authenticated call
+    (`GET /api/internal/run-status`): a wrong token fails here, at once, with the fix,
+    not at the first trigger. Fails at once, without retry, when the service's
+    `apiVersion` is older than `min_api_version` (a stale deployment must not fail
+    later with 404s), when /health answers something that is not a maplecollect
+    health document, or when the token is refused (401/403).
     """
 
     def __init__(
@@ -185,7 +251,29 @@ class ExtApiHealthSensor(BaseSensorOperator):
             raise AirflowFailException(
                 str(ApiVersionTooOld(health.api_version, self.min_api_version))
             )
-        self.log.info("service UP: version %s, apiVersion %s", health.version, health.api_version)
+        try:
+            self._check_token()
+        except ExtApiUnavailable as exc:
+            self.log.warning("maplecollect service not reachable yet: %s", exc)
+            return False
+        self.log.info(
+            "service UP: version %s, apiVersion %s, bearer token accepted",
+            health.version,
+            health.api_version,
+        )
         return PokeReturnValue(
             is_done=True, xcom_value={"version": health.version, "apiVersion": health.api_version}
         )
+
+    def _check_token(self) -> None:
+        try:
+            ExtApiHook(self.conn_id).get_run_status()
+        except ExtApiRefused as exc:
+            if exc.status in (401, 403):
+                raise AirflowFailException(
+                    f"the maplecollect service refused the bearer token of connection "
+                    f"{self.conn_id!r} (HTTP {exc.status}): set the connection's password to "
+                    "the service's MAPLECOLLECT_API_TOKEN (docs/airflow.md, "
+                    "'The external_api connection')"
+                ) from None
+            raise AirflowFailException(str(exc)) from None

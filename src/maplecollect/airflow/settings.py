@@ -9,6 +9,9 @@ dag processor), by `wait_settings()`, called from the DAG file, never at import:
     MAPLECOLLECT_AIRFLOW_TIMEOUT_STOP       waiting for a stopped phase to go idle
     MAPLECOLLECT_AIRFLOW_HEALTH_TIMEOUT     waiting for /health (default 600)
     MAPLECOLLECT_AIRFLOW_HEALTH_INTERVAL    between /health pokes (default 15)
+    MAPLECOLLECT_AIRFLOW_PROGRESS_INTERVAL  between progress lines of a wait (default 300)
+    MAPLECOLLECT_AIRFLOW_UNREACHABLE_TIMEOUT  how long a wait rides out an unreachable
+                                            service before it fails (default 900)
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from maplecollect.errors import ConfigError
 from maplecollect.phases import ORDER, Phase
@@ -42,10 +46,21 @@ class WaitSettings:
     stop_timeout: float = 1 * HOUR
     health_timeout: float = 600.0
     health_interval: float = 15.0
-    max_consecutive_errors: int = 10
+    progress_interval: float = 300.0
+    unreachable_timeout: float = 900.0
+    max_consecutive_errors: int | None = None
 
     def phase_timeout(self, phase: Phase) -> float:
         return self.phase_timeouts[phase]
+
+    def wait_kwargs(self) -> dict[str, Any]:
+        """What every deferred wait (sensor, stop, steps) takes from the settings."""
+        return {
+            "poll_interval": self.poll_interval,
+            "progress_interval": self.progress_interval,
+            "unreachable_timeout": self.unreachable_timeout,
+            "max_consecutive_errors": self.max_consecutive_errors,
+        }
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
@@ -74,4 +89,6 @@ def wait_settings(env: Mapping[str, str] | None = None) -> WaitSettings:
         stop_timeout=_seconds(env, "TIMEOUT_STOP", 1 * HOUR),
         health_timeout=_seconds(env, "HEALTH_TIMEOUT", 600.0),
         health_interval=_seconds(env, "HEALTH_INTERVAL", 15.0),
+        progress_interval=_seconds(env, "PROGRESS_INTERVAL", 300.0),
+        unreachable_timeout=_seconds(env, "UNREACHABLE_TIMEOUT", 900.0),
     )

@@ -2,7 +2,10 @@
 
 It must live in the installed package: the triggerer imports it by class path
 (`maplecollect.airflow.triggers.PhaseRunTrigger`), never from the dags folder.
-JSON-only kwargs; `run()` yields exactly one event and never raises:
+JSON-only kwargs; `run()` yields exactly one event and never raises. While it waits
+it logs (these lines land in the deferred task's log, not in triggerer.log) a
+progress line on every state change and every `progress_interval` seconds: run id,
+records / total, failed, rate, ETA and the pause reason (see `progress`).
 
     {"status": "success" | "failed" | "error" | "timeout",
      "target": "run" | "chain" | "phase_idle",
@@ -23,8 +26,10 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from maplecollect.airflow.connection import DEFAULT_CONN_ID
 from maplecollect.airflow.errors import ExtApiError, ExtApiUnavailable
 from maplecollect.airflow.hook import ExtApiHook
-from maplecollect.airflow.outcome import Target, classify_target
+from maplecollect.airflow.outcome import Outcome, Target, classify_target
+from maplecollect.airflow.progress import chain_lines, run_line, state_key
 
+FIRST_POLL_GRACE = 3.0
 _ID_KEY = {Target.RUN: "runId", Target.CHAIN: "chainId", Target.PHASE_IDLE: "phase"}
 _DOC_KEY = {Target.RUN: "run", Target.CHAIN: "chain", Target.PHASE_IDLE: "run"}
 
@@ -37,9 +42,17 @@ class PhaseRunTrigger(BaseTrigger):
     :param target_id: run id, chain id or phase name.
     :param end_at: absolute deadline (Unix seconds), so a triggerer restart does not
         restart the clock; None waits without a deadline.
-    :param max_consecutive_errors: polls that may fail in a row (service unreachable
-        after the hook's own retries) before giving up with an "error" event.
+    :param unreachable_timeout: seconds the service may stay unreachable (every poll
+        failing after the hook's own retries) before the wait gives up with an
+        "error" event; a restart of the service inside that window is ridden out.
+    :param max_consecutive_errors: optional cap on failed polls in a row (None: only
+        `unreachable_timeout` bounds the outage). Kept for triggers serialized by
+        older versions of this package.
+    :param progress_interval: seconds between progress lines while nothing changes.
     :param stop_expected: a STOPPED run counts as success (the task asked for the stop).
+    :param echo: JSON state handed back unchanged in the event (`"echo"`): where a
+        multi-step task resumes. Carried by the event rather than only by the defer's
+        kwargs because `dag.test()` replaces those kwargs by the event.
     """
 
     def __init__(
@@ -50,8 +63,11 @@ class PhaseRunTrigger(BaseTrigger):
         conn_id: str = DEFAULT_CONN_ID,
         poll_interval: float = 30.0,
         end_at: float | None = None,
-        max_consecutive_errors: int = 10,
+        max_consecutive_errors: int | None = None,
+        unreachable_timeout: float = 900.0,
+        progress_interval: float = 300.0,
         stop_expected: bool = False,
+        echo: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.target = Target(target)
@@ -59,8 +75,13 @@ class PhaseRunTrigger(BaseTrigger):
         self.conn_id = conn_id
         self.poll_interval = float(poll_interval)
         self.end_at = end_at
-        self.max_consecutive_errors = int(max_consecutive_errors)
+        self.max_consecutive_errors = (
+            None if max_consecutive_errors is None else int(max_consecutive_errors)
+        )
+        self.unreachable_timeout = float(unreachable_timeout)
+        self.progress_interval = float(progress_interval)
         self.stop_expected = bool(stop_expected)
+        self.echo = echo
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -72,7 +93,10 @@ class PhaseRunTrigger(BaseTrigger):
                 "poll_interval": self.poll_interval,
                 "end_at": self.end_at,
                 "max_consecutive_errors": self.max_consecutive_errors,
+                "unreachable_timeout": self.unreachable_timeout,
+                "progress_interval": self.progress_interval,
                 "stop_expected": self.stop_expected,
+                "echo": self.echo,
             },
         )
 
@@ -87,13 +111,16 @@ class PhaseRunTrigger(BaseTrigger):
         yield TriggerEvent(event)  # type: ignore[no-untyped-call]
 
     def _event(self, status: str, message: str, document: Any) -> dict[str, Any]:
-        return {
+        event = {
             "status": status,
             "target": self.target.value,
             _ID_KEY[self.target]: self.target_id,
             "message": message,
             _DOC_KEY[self.target]: self._doc_for_event(document),
         }
+        if self.echo is not None:
+            event["echo"] = self.echo
+        return event
 
     def _doc_for_event(self, document: Any) -> Any:
         if self.target is Target.PHASE_IDLE and isinstance(document, dict):
@@ -108,27 +135,88 @@ class PhaseRunTrigger(BaseTrigger):
             return await hook.aget_chain(self.target_id)
         return await hook.aget_run_status()
 
+    def _state(self, document: dict[str, Any]) -> tuple[Any, ...]:
+        """What a change of is logged at once: statuses and pauses of what is waited on."""
+        if self.target is Target.RUN:
+            return state_key(document)
+        if self.target is Target.CHAIN:
+            runs = document.get("runs")
+            parts = sorted(
+                (phase, state_key(run))
+                for phase, run in (runs.items() if isinstance(runs, dict) else ())
+                if isinstance(run, dict)
+            )
+            return (document.get("status"), tuple(parts))
+        slot = self._doc_for_event(document)
+        loops = document.get("loopSummaries")
+        loop = loops.get(self.target_id) if isinstance(loops, dict) else None
+        return (
+            state_key(slot) if isinstance(slot, dict) else None,
+            loop.get("status") if isinstance(loop, dict) else None,
+        )
+
+    def _progress(self, document: dict[str, Any], outcome: Outcome) -> list[str]:
+        if self.target is Target.RUN:
+            return [run_line(document)]
+        if self.target is Target.CHAIN:
+            return chain_lines(document)
+        slot = self._doc_for_event(document)
+        lines = [outcome.message]
+        if isinstance(slot, dict) and not slot.get("terminal", True):
+            lines.append(run_line(slot))
+        return lines
+
     async def _wait(self) -> dict[str, Any]:
         hook = self._hook()
+        try:
+            await hook.aopen()
+            return await self._poll(hook)
+        finally:
+            await hook.aclose()
+
+    async def _poll(self, hook: ExtApiHook) -> dict[str, Any]:
+        # The first poll waits a moment: a trigger that fires before the scheduler has
+        # seen the task's defer-exit makes Airflow fail the try (apache/airflow#66374).
+        await asyncio.sleep(min(self.poll_interval, FIRST_POLL_GRACE))
         errors = 0
+        unreachable_since: float | None = None
         last: dict[str, Any] | None = None
         last_status: str | None = None
+        last_state: tuple[Any, ...] | None = None
+        logged_at = float("-inf")
         what = f"{self.target.value} {self.target_id}"
         while True:
             try:
                 document = await self._fetch(hook)
             except ExtApiUnavailable as exc:
                 errors += 1
+                now = time.monotonic()
+                unreachable_since = now if unreachable_since is None else unreachable_since
+                down = now - unreachable_since
                 self.log.warning(
-                    "%s: poll failed (%d/%d): %s", what, errors, self.max_consecutive_errors, exc
+                    "%s: service unreachable for %.0fs (poll %d failed; giving up after %.0fs): %s",
+                    what,
+                    down,
+                    errors,
+                    self.unreachable_timeout,
+                    exc,
                 )
-                if errors >= self.max_consecutive_errors:
-                    return self._event("error", f"gave up after {errors} failed polls: {exc}", last)
+                capped = self.max_consecutive_errors is not None and (
+                    errors >= self.max_consecutive_errors
+                )
+                if down >= self.unreachable_timeout or capped:
+                    message = (
+                        f"gave up: service unreachable for {down:.0f}s ({errors} failed polls): "
+                        f"{exc}"
+                    )
+                    return self._event("error", message, last)
             except ExtApiError as exc:
                 # A refusal (404 unknown id, 401 bad token ...) will not heal by polling.
                 return self._event("error", str(exc), last)
             else:
-                errors = 0
+                if unreachable_since is not None:
+                    self.log.info("%s: service reachable again after %d failed polls", what, errors)
+                errors, unreachable_since = 0, None
                 last = document
                 outcome = classify_target(
                     self.target,
@@ -136,11 +224,19 @@ class PhaseRunTrigger(BaseTrigger):
                     target_id=self.target_id,
                     stop_expected=self.stop_expected,
                 )
-                if outcome.status != last_status:
-                    self.log.info("%s: %s", what, outcome.message)
-                    last_status = outcome.status
+                state = self._state(document)
+                now = time.monotonic()
                 if outcome.done:
+                    self.log.info("%s: %s", what, outcome.message)
                     return self._event(outcome.verdict.value, outcome.message, document)
+                if (
+                    state != last_state
+                    or outcome.status != last_status
+                    or now - logged_at >= self.progress_interval
+                ):
+                    for line in self._progress(document, outcome):
+                        self.log.info("%s: %s", what, line)
+                    logged_at, last_state, last_status = now, state, outcome.status
             remaining = None if self.end_at is None else self.end_at - time.time()
             if remaining is not None and remaining <= 0:
                 message = (

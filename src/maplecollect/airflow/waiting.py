@@ -34,10 +34,13 @@ def defer_until_done(
     conn_id: str,
     poll_interval: float,
     timeout: float,
-    max_consecutive_errors: int = 10,
+    max_consecutive_errors: int | None = None,
+    unreachable_timeout: float = 900.0,
+    progress_interval: float = 300.0,
     stop_expected: bool = False,
     method_name: str = "execute_complete",
     kwargs: dict[str, Any] | None = None,
+    echo: dict[str, Any] | None = None,
 ) -> None:
     """Release the worker slot until the trigger fires (raises TaskDeferred)."""
     trigger = PhaseRunTrigger(
@@ -47,7 +50,10 @@ def defer_until_done(
         poll_interval=poll_interval,
         end_at=time.time() + timeout,
         max_consecutive_errors=max_consecutive_errors,
+        unreachable_timeout=unreachable_timeout,
+        progress_interval=progress_interval,
         stop_expected=stop_expected,
+        echo=echo,
     )
     task.defer(
         trigger=trigger,
@@ -57,7 +63,25 @@ def defer_until_done(
     )
 
 
-def defer_until_idle(task: Any, phase: str, stopped: str | None) -> None:
+def wait_knobs(task: Any) -> dict[str, Any]:
+    """The wait settings a task carries (poll, progress, unreachable bounds)."""
+    return {
+        "poll_interval": task.poll_interval,
+        "progress_interval": getattr(task, "progress_interval", 300.0),
+        "unreachable_timeout": getattr(task, "unreachable_timeout", 900.0),
+        "max_consecutive_errors": getattr(task, "max_consecutive_errors", None),
+    }
+
+
+def defer_until_idle(
+    task: Any,
+    phase: str,
+    stopped: str | None,
+    *,
+    method_name: str = "execute_complete",
+    kwargs: dict[str, Any] | None = None,
+    echo: dict[str, Any] | None = None,
+) -> None:
     """After a stop request: wait in the triggerer until `phase` holds no run.
 
     `task` has conn_id, poll_interval and idle_timeout; its execute_complete
@@ -68,9 +92,11 @@ def defer_until_idle(task: Any, phase: str, stopped: str | None) -> None:
         target=Target.PHASE_IDLE,
         target_id=phase,
         conn_id=task.conn_id,
-        poll_interval=task.poll_interval,
         timeout=task.idle_timeout,
-        kwargs={"stopped": stopped},
+        method_name=method_name,
+        kwargs={"stopped": stopped, **(kwargs or {})},
+        echo=echo,
+        **wait_knobs(task),
     )
 
 

@@ -1,4 +1,4 @@
-"""Phase names, pipeline order, upstream relation and loopability (DESIGN §1)."""
+"""Phase names, pipeline order, upstream relation and loopability (docs/collection.md)."""
 
 from __future__ import annotations
 

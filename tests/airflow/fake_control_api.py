@@ -1,4 +1,4 @@
-"""A small stand-in for the control API (DESIGN §5) on 127.0.0.1, for DAG-run tests.
+"""A small stand-in for the control API (docs/control-api.md) on 127.0.0.1, for DAG-run tests.
 
 Only what the DAG uses, with the same routes, statuses and bodies. Runs advance
 when they are read: a run becomes COMPLETED (or FAILED, for phases in `fail`)

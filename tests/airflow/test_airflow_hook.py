@@ -1,4 +1,4 @@
-"""ExtApiHook: every response row of DESIGN §6, headers, retries, token hygiene (respx)."""
+"""ExtApiHook: every response row of docs/airflow.md, headers, retries, token hygiene (respx)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""run-status, chains, resume, auth and restarts (DESIGN §4, §5)."""
+"""run-status, chains, resume, auth and restarts (docs/control-api.md)."""
 
 from __future__ import annotations
 

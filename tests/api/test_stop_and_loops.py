@@ -1,4 +1,4 @@
-"""Stop, loops and their failure handling (DESIGN §4, §5)."""
+"""Stop, loops and their failure handling (docs/control-api.md)."""
 
 from __future__ import annotations
 

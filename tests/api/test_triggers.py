@@ -1,4 +1,4 @@
-"""Phase triggers: validation, upstream rules, slots (DESIGN §5)."""
+"""Phase triggers: validation, upstream rules, slots (docs/control-api.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The files are plain JSONL.zst / JSONL.gz that DuckDB reads with a glob (DESIGN §3)."""
+"""The files are plain JSONL.zst / JSONL.gz that DuckDB reads with a glob (docs/artifacts.md)."""
 
 from __future__ import annotations
 

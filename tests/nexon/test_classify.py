@@ -2,7 +2,7 @@ import pytest
 
 from maplecollect.nexon.classify import NO_RESPONSE, Action, classify, http_code
 
-# (HTTP status, error.name, body is JSON) -> action. DESIGN §2, plus the documented fallbacks.
+# (HTTP status, error.name, body is JSON) -> action. docs/nexon-client.md, plus its documented fallbacks.
 TABLE = [
     (200, None, True, Action.SUCCESS),
     (200, None, False, Action.RETRY),  # invalid JSON in a 200: transport-ish

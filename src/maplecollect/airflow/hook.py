@@ -7,7 +7,7 @@ credentials. Each verb returns a small typed result (see `protocol`) or raises a
 - transport errors and 5xx are retried (`retries` extra, exponential backoff),
   then `ExtApiUnavailable` naming the call ("trigger ITEM_EQUIPMENT ...");
 - refusals (400/401/404/409 ...) raise `ExtApiRefused` with the body verbatim,
-  except the answers DESIGN §6 maps to success (409 ALREADY_RUNNING followed,
+  except the answers docs/airflow.md maps to success (409 ALREADY_RUNNING followed,
   LOOP_ALREADY_ACTIVE, NOT_RUNNING, NOT_LOOPING).
 
 The bearer token is sent in `Authorization` only; it is scrubbed from any text
@@ -54,7 +54,7 @@ def _retriable(reply: p.Reply) -> bool:
 
 
 class ExtApiHook(BaseHook):
-    """Client of the maplecollect control API (DESIGN §5) for Airflow tasks and triggers.
+    """Client of the maplecollect control API (docs/control-api.md) for Airflow tasks and triggers.
 
     :param conn_id: Airflow connection id (conn_type ``maplecollect`` or ``http``).
     :param endpoint: use this endpoint instead of reading the connection (tests).

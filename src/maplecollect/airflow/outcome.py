@@ -1,7 +1,7 @@
 """One verdict for a run, a chain or a phase slot, shared by the trigger and the sensors.
 
 Success and failure sets are explicit; a status nobody listed is a failure, never
-a success and never an endless wait (DESIGN §10.3: a sensor must not hang on a
+a success and never an endless wait (docs/airflow.md: a sensor must not hang on a
 field that never changes).
 """
 

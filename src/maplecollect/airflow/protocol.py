@@ -1,4 +1,7 @@
-"""The control API as seen by Airflow (DESIGN §5/§6): requests to build, answers to map.
+"""The control API as seen by Airflow: requests to build, answers to map.
+
+The routes are in docs/control-api.md, what the DAG makes of each answer in
+docs/airflow.md.
 
 Pure: no I/O. The hook sends the `Request`s built here and hands each `Reply` to
 the matching `map_*` function, so the sync (worker) and async (triggerer) paths
@@ -254,7 +257,7 @@ def map_trigger_phase(phase: Phase, request: Request, reply: Reply) -> PhaseTrig
             snapshot_date=_opt_str(reply, "snapshotDate"),
         )
     if reply.status == 409 and reply.get("status") == "ALREADY_RUNNING":
-        # DESIGN §10.2: the occupying run's id is in the body; the sensor follows it.
+        # The occupying run's id is in the body; the sensor follows it (docs/airflow.md).
         return PhaseTriggered(
             phase=phase.value, run_id=_id_field(request, reply, "runId"), followed=True
         )

@@ -1,6 +1,6 @@
 """The DAG's conf: scope tokens, steps, upstream ids, date -> an ordered plan. Pure.
 
-Scope tokens run in one fixed order (DESIGN §6, §10.9):
+Scope tokens run in one fixed order (docs/airflow.md):
 
 1. stops, in pipeline order; for a loopable phase its `_STOP_LOOP` before its `_STOP`;
 2. one-shot triggers in pipeline order (RANKING_FETCH, OCID_LOOKUP, CHARACTER_BASIC,

@@ -1,4 +1,4 @@
-"""Snapshot artifacts (DESIGN §3): record lines, chunk writer, manifest, store, reader.
+"""Snapshot artifacts (docs/artifacts.md): record lines, chunk writer, manifest, store, reader.
 
 store = open_store(settings.resolved_store_url)
 async with ChunkWriter(store, run_id, endpoint, codec, max_records, max_bytes,

@@ -1,4 +1,4 @@
-"""Store-relative paths of a run's artifacts (DESIGN §3). Pure functions, no I/O.
+"""Store-relative paths of a run's artifacts (docs/artifacts.md). Pure functions, no I/O.
 
 runs/<runId>/<endpoint>/chunks/part-000001.jsonl.zst
 runs/<runId>/<endpoint>/failed/part-000001.jsonl.zst

@@ -1,4 +1,4 @@
-"""JSONL lines of the record and failed-record files (DESIGN §3).
+"""JSONL lines of the record and failed-record files (docs/artifacts.md).
 
 A record line embeds the response body as JSON by splicing its bytes, so a
 200 KB body is never parsed again here: the caller has already checked it.

@@ -1,6 +1,6 @@
 """`maplecollect purge --older-than 30d`: retention of run artifacts and run rows.
 
-Nothing is deleted by a later run (DESIGN §3); this explicit command is the
+Nothing is deleted by a later run (docs/artifacts.md); this explicit command is the
 only way old runs go. It deletes, for runs that ended before the cutoff:
 their store folders (manifest `completedAt`, else `startedAt`) and then their
 rows in the database. Kept always: runs that are still RUNNING/STOPPING/INTERRUPTED, runs

@@ -1,4 +1,4 @@
-"""The loop driver: re-run a loopable phase back to back (DESIGN §5 "Loops").
+"""The loop driver: re-run a loopable phase back to back (docs/control-api.md).
 
 Each iteration is a new run carrying the loop's id, fed by the newest
 COMPLETED upstream run read at the start of that iteration. A missing upstream

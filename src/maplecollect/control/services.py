@@ -17,7 +17,7 @@ class Services:
     """Built lazily: a service that only answers status calls never opens HTTP pools.
 
     One NexonClient per process means one rate limiter per API key for every
-    phase and loop (DESIGN §2).
+    phase and loop (docs/nexon-client.md).
     """
 
     def __init__(self, settings: Settings, *, client: NexonClient | None = None) -> None:

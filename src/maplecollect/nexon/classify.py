@@ -1,6 +1,6 @@
 """Map one Nexon response (HTTP status + `error.name`) to what the client does next.
 
-The table is DESIGN §2. `error.name` decides when present; HTTP status only
+The table is in docs/nexon-client.md. `error.name` decides when present; HTTP status only
 decides for bodies without a Nexon error (gateways, proxies, transport).
 
 Unknown error names (Nexon adds codes from time to time):

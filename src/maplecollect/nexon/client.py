@@ -102,7 +102,7 @@ def _ocid_flag(body: bytes) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class _Endpoint:
-    name: str  # metric label and DESIGN endpoint name
+    name: str  # metric label and endpoint name (docs/artifacts.md)
     path: str
     # Checks a 2xx body (raises ValueError if unusable) and returns the `empty` flag.
     check: Callable[[bytes], bool]

@@ -1,4 +1,4 @@
-"""Tables of the durable run state (DESIGN §4). Migrations live in `migrations/`."""
+"""Tables of the durable run state (docs/control-api.md). Migrations live in `migrations/`."""
 
 from __future__ import annotations
 
@@ -220,7 +220,7 @@ class ChainRow(Base):
 
 
 class ChunkRow(Base):
-    """A published part of a run: the resume point (DESIGN §4)."""
+    """A published part of a run: the resume point (docs/control-api.md)."""
 
     __tablename__ = "chunks"
 

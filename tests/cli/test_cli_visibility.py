@@ -51,7 +51,7 @@ class Services:
 
     def __call__(self, port: int | None = None, **env: str) -> str:
         """Start one (`port`: the old one again, a restart); returns its URL."""
-        proc, url = start_real_service(self.data_dir, port, **(self.env | env))
+        proc, url = start_real_service(self.data_dir, port=port, **(self.env | env))
         self.procs.append(proc)
         return url
 

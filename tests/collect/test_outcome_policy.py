@@ -21,6 +21,7 @@ from maplecollect.artifacts import build_manifest, open_store, read_run, write_m
 from maplecollect.phases import Phase
 from maplecollect.sim import SimConfig
 from maplecollect.state.models import RunRow, RunStatus
+from maplecollect.state.repository import Lease
 from support.service import fast_settings, serve
 from support.sim import SIM_NOW, SNAPSHOT, Stack, stack
 
@@ -210,8 +211,8 @@ async def _legacy_empty_ocid_run(st: Stack, tmp_path: Path) -> str:
     row = sup.new_run_row(
         Phase.OCID_LOOKUP, upstream=None, snapshot_date=SNAPSHOT, airflow_run_id=None
     )
-    await sup.repo.create_run(row)
-    await sup.repo.finish_run(row.run_id, RunStatus.COMPLETED, now=now)
+    created = await sup.repo.create_run(row)
+    await sup.repo.finish_run(Lease.of(created), RunStatus.COMPLETED, now=now)
     manifest = build_manifest(
         run_id=row.run_id,
         phase=Phase.OCID_LOOKUP.value,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from maplecollect.phases import Phase
 from maplecollect.state.models import ChunkRow, RunRow, RunStatus
-from maplecollect.state.repository import Repository
+from maplecollect.state.repository import Lease, Repository
 
 NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 
@@ -60,8 +60,10 @@ async def seed_run(
     status: RunStatus | None = RunStatus.COMPLETED,
 ) -> None:
     """Create a run, promote `parts` chunks and end it with `status` (None: leave it running)."""
-    await repo.create_run(run_row(run_id, phase))
+    run = await repo.create_run(run_row(run_id, phase))
     for part in range(1, parts + 1):
         await repo.add_chunk(chunk_row(run_id, phase.endpoint, part))
     if status is not None:
-        await repo.finish_run(run_id, status, now=NOW, manifest_path=f"memory://{run_id}/m.json")
+        await repo.finish_run(
+            Lease.of(run), status, now=NOW, manifest_path=f"memory://{run_id}/m.json"
+        )

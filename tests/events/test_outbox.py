@@ -10,12 +10,13 @@ from alembic.migration import MigrationContext
 from sqlalchemy import select, text
 
 from events.seed import NOW, chunk_row, run_row, seed_run
+from maplecollect.errors import LeaseLost
 from maplecollect.events.schema import NewEvent, chunk_ready
 from maplecollect.phases import Phase
 from maplecollect.state import migrations, outbox
 from maplecollect.state.database import create_sync_db_engine
 from maplecollect.state.models import Base, ChunkRow, RunStatus
-from maplecollect.state.repository import Repository
+from maplecollect.state.repository import Lease, Repository
 
 
 async def test_each_promoted_chunk_and_the_completion_are_announced(repo: Repository) -> None:
@@ -81,10 +82,10 @@ async def test_ocid_lookup_completion_is_also_lookup_ready(repo: Repository) -> 
 
 
 async def test_failed_runs_are_announced_stopped_ones_are_not(repo: Repository) -> None:
-    await repo.create_run(run_row("cb-1", Phase.CHARACTER_BASIC))
-    await repo.finish_run("cb-1", RunStatus.FAILED, now=NOW, error_message="OPENAPI00005 bad key")
-    await repo.create_run(run_row("cb-2", Phase.CHARACTER_BASIC))
-    await repo.finish_run("cb-2", RunStatus.STOPPED, now=NOW)
+    failed = Lease.of(await repo.create_run(run_row("cb-1", Phase.CHARACTER_BASIC)))
+    await repo.finish_run(failed, RunStatus.FAILED, now=NOW, error_message="OPENAPI00005 bad key")
+    stopped = Lease.of(await repo.create_run(run_row("cb-2", Phase.CHARACTER_BASIC)))
+    await repo.finish_run(stopped, RunStatus.STOPPED, now=NOW)
     events = await repo.events.after(0, 100)
     assert [(e.event_type, e.key) for e in events] == [
         ("SNAPSHOT_RUN_FAILED", "cb-1:character-basic")
@@ -93,9 +94,16 @@ async def test_failed_runs_are_announced_stopped_ones_are_not(repo: Repository) 
 
 
 async def test_a_retried_finish_announces_once(repo: Repository) -> None:
-    """Supervisor retries finish_run when it cannot tell whether the commit went through."""
+    """Supervisor retries finish_run when it cannot tell whether the commit went through.
+
+    Under fencing a second finish of an ended run is refused (its lease is gone
+    with the RUNNING status), so it cannot announce the end twice either.
+    """
     await seed_run(repo, "ie-2", 1)
-    await repo.finish_run("ie-2", RunStatus.COMPLETED, now=NOW)
+    run = await repo.get_run("ie-2")
+    assert run is not None
+    with pytest.raises(LeaseLost):
+        await repo.finish_run(Lease.of(run), RunStatus.COMPLETED, now=NOW)
     types = [e.event_type for e in await repo.events.after(0, 100)]
     assert types == ["SNAPSHOT_CHUNK_READY", "SNAPSHOT_RUN_COMPLETED"]
 

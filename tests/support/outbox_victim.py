@@ -21,7 +21,7 @@ from events.seed import NOW, chunk_row, run_row
 from maplecollect.state import migrations
 from maplecollect.state.database import create_async_db_engine
 from maplecollect.state.models import RunStatus
-from maplecollect.state.repository import Repository
+from maplecollect.state.repository import Lease, Repository
 
 PARTS = 5
 
@@ -34,7 +34,7 @@ async def main(url: str, point: str, kill_part: int) -> None:
     migrations.upgrade(url)
     engine = create_async_db_engine(url)
     repo = Repository(engine)
-    await repo.create_run(run_row("ie-victim"))
+    run = await repo.create_run(run_row("ie-victim"))
     for part in range(1, PARTS + 1):
         if point == "chunk-commit" and part == kill_part:
             event.listen(engine.sync_engine, "commit", _die)
@@ -43,7 +43,7 @@ async def main(url: str, point: str, kill_part: int) -> None:
             _die()
     if point == "finish-commit":
         event.listen(engine.sync_engine, "commit", _die)
-    await repo.finish_run("ie-victim", RunStatus.COMPLETED, now=NOW, manifest_path="m")
+    await repo.finish_run(Lease.of(run), RunStatus.COMPLETED, now=NOW, manifest_path="m")
     if point == "finish-after":
         _die()
     await repo.dispose()

@@ -37,7 +37,9 @@ async def test_injected_faults_still_give_a_complete_snapshot(
         error_rate=0.05, gateway_rate=0.03, reset_rate=0.02, hang_rate=0.01, hang_seconds=5
     )
     config = SimConfig(seed=3, characters=250, now=SIM_NOW, faults=faults)
-    async with stack(tmp_path, sim_config=config, read_timeout=0.5, total_timeout=1.0) as st:
+    # A key's retry budget (3 s) leaves room for a few faults in a row on a busy
+    # machine; every fault still costs a retry.
+    async with stack(tmp_path, sim_config=config, read_timeout=0.5, total_timeout=3.0) as st:
         # A tight per-key limit on the simulator forces 429s too.
         await st.svc.client.post(
             f"{st.sim.base_url}/_sim/config", json={"apiKeys": {"test-key": 150}}

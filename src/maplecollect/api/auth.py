@@ -27,8 +27,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from maplecollect.api.errors import ApiError
-from maplecollect.api.schemas import error_body
+from maplecollect.api.errors import ApiError, error_body
 from maplecollect.config import Settings
 
 SESSION_COOKIE = "maplecollect_session"

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import Body, Depends, Header, Request
 
-from maplecollect.api.errors import ApiError
-from maplecollect.api.schemas import TriggerBody, error_body
+from maplecollect.api.errors import ApiError, error_body
 from maplecollect.config import Settings
+from maplecollect.contract.models import TriggerBody
 from maplecollect.control.supervisor import Supervisor
 from maplecollect.echo import echo
 from maplecollect.ids import is_valid_airflow_run_id, is_valid_id

@@ -11,7 +11,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from maplecollect.api.schemas import error_body
 from maplecollect.echo import echo
 from maplecollect.errors import (
     ClosedError,
@@ -27,6 +26,10 @@ from maplecollect.errors import (
 )
 
 log = logging.getLogger(__name__)
+
+
+def error_body(code: str, message: str, **details: Any) -> dict[str, Any]:
+    return {"error": code, "message": message, **details}
 
 
 class ApiError(Exception):

@@ -25,8 +25,7 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from maplecollect.api.errors import ApiError
-from maplecollect.api.schemas import error_body
+from maplecollect.api.errors import ApiError, error_body
 
 PROTECTED_PREFIX = "/api/internal/"
 

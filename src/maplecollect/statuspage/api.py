@@ -16,8 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from maplecollect.api.deps import RepoDep, RunIdDep, SettingsDep
-from maplecollect.api.errors import ApiError
-from maplecollect.api.schemas import error_body
+from maplecollect.api.errors import ApiError, error_body
 from maplecollect.artifacts import layout
 from maplecollect.artifacts.store import Store, open_store
 from maplecollect.errors import RunNotFound, StoreError

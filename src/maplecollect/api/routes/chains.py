@@ -6,8 +6,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from maplecollect.api.deps import RepoDep, RunIdDep
-from maplecollect.api.errors import ApiError
-from maplecollect.api.schemas import ChainPublic, error_body
+from maplecollect.api.errors import ApiError, error_body
+from maplecollect.contract.models import ChainPublic
 
 router = APIRouter(tags=["chains"])
 
@@ -20,4 +20,4 @@ async def get_chain(run_id: RunIdDep, repo: RepoDep) -> JSONResponse:
             404, error_body("CHAIN_NOT_FOUND", f"chain {run_id} not found", chainId=run_id)
         )
     runs = await repo.list_runs(chain_id=run_id, limit=100)
-    return JSONResponse(ChainPublic.of(chain, runs).model_dump(mode="json", by_alias=True))
+    return JSONResponse(ChainPublic.of(chain, runs).wire())

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from maplecollect.api.deps import RepoDep
-from maplecollect.api.schemas import EventPublic, EventsPagePublic
+from maplecollect.contract.models import EventPublic, EventsPagePublic
 
 router = APIRouter(tags=["events"])
 
@@ -33,17 +33,7 @@ async def events(
 ) -> JSONResponse:
     found = await repo.events.wait_after(after, limit, wait_seconds)
     page = EventsPagePublic(
-        events=[
-            EventPublic(
-                seq=e.seq,
-                event_id=e.event_id,
-                event_type=e.event_type,
-                topic=e.topic,
-                key=e.key,
-                value=e.value,
-            )
-            for e in found
-        ],
+        events=[EventPublic.model_validate(e) for e in found],
         next_after=found[-1].seq if found else after,
     )
     return JSONResponse(page.model_dump(mode="json", by_alias=True))

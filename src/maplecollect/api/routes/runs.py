@@ -8,15 +8,13 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from maplecollect.api.deps import RepoDep, RunIdDep, SupervisorDep, phase_param
-from maplecollect.api.errors import ApiError
+from maplecollect.api.errors import ApiError, error_body
 from maplecollect.api.routes.triggers import slot_conflict
-from maplecollect.api.schemas import (
-    ChunkPublic,
+from maplecollect.contract.models import (
     LoopPublic,
     RunDetailPublic,
     RunPublic,
     RunStatusPublic,
-    error_body,
 )
 from maplecollect.echo import echo
 from maplecollect.errors import RunNotFound, SlotConflict
@@ -27,7 +25,7 @@ router = APIRouter(tags=["runs"])
 
 
 def _public(row: RunRow | None) -> RunPublic | None:
-    return RunPublic.of(row) if row is not None else None
+    return RunPublic.model_validate(row) if row is not None else None
 
 
 def _dump(model: Any) -> Any:
@@ -49,7 +47,8 @@ async def run_status(repo: RepoDep) -> JSONResponse:
         current=_public(current),
         last_completed=_public(last_completed),
         loop_summaries={
-            p.value: LoopPublic.of(loop) if (loop := snap.newest_loop[p]) else None for p in ORDER
+            p.value: LoopPublic.model_validate(loop) if (loop := snap.newest_loop[p]) else None
+            for p in ORDER
         },
     )
     return JSONResponse(_dump(body))
@@ -77,7 +76,7 @@ async def list_runs(
                 ),
             ) from None
     rows = await repo.list_runs(phase=parsed_phase, status=parsed_status, limit=limit)
-    return JSONResponse([_dump(RunPublic.of(r)) for r in rows])
+    return JSONResponse([_dump(RunPublic.model_validate(r)) for r in rows])
 
 
 @router.get("/runs/{run_id}", response_model=RunDetailPublic)
@@ -85,24 +84,7 @@ async def get_run(run_id: RunIdDep, repo: RepoDep) -> JSONResponse:
     row = await repo.get_run(run_id)
     if row is None:
         raise RunNotFound(run_id)
-    chunks = await repo.list_chunks(run_id)
-    detail = RunDetailPublic(
-        **RunPublic.of(row).model_dump(),
-        chunks=[
-            ChunkPublic(
-                endpoint=c.endpoint,
-                part=c.part,
-                first_index=c.first_index,
-                last_index=c.last_index,
-                records=c.records,
-                failed=c.failed,
-                path=c.path,
-                failed_path=c.failed_path,
-                sha256=c.sha256,
-            )
-            for c in chunks
-        ],
-    )
+    detail = RunDetailPublic.of(row, await repo.list_chunks(run_id))
     return JSONResponse(_dump(detail))
 
 

@@ -14,8 +14,8 @@ from maplecollect.api.deps import (
     TriggerBodyDep,
     UpstreamDep,
 )
-from maplecollect.api.errors import ApiError
-from maplecollect.api.schemas import TriggerBody, error_body
+from maplecollect.api.errors import ApiError, error_body
+from maplecollect.contract.models import TriggerBody
 from maplecollect.errors import ChainActive, SlotConflict
 
 router = APIRouter(tags=["triggers"])

@@ -94,7 +94,7 @@ def test_local_run_path_loads_neither_fastapi_nor_redis() -> None:
     code = (
         "from maplecollect.console import run_local\n"
         "import maplecollect.collect.registry, maplecollect.control.supervisor\n"
-        "import maplecollect.state.repository, maplecollect.api.schemas\n"
+        "import maplecollect.state.repository, maplecollect.contract\n"
         "from maplecollect.collect.registry import default_finalizer, phase_runners\n"
         "phase_runners(), default_finalizer()\n"
     )

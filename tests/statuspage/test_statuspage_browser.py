@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from maplecollect.api.schemas import RunPublic
 from maplecollect.console.demo import sim_now
+from maplecollect.contract.models import RunPublic
 from statuspage.browser import Traffic, World, browser_page, world
 
 PAGE_BUDGET_BYTES = 200 * 1024

@@ -55,9 +55,9 @@ class Outcome:
 
 
 def public(row: RunRow) -> Body:
-    from maplecollect.api.schemas import RunPublic
+    from maplecollect.contract.models import RunPublic
 
-    body: Body = RunPublic.of(row).model_dump(mode="json", by_alias=True)
+    body: Body = RunPublic.model_validate(row).wire()
     return body
 
 

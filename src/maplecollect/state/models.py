@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
 
 from sqlalchemy import (
     JSON,
@@ -22,48 +21,17 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from maplecollect.contract import statuses as _statuses
 
-class RunStatus(StrEnum):
-    RUNNING = "RUNNING"
-    STOPPING = "STOPPING"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    STOPPED = "STOPPED"
-    ABANDONED = "ABANDONED"
-    # The owner went away (graceful shutdown or a lost lease); the run keeps its
-    # phase slot and waits to be resumed automatically under the same runId.
-    INTERRUPTED = "INTERRUPTED"
+# The statuses live in the contract (importable without SQLAlchemy); these names stay
+# importable from here for the repository, the supervisor and older imports.
+RunStatus = _statuses.RunStatus
+LoopStatus = _statuses.LoopStatus
+ChainStatus = _statuses.ChainStatus
+ACTIVE_RUN_STATUSES = _statuses.ACTIVE_RUN_STATUSES
+LEASED_RUN_STATUSES = _statuses.LEASED_RUN_STATUSES
+ACTIVE_LOOP_STATUSES = _statuses.ACTIVE_LOOP_STATUSES
 
-    @property
-    def terminal(self) -> bool:
-        return self not in ACTIVE_RUN_STATUSES
-
-    @property
-    def resumable(self) -> bool:
-        return self in (RunStatus.FAILED, RunStatus.ABANDONED, RunStatus.INTERRUPTED)
-
-
-class LoopStatus(StrEnum):
-    RUNNING = "RUNNING"
-    # The daily chain has the loop's phase first; the loop goes on after it.
-    WAITING_FOR_CHAIN = "WAITING_FOR_CHAIN"
-    STOPPING = "STOPPING"
-    STOPPED = "STOPPED"
-
-
-class ChainStatus(StrEnum):
-    RUNNING = "RUNNING"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    STOPPED = "STOPPED"
-
-
-ACTIVE_RUN_STATUSES = frozenset({RunStatus.RUNNING, RunStatus.STOPPING, RunStatus.INTERRUPTED})
-# Statuses whose executor holds the lease (an INTERRUPTED run has no executor).
-LEASED_RUN_STATUSES = frozenset({RunStatus.RUNNING, RunStatus.STOPPING})
-ACTIVE_LOOP_STATUSES = frozenset(
-    {LoopStatus.RUNNING, LoopStatus.WAITING_FOR_CHAIN, LoopStatus.STOPPING}
-)
 # The partial-index predicate, spelled once for both dialects.
 # INTERRUPTED is in it: an interrupted run keeps its slot until it is resumed.
 _ACTIVE_RUN_SQL = text("status IN ('RUNNING', 'STOPPING', 'INTERRUPTED')")

@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import select
 
 from maplecollect import metrics as service_metrics
-from maplecollect.api.schemas import LoopPublic, RunPublic
 from maplecollect.config import Settings
+from maplecollect.contract.models import LoopPublic, RunPublic
 from maplecollect.dates import KST, default_snapshot_date
 from maplecollect.nexon import metrics as nexon_metrics
 from maplecollect.phases import ORDER
@@ -27,7 +27,7 @@ DAYS = 8  # yesterday's snapshot (today's chain) and the 7 before it
 
 
 def dump_run(row: RunRow | None) -> dict[str, Any] | None:
-    return RunPublic.of(row).model_dump(mode="json", by_alias=True) if row is not None else None
+    return RunPublic.model_validate(row).wire() if row is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,7 +244,7 @@ def phases_json(snap: StatusSnapshot) -> list[dict[str, Any]]:
         loop = snap.newest_loop[phase]
         last = snap.last_terminal[phase]
         run = dump_run(row)
-        loop_json = LoopPublic.of(loop).model_dump(mode="json", by_alias=True) if loop else None
+        loop_json = LoopPublic.model_validate(loop).wire() if loop else None
         active = snap.active[phase] is not None
         out.append(
             {

@@ -24,7 +24,7 @@ from typing import Any
 from prometheus_client import Metric
 
 from maplecollect import metrics as service_metrics
-from maplecollect.api.schemas import RunPublic
+from maplecollect.contract.models import RunPublic
 from maplecollect.nexon import metrics as nexon_metrics
 from maplecollect.state.models import RunRow
 from maplecollect.state.repository import Repository
@@ -152,7 +152,7 @@ class ThroughputSampler:
                 continue
             self._sample_run(
                 run,
-                RunPublic.of(run).model_dump(mode="json", by_alias=True),
+                RunPublic.model_validate(run).wire(),
                 now,
                 [rps, new_429, limit],
             )

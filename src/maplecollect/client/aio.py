@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import httpx
 
@@ -22,12 +22,25 @@ from maplecollect.client.errors import Unavailable
 from maplecollect.phases import Phase
 
 log = logging.getLogger("maplecollect.client")
+P = ParamSpec("P")
 T = TypeVar("T")
 D = TypeVar("D")
 
 
 def _nothing(_document: Any) -> None:
     return None
+
+
+def averb(
+    build: Callable[P, calls.Call[T]],
+) -> Callable[Concatenate[AsyncControlClient, P], Awaitable[T]]:
+    """A coroutine method that sends the call `build` makes (typed like `build`)."""
+
+    async def method(self: AsyncControlClient, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return await self.send(build(*args, **kwargs))
+
+    method.__doc__ = build.__doc__
+    return method
 
 
 class AsyncControlClient:
@@ -97,48 +110,12 @@ class AsyncControlClient:
                 await self._sleep(ep.retry_delay(attempt))
         raise Unavailable(call.what, cause, attempts=attempts, url=ep.base_url)
 
-    # -- verbs (the ones a triggerer needs, and the rest for symmetry) -------------
+    # -- verbs: what a triggerer reads (the POST verbs are the sync client's) ------
 
-    async def health(self) -> c.HealthPublic:
-        return await self.send(calls.health())
-
-    async def trigger_phase(
-        self,
-        phase: Phase,
-        *,
-        upstream_run_id: str | None = None,
-        date: str | None = None,
-        airflow_run_id: str | None = None,
-    ) -> calls.PhaseTriggered:
-        return await self.send(
-            calls.trigger_phase(
-                phase, upstream_run_id=upstream_run_id, date=date, airflow_run_id=airflow_run_id
-            )
-        )
-
-    async def trigger_daily(
-        self, *, date: str | None = None, airflow_run_id: str | None = None
-    ) -> calls.DailyTriggered:
-        return await self.send(calls.trigger_daily(date=date, airflow_run_id=airflow_run_id))
-
-    async def stop_phase(
-        self, phase: Phase, *, airflow_run_id: str | None = None
-    ) -> calls.StopRequested:
-        return await self.send(calls.stop_phase(phase, airflow_run_id=airflow_run_id))
-
-    async def stop_loop(
-        self, phase: Phase, *, airflow_run_id: str | None = None
-    ) -> calls.StopRequested:
-        return await self.send(calls.stop_loop(phase, airflow_run_id=airflow_run_id))
-
-    async def run(self, run_id: str) -> c.RunDetailPublic:
-        return await self.send(calls.run(run_id))
-
-    async def chain(self, chain_id: str) -> c.ChainPublic:
-        return await self.send(calls.chain(chain_id))
-
-    async def run_status(self) -> c.RunStatusPublic:
-        return await self.send(calls.run_status())
+    health = averb(calls.health)
+    run = averb(calls.run)
+    chain = averb(calls.chain)
+    run_status = averb(calls.run_status)
 
     # -- wait verbs -----------------------------------------------------------------
 

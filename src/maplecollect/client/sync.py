@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from maplecollect import contract as c
 from maplecollect.client import calls
@@ -27,12 +27,23 @@ if TYPE_CHECKING:
     import httpx
 
 log = logging.getLogger("maplecollect.client")
+P = ParamSpec("P")
 T = TypeVar("T")
 D = TypeVar("D")
 
 
 def _nothing(_document: Any) -> None:
     return None
+
+
+def verb(build: Callable[P, calls.Call[T]]) -> Callable[Concatenate[ControlClient, P], T]:
+    """A method that sends the call `build` makes (typed like `build`)."""
+
+    def method(self: ControlClient, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return self.send(build(*args, **kwargs))
+
+    method.__doc__ = build.__doc__
+    return method
 
 
 class ControlClient:
@@ -97,71 +108,20 @@ class ControlClient:
                 self._sleep(ep.retry_delay(attempt))
         raise Unavailable(call.what, cause, attempts=attempts, url=ep.base_url)
 
-    # -- verbs ------------------------------------------------------------------
+    # -- verbs: each sends the `Call` of the same name in `calls` ---------------
 
-    def health(self) -> c.HealthPublic:
-        return self.send(calls.health())
-
-    def trigger_phase(
-        self,
-        phase: Phase,
-        *,
-        upstream_run_id: str | None = None,
-        date: str | None = None,
-        airflow_run_id: str | None = None,
-    ) -> calls.PhaseTriggered:
-        return self.send(
-            calls.trigger_phase(
-                phase, upstream_run_id=upstream_run_id, date=date, airflow_run_id=airflow_run_id
-            )
-        )
-
-    def trigger_daily(
-        self, *, date: str | None = None, airflow_run_id: str | None = None
-    ) -> calls.DailyTriggered:
-        return self.send(calls.trigger_daily(date=date, airflow_run_id=airflow_run_id))
-
-    def start_loop(
-        self,
-        phase: Phase,
-        *,
-        date: str | None = None,
-        interval_seconds: float | None = None,
-        airflow_run_id: str | None = None,
-    ) -> calls.LoopStarted:
-        return self.send(
-            calls.start_loop(
-                phase, date=date, interval_seconds=interval_seconds, airflow_run_id=airflow_run_id
-            )
-        )
-
-    def stop_phase(self, phase: Phase, *, airflow_run_id: str | None = None) -> calls.StopRequested:
-        return self.send(calls.stop_phase(phase, airflow_run_id=airflow_run_id))
-
-    def stop_loop(self, phase: Phase, *, airflow_run_id: str | None = None) -> calls.StopRequested:
-        return self.send(calls.stop_loop(phase, airflow_run_id=airflow_run_id))
-
-    def resume(self, run_id: str) -> c.RunResumed:
-        return self.send(calls.resume(run_id))
-
-    def run(self, run_id: str) -> c.RunDetailPublic:
-        return self.send(calls.run(run_id))
-
-    def chain(self, chain_id: str) -> c.ChainPublic:
-        return self.send(calls.chain(chain_id))
-
-    def run_status(self) -> c.RunStatusPublic:
-        return self.send(calls.run_status())
-
-    def runs(
-        self, *, phase: str | None = None, status: str | None = None, limit: int = 50
-    ) -> list[c.RunPublic]:
-        return self.send(calls.runs(phase=phase, status=status, limit=limit))
-
-    def events(
-        self, *, after: int = 0, limit: int = 100, wait_seconds: float = 0
-    ) -> c.EventsPagePublic:
-        return self.send(calls.events(after=after, limit=limit, wait_seconds=wait_seconds))
+    health = verb(calls.health)
+    trigger_phase = verb(calls.trigger_phase)
+    trigger_daily = verb(calls.trigger_daily)
+    start_loop = verb(calls.start_loop)
+    stop_phase = verb(calls.stop_phase)
+    stop_loop = verb(calls.stop_loop)
+    resume = verb(calls.resume)
+    run = verb(calls.run)
+    chain = verb(calls.chain)
+    run_status = verb(calls.run_status)
+    runs = verb(calls.runs)
+    events = verb(calls.events)
 
     # -- wait verbs ---------------------------------------------------------------
 

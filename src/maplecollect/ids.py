@@ -16,7 +16,7 @@ def new_id(tag: str, now: datetime) -> str:
 
 
 def is_valid_id(value: str) -> bool:
-    return bool(RUN_ID_RE.match(value))
+    return bool(RUN_ID_RE.fullmatch(value))
 
 
 def is_valid_airflow_run_id(value: str) -> bool:

@@ -116,6 +116,7 @@ async def test_loop_while_one_shot_runs_is_already_running(
         "status": "ALREADY_RUNNING",
         "phase": "CHARACTER_BASIC",
         "runId": run.json()["runId"],
+        "chainId": None,
     }
     await svc.client.post("/api/internal/stop/phase/CHARACTER_BASIC")
 

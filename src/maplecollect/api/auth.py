@@ -25,10 +25,13 @@ import secrets
 import time
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from maplecollect.api.errors import ApiError, error_body
+from maplecollect.api.errors import ApiError
 from maplecollect.config import Settings
+from maplecollect.contract.models import CsrfRejectedError, UnauthorizedError
+from maplecollect.contract.statuses import ErrorCode
 
 SESSION_COOKIE = "maplecollect_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -75,7 +78,10 @@ def bearer_ok(token: str, authorization: str | None) -> bool:
 
 
 def _unauthorized() -> ApiError:
-    return ApiError(401, error_body("UNAUTHORIZED", "missing or wrong bearer token"))
+    return ApiError(
+        401,
+        UnauthorizedError(error=ErrorCode.UNAUTHORIZED, message="missing or wrong bearer token"),
+    )
 
 
 def check_access(request: Request, settings: Settings, authorization: str | None) -> None:
@@ -95,17 +101,27 @@ def check_access(request: Request, settings: Settings, authorization: str | None
         if not hmac.compare_digest(given, csrf_token(token, session)):
             raise ApiError(
                 403,
-                error_body(
-                    "CSRF_REJECTED",
-                    f"a cookie-authenticated {request.method} needs the {CSRF_HEADER} header",
+                CsrfRejectedError(
+                    error=ErrorCode.CSRF_REJECTED,
+                    message=(
+                        f"a cookie-authenticated {request.method} needs the {CSRF_HEADER} header"
+                    ),
                 ),
             )
+
+
+# Only documents the scheme in /openapi.json (auto_error off): `check_access` decides,
+# from the raw header, so a wrong token and a status-page cookie are handled alike.
+bearer = HTTPBearer(auto_error=False, description="MAPLECOLLECT_API_TOKEN, when it is set")
+_Documented = Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
+_RawAuthorization = Annotated[str | None, Header(include_in_schema=False)]
 
 
 def require_access(
     request: Request,
     settings: Annotated[Settings, Depends(_settings)],
-    authorization: Annotated[str | None, Header()] = None,
+    _scheme: _Documented,
+    authorization: _RawAuthorization = None,
 ) -> None:
     """Bearer token or login cookie (+ CSRF header on writes) when a token is set."""
     check_access(request, settings, authorization)
@@ -114,7 +130,8 @@ def require_access(
 def require_metrics_access(
     request: Request,
     settings: Annotated[Settings, Depends(_settings)],
-    authorization: Annotated[str | None, Header()] = None,
+    _scheme: _Documented,
+    authorization: _RawAuthorization = None,
 ) -> None:
     """Like `require_access`, unless MAPLECOLLECT_METRICS_PUBLIC=1."""
     if not settings.metrics_public:

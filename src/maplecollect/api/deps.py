@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Body, Depends, Header, Request
+from fastapi import Body, Depends, Header, Path, Request
 
-from maplecollect.api.errors import ApiError, error_body
+from maplecollect.api.errors import ApiError
 from maplecollect.config import Settings
-from maplecollect.contract.models import TriggerBody
+from maplecollect.contract.models import (
+    InvalidHeaderError,
+    InvalidPhaseError,
+    InvalidRunIdError,
+    TriggerBody,
+)
+from maplecollect.contract.statuses import ErrorCode
 from maplecollect.control.supervisor import Supervisor
 from maplecollect.echo import echo
-from maplecollect.ids import is_valid_airflow_run_id, is_valid_id
+from maplecollect.ids import RUN_ID_RE, is_valid_airflow_run_id, is_valid_id
 from maplecollect.phases import LOOPABLE, ORDER, Phase
 from maplecollect.state.repository import Repository
 
@@ -39,23 +45,41 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 def _invalid_phase(given: str, allowed: tuple[Phase, ...]) -> ApiError:
     return ApiError(
         400,
-        error_body(
-            "INVALID_PHASE",
-            f"unknown phase {echo(given)!r}; phase names are exact and upper case",
+        InvalidPhaseError(
+            error=ErrorCode.INVALID_PHASE,
+            message=f"unknown phase {echo(given)!r}; phase names are exact and upper case",
             phase=echo(given),
-            allowed=[p.value for p in allowed],
+            allowed=list(allowed),
         ),
     )
 
 
-def phase_param(phase: str) -> Phase:
+# `{phase}` is an enum in the OpenAPI document; the server still parses the string
+# itself so that anything else is 400 INVALID_PHASE with the allowed names, not a
+# generic validation error.
+_PhasePath = Annotated[
+    str, Path(description="a phase name", json_schema_extra={"enum": [p.value for p in ORDER]})
+]
+_LoopablePath = Annotated[
+    str,
+    Path(
+        description="a loopable phase name", json_schema_extra={"enum": [p.value for p in LOOPABLE]}
+    ),
+]
+
+
+def parse_phase(phase: str) -> Phase:
     parsed = Phase.parse(phase)
     if parsed is None:
         raise _invalid_phase(phase, ORDER)
     return parsed
 
 
-def loopable_phase_param(phase: str) -> Phase:
+def phase_param(phase: _PhasePath) -> Phase:
+    return parse_phase(phase)
+
+
+def loopable_phase_param(phase: _LoopablePath) -> Phase:
     parsed = Phase.parse(phase)
     if parsed is None or not parsed.loopable:
         raise _invalid_phase(phase, LOOPABLE)
@@ -65,25 +89,38 @@ def loopable_phase_param(phase: str) -> Phase:
 PhaseDep = Annotated[Phase, Depends(phase_param)]
 LoopablePhaseDep = Annotated[Phase, Depends(loopable_phase_param)]
 
+_AIRFLOW_RUN_ID_SCHEMA = {"pattern": "^[ -~]{1,250}$"}
+
 
 def airflow_run_id_header(
-    x_airflow_run_id: Annotated[str | None, Header()] = None,
+    x_airflow_run_id: Annotated[
+        str | None,
+        Header(
+            description="the Airflow task that asks: printable ASCII, 1 to 250 characters",
+            json_schema_extra=_AIRFLOW_RUN_ID_SCHEMA,
+        ),
+    ] = None,
 ) -> str | None:
     if x_airflow_run_id is None:
         return None
     if not is_valid_airflow_run_id(x_airflow_run_id):
         raise ApiError(
             400,
-            error_body(
-                "INVALID_HEADER",
-                "X-Airflow-Run-Id must be printable ASCII, 1 to 250 characters",
+            InvalidHeaderError(
+                error=ErrorCode.INVALID_HEADER,
+                message="X-Airflow-Run-Id must be printable ASCII, 1 to 250 characters",
                 header="X-Airflow-Run-Id",
             ),
         )
     return x_airflow_run_id
 
 
-def upstream_header(x_upstream_run_id: Annotated[str | None, Header()] = None) -> str | None:
+def upstream_header(
+    x_upstream_run_id: Annotated[
+        str | None,
+        Header(description="the upstream run id, or `latest` (non-root phases)"),
+    ] = None,
+) -> str | None:
     if x_upstream_run_id is None or x_upstream_run_id.strip() == "":
         return None
     return x_upstream_run_id.strip()
@@ -92,15 +129,17 @@ def upstream_header(x_upstream_run_id: Annotated[str | None, Header()] = None) -
 AirflowRunIdDep = Annotated[str | None, Depends(airflow_run_id_header)]
 UpstreamDep = Annotated[str | None, Depends(upstream_header)]
 
+_ID_PATH = Path(description="a run or chain id", json_schema_extra={"pattern": RUN_ID_RE.pattern})
 
-def run_id_param(run_id: str) -> str:
+
+def run_id_param(run_id: Annotated[str, _ID_PATH]) -> str:
     if not is_valid_id(run_id):
         raise ApiError(
             400,
-            error_body(
-                "INVALID_RUN_ID",
-                "run ids are 1-64 characters of A-Z a-z 0-9 _ -",
-                runId=echo(run_id),
+            InvalidRunIdError(
+                error=ErrorCode.INVALID_RUN_ID,
+                message="run ids are 1-64 characters of A-Z a-z 0-9 _ -",
+                run_id=echo(run_id),
             ),
         )
     return run_id

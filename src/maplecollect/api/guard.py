@@ -25,7 +25,9 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from maplecollect.api.errors import ApiError, error_body
+from maplecollect.api.errors import ApiError
+from maplecollect.contract.models import InvalidRequestError, PayloadTooLargeError
+from maplecollect.contract.statuses import ErrorCode
 
 PROTECTED_PREFIX = "/api/internal/"
 
@@ -48,13 +50,15 @@ class RequestGuard:
             try:
                 self.authorize(scope)
             except ApiError as exc:
-                await JSONResponse(exc.body, exc.status_code)(scope, receive, send)
+                await exc.response()(scope, receive, send)
                 return
         declared = headers.get("content-length")
         if declared is not None:
             if not declared.isdigit():
-                answer = error_body("INVALID_REQUEST", "Content-Length is not a number")
-                await JSONResponse(answer, 400)(scope, receive, send)
+                answer = InvalidRequestError(
+                    error=ErrorCode.INVALID_REQUEST, message="Content-Length is not a number"
+                )
+                await JSONResponse(answer.wire(), 400)(scope, receive, send)
                 return
             if int(declared) > self.max_body_bytes:
                 await self._too_large(scope, receive, send)
@@ -83,9 +87,9 @@ class RequestGuard:
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = self.max_body_bytes
-        answer = error_body(
-            "PAYLOAD_TOO_LARGE",
-            f"the request body is larger than {limit} bytes (MAPLECOLLECT_MAX_BODY_BYTES)",
-            limitBytes=limit,
+        answer = PayloadTooLargeError(
+            error=ErrorCode.PAYLOAD_TOO_LARGE,
+            message=f"the request body is larger than {limit} bytes (MAPLECOLLECT_MAX_BODY_BYTES)",
+            limit_bytes=limit,
         )
-        await JSONResponse(answer, 413)(scope, receive, send)
+        await JSONResponse(answer.wire(), 413)(scope, receive, send)

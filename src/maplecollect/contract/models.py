@@ -294,7 +294,7 @@ class StopRequested(Model):
     status: Literal["STOP_REQUESTED"] = "STOP_REQUESTED"
     phase: Phase
     run_id: str | None
-    loop_id: str | None = None
+    loop_id: str | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class LoopStopRequested(Model):

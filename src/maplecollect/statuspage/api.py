@@ -10,15 +10,24 @@ GET /runs/{id}/files/{endpoint}/{chunks|failed}/{part file}
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from maplecollect.api.deps import RepoDep, RunIdDep, SettingsDep
-from maplecollect.api.errors import ApiError, error_body
+from maplecollect.api.errors import ApiError
+from maplecollect.api.responses import Models, answers
 from maplecollect.artifacts import layout
 from maplecollect.artifacts.store import Store, open_store
+from maplecollect.contract.models import (
+    FailuresPublic,
+    FileNotFoundBody,
+    InvalidRunIdError,
+    OverviewPublic,
+    RunNotFoundError,
+    SamplesPublic,
+)
+from maplecollect.contract.statuses import ErrorCode
 from maplecollect.errors import RunNotFound, StoreError
 from maplecollect.phases import Phase
 from maplecollect.statuspage import files
@@ -43,44 +52,74 @@ def _endpoint(run_phase: str) -> str:
     return Phase(run_phase).endpoint
 
 
-@router.get("/overview")
-async def get_overview(repo: RepoDep, settings: SettingsDep) -> JSONResponse:
-    return JSONResponse(await overview(repo, settings))
+@router.get("/overview", response_model=OverviewPublic, responses=answers())
+async def get_overview(repo: RepoDep, settings: SettingsDep) -> OverviewPublic:
+    return OverviewPublic.model_validate(await overview(repo, settings))
 
 
-@router.get("/runs/{run_id}/samples")
-async def get_samples(run_id: RunIdDep, request: Request, settings: SettingsDep) -> JSONResponse:
+@router.get(
+    "/runs/{run_id}/samples",
+    response_model=SamplesPublic,
+    responses=answers({400: InvalidRunIdError}),
+)
+async def get_samples(run_id: RunIdDep, request: Request, settings: SettingsDep) -> SamplesPublic:
     sampler: ThroughputSampler | None = getattr(request.app.state, "sampler", None)
     series = sampler.series(run_id) if sampler is not None else None
-    body: dict[str, Any] = {
-        "runId": run_id,
-        "rateLimit": settings.rate_limit,
-        "columns": COLUMNS,
-        "intervalSeconds": (sampler.interval * series.stride) if sampler and series else None,
-        "samples": series.samples if series else [],
-        "events": series.events if series else [],
-    }
-    return JSONResponse(body)
+    return SamplesPublic.model_validate(
+        {
+            "run_id": run_id,
+            "rate_limit": settings.rate_limit,
+            "columns": COLUMNS,
+            "interval_seconds": (sampler.interval * series.stride) if sampler and series else None,
+            "samples": series.samples if series else [],
+            "events": series.events if series else [],
+        }
+    )
 
 
-@router.get("/runs/{run_id}/failures")
-async def get_failures(run_id: RunIdDep, repo: RepoDep, request: Request) -> JSONResponse:
+@router.get(
+    "/runs/{run_id}/failures",
+    response_model=FailuresPublic,
+    responses=answers({400: InvalidRunIdError, 404: RunNotFoundError}),
+)
+async def get_failures(run_id: RunIdDep, repo: RepoDep, request: Request) -> FailuresPublic:
     row = await repo.get_run(run_id)
     if row is None:
         raise RunNotFound(run_id)
     chunks = await repo.list_chunks(run_id)
     found = await asyncio.to_thread(files.failure_samples, page_store(request), chunks)
-    return JSONResponse({"runId": run_id, **found})
+    return FailuresPublic.model_validate({"runId": run_id, **found})
 
 
 def _file_not_found(run_id: str, name: str) -> ApiError:
     return ApiError(
         404,
-        error_body("FILE_NOT_FOUND", "no such file in this run", runId=run_id, file=name[:100]),
+        FileNotFoundBody(
+            error=ErrorCode.FILE_NOT_FOUND,
+            message="no such file in this run",
+            run_id=run_id,
+            file=name[:100],
+        ),
     )
 
 
-@router.get("/runs/{run_id}/files/{endpoint}/manifest.json")
+_FILE_ERRORS: dict[int, Models] = {
+    400: InvalidRunIdError,
+    404: (RunNotFoundError, FileNotFoundBody),
+}
+
+
+@router.get(
+    "/runs/{run_id}/files/{endpoint}/manifest.json",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"application/json": {"schema": {"type": "object"}}},
+            "description": "The run's manifest (docs/artifacts.md)",
+        },
+        **answers(_FILE_ERRORS),
+    },
+)
 async def get_manifest(
     run_id: RunIdDep, endpoint: str, repo: RepoDep, request: Request
 ) -> Response:
@@ -96,7 +135,19 @@ async def get_manifest(
     return Response(data, media_type="application/json")
 
 
-@router.get("/runs/{run_id}/files/{endpoint}/{folder}/{name}")
+@router.get(
+    "/runs/{run_id}/files/{endpoint}/{folder}/{name}",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+            "description": "A chunk or failed-records file, as stored (X-Sha256: its sha256)",
+        },
+        **answers(_FILE_ERRORS),
+    },
+)
 async def get_file(
     run_id: RunIdDep,
     endpoint: str,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
 
 from maplecollect.api.deps import RepoDep
+from maplecollect.api.responses import answers
 from maplecollect.contract.models import EventPublic, EventsPagePublic
 
 router = APIRouter(tags=["events"])
@@ -16,10 +16,12 @@ router = APIRouter(tags=["events"])
 MAX_WAIT_SECONDS = 25.0
 
 
-@router.get("/events", response_model=EventsPagePublic)
+@router.get("/events", response_model=EventsPagePublic, responses=answers())
 async def events(
     repo: RepoDep,
-    after: Annotated[int, Query(ge=0, description="return events with seq > after")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=2**63 - 1, description="return events with seq > after")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     wait_seconds: Annotated[
         float,
@@ -30,10 +32,9 @@ async def events(
             description="seconds to wait for a first event (long-poll)",
         ),
     ] = 0.0,
-) -> JSONResponse:
+) -> EventsPagePublic:
     found = await repo.events.wait_after(after, limit, wait_seconds)
-    page = EventsPagePublic(
+    return EventsPagePublic(
         events=[EventPublic.model_validate(e) for e in found],
         next_after=found[-1].seq if found else after,
     )
-    return JSONResponse(page.model_dump(mode="json", by_alias=True))

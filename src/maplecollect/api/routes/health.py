@@ -4,23 +4,32 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Response
 
 from maplecollect import API_VERSION, __version__
 from maplecollect.api.deps import RepoDep
+from maplecollect.contract.models import HealthPublic
+from maplecollect.contract.statuses import Health
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger(__name__)
 
 
-@router.get("/health")
-async def health(repo: RepoDep) -> JSONResponse:
-    body = {"status": "UP", "version": __version__, "apiVersion": API_VERSION, "database": "UP"}
+@router.get(
+    "/health",
+    response_model=HealthPublic,
+    responses={503: {"model": HealthPublic, "description": "The database does not answer"}},
+)
+async def health(repo: RepoDep, response: Response) -> HealthPublic:
+    """200 UP, or 503 DOWN when the database does not answer (no token needed)."""
     try:
         await repo.ping()
     except Exception as exc:
         log.warning("health: database unreachable: %s", type(exc).__name__)
-        body.update(status="DOWN", database="DOWN")
-        return JSONResponse(body, status_code=503)
-    return JSONResponse(body)
+        response.status_code = 503
+        return HealthPublic(
+            status=Health.DOWN, version=__version__, api_version=API_VERSION, database=Health.DOWN
+        )
+    return HealthPublic(
+        status=Health.UP, version=__version__, api_version=API_VERSION, database=Health.UP
+    )

@@ -3,22 +3,44 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
 
 from maplecollect.api.deps import AirflowRunIdDep, LoopablePhaseDep, SupervisorDep, TriggerBodyDep
 from maplecollect.api.errors import ApiError
+from maplecollect.api.responses import answers
+from maplecollect.contract.models import (
+    AlreadyRunning,
+    InvalidDateError,
+    InvalidHeaderError,
+    InvalidPhaseError,
+    LoopAlreadyActive,
+    LoopStarted,
+)
 from maplecollect.errors import SlotConflict
+from maplecollect.phases import Phase
 
 router = APIRouter(tags=["loops"])
 
 
-@router.post("/loop/phase/{phase}", status_code=202)
+@router.post(
+    "/loop/phase/{phase}",
+    status_code=202,
+    response_model=LoopStarted,
+    responses=answers(
+        {
+            400: (InvalidPhaseError, InvalidDateError, InvalidHeaderError),
+            409: (LoopAlreadyActive, AlreadyRunning),
+        },
+        write=True,
+    ),
+)
 async def start_loop(
     phase: LoopablePhaseDep,
     sup: SupervisorDep,
     airflow_run_id: AirflowRunIdDep,
     body: TriggerBodyDep = None,
-) -> JSONResponse:
+) -> LoopStarted:
+    """Re-run a loopable phase back to back until stopped; it yields to the daily chain
+    (docs/control-api.md, "Loops")."""
     try:
         loop = await sup.start_loop(
             phase,
@@ -28,21 +50,16 @@ async def start_loop(
         )
     except SlotConflict as exc:
         if exc.loop_id is not None:
-            raise ApiError(
-                409, {"status": "LOOP_ALREADY_ACTIVE", "phase": phase.value, "loopId": exc.loop_id}
-            ) from None
+            raise ApiError(409, LoopAlreadyActive(phase=phase, loop_id=exc.loop_id)) from None
+        assert exc.run_id is not None  # a one-shot run holds the phase
         raise ApiError(
-            409, {"status": "ALREADY_RUNNING", "phase": phase.value, "runId": exc.run_id}
+            409, AlreadyRunning(phase=phase, run_id=exc.run_id, chain_id=exc.chain_id)
         ) from None
-    return JSONResponse(
-        {
-            "status": "LOOP_STARTED",
-            "phase": loop.phase,
-            "loopId": loop.loop_id,
-            "iterationCount": loop.iteration_count,
-            "snapshotDate": loop.snapshot_date,
-            "intervalSeconds": loop.interval_seconds,
-            "airflowRunId": loop.airflow_run_id,
-        },
-        status_code=202,
+    return LoopStarted(
+        phase=Phase(loop.phase),
+        loop_id=loop.loop_id,
+        iteration_count=loop.iteration_count,
+        snapshot_date=loop.snapshot_date,
+        interval_seconds=loop.interval_seconds,
+        airflow_run_id=loop.airflow_run_id,
     )

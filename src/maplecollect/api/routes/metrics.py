@@ -8,6 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from maplecollect.api.auth import require_metrics_access
 from maplecollect.api.deps import RepoDep, SettingsDep
+from maplecollect.api.responses import answers
 from maplecollect.metrics import ACTIVE_LOOPS, ACTIVE_RUNS
 from maplecollect.phases import ORDER
 from maplecollect.state.models import LoopStatus
@@ -16,7 +17,18 @@ from maplecollect.statuspage.overview import update_gauges
 router = APIRouter(tags=["metrics"])
 
 
-@router.get("/metrics", dependencies=[Depends(require_metrics_access)])
+@router.get(
+    "/metrics",
+    dependencies=[Depends(require_metrics_access)],
+    response_class=Response,
+    responses={
+        200: {
+            "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
+            "description": "Prometheus text format",
+        },
+        **answers(),
+    },
+)
 async def metrics(repo: RepoDep, settings: SettingsDep) -> Response:
     snap = await repo.status_snapshot()
     for phase in ORDER:

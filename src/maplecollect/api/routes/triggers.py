@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
 
 from maplecollect.api.deps import (
     AirflowRunIdDep,
@@ -14,11 +11,36 @@ from maplecollect.api.deps import (
     TriggerBodyDep,
     UpstreamDep,
 )
-from maplecollect.api.errors import ApiError, error_body
-from maplecollect.contract.models import TriggerBody
+from maplecollect.api.errors import ApiError
+from maplecollect.api.responses import answers
+from maplecollect.contract.models import (
+    AlreadyRunning,
+    ChainActiveReply,
+    DailyAlreadyRunning,
+    DailyStarted,
+    InvalidDateError,
+    InvalidHeaderError,
+    InvalidPhaseError,
+    InvalidRequestError,
+    InvalidRunIdError,
+    LoopActive,
+    MissingUpstreamError,
+    PhaseStarted,
+    TriggerBody,
+    UpstreamEmptyError,
+    UpstreamNotAllowedError,
+    UpstreamNotCompletedError,
+    UpstreamNotFoundError,
+    UpstreamPhaseMismatchError,
+)
+from maplecollect.contract.statuses import ErrorCode
 from maplecollect.errors import ChainActive, SlotConflict
+from maplecollect.phases import Phase
 
 router = APIRouter(tags=["triggers"])
+
+# The 409s of a one-shot run (a trigger, a resume): who holds the phase.
+SLOT_CONFLICTS = (AlreadyRunning, LoopActive, ChainActiveReply)
 
 
 def slot_conflict(exc: SlotConflict) -> ApiError:
@@ -28,27 +50,15 @@ def slot_conflict(exc: SlotConflict) -> ApiError:
     follow: wait for the chain). LOOP_ACTIVE: a loop holds it. ALREADY_RUNNING:
     `runId` holds it; `chainId` is the chain that run belongs to, or null.
     """
+    assert exc.phase is not None  # only a daily conflict has no phase
+    phase = Phase(exc.phase)
     if isinstance(exc, ChainActive):
-        return ApiError(
-            409,
-            {
-                "status": "CHAIN_ACTIVE",
-                "phase": exc.phase,
-                "chainId": exc.chain_id,
-                "message": str(exc),
-            },
-        )
+        assert exc.chain_id is not None  # a ChainActive always names its chain
+        return ApiError(409, ChainActiveReply(phase=phase, chain_id=exc.chain_id, message=str(exc)))
     if exc.loop_id is not None:
-        return ApiError(409, {"status": "LOOP_ACTIVE", "phase": exc.phase, "loopId": exc.loop_id})
-    return ApiError(
-        409,
-        {
-            "status": "ALREADY_RUNNING",
-            "phase": exc.phase,
-            "runId": exc.run_id,
-            "chainId": exc.chain_id,
-        },
-    )
+        return ApiError(409, LoopActive(phase=phase, loop_id=exc.loop_id))
+    assert exc.run_id is not None  # a one-shot conflict always names the run
+    return ApiError(409, AlreadyRunning(phase=phase, run_id=exc.run_id, chain_id=exc.chain_id))
 
 
 def daily_conflict(exc: SlotConflict) -> ApiError:
@@ -60,12 +70,11 @@ def daily_conflict(exc: SlotConflict) -> ApiError:
     """
     return ApiError(
         409,
-        {
-            "status": "ALREADY_RUNNING",
-            "phase": exc.phase,
-            "runId": exc.run_id,
-            "chainId": exc.chain_id,
-        },
+        DailyAlreadyRunning(
+            phase=Phase(exc.phase) if exc.phase else None,
+            run_id=exc.run_id,
+            chain_id=exc.chain_id,
+        ),
     )
 
 
@@ -73,20 +82,43 @@ def _no_interval(body: TriggerBody | None) -> None:
     if body is not None and body.interval_seconds is not None:
         raise ApiError(
             400,
-            error_body(
-                "INVALID_REQUEST", "intervalSeconds applies to loops only (POST /loop/phase/...)"
+            InvalidRequestError(
+                error=ErrorCode.INVALID_REQUEST,
+                message="intervalSeconds applies to loops only (POST /loop/phase/...)",
             ),
         )
 
 
-@router.post("/trigger/phase/{phase}", status_code=202)
+@router.post(
+    "/trigger/phase/{phase}",
+    status_code=202,
+    response_model=PhaseStarted,
+    responses=answers(
+        {
+            400: (
+                InvalidPhaseError,
+                InvalidDateError,
+                InvalidHeaderError,
+                InvalidRunIdError,
+                MissingUpstreamError,
+                UpstreamNotAllowedError,
+                UpstreamPhaseMismatchError,
+            ),
+            404: UpstreamNotFoundError,
+            409: (*SLOT_CONFLICTS, UpstreamNotCompletedError, UpstreamEmptyError),
+        },
+        write=True,
+    ),
+)
 async def trigger_phase(
     phase: PhaseDep,
     sup: SupervisorDep,
     upstream: UpstreamDep,
     airflow_run_id: AirflowRunIdDep,
     body: TriggerBodyDep = None,
-) -> JSONResponse:
+) -> PhaseStarted:
+    """Start one run of `phase`; a non-root phase needs X-Upstream-Run-Id (a run id or
+    `latest`). 409 says who holds the phase."""
     _no_interval(body)
     try:
         run = await sup.trigger_phase(
@@ -97,23 +129,29 @@ async def trigger_phase(
         )
     except SlotConflict as exc:
         raise slot_conflict(exc) from None
-    content: dict[str, Any] = {
-        "status": "STARTED",
-        "phase": run.phase,
-        "runId": run.run_id,
-        "upstreamRunId": run.upstream_run_id,
-        "snapshotDate": run.snapshot_date,
-        "airflowRunId": run.airflow_run_id,
-    }
-    return JSONResponse(content, status_code=202)
+    return PhaseStarted(
+        phase=Phase(run.phase),
+        run_id=run.run_id,
+        upstream_run_id=run.upstream_run_id,
+        snapshot_date=run.snapshot_date,
+        airflow_run_id=run.airflow_run_id,
+    )
 
 
-@router.post("/trigger/daily", status_code=202)
+@router.post(
+    "/trigger/daily",
+    status_code=202,
+    response_model=DailyStarted,
+    responses=answers(
+        {400: (InvalidDateError, InvalidHeaderError), 409: DailyAlreadyRunning}, write=True
+    ),
+)
 async def trigger_daily(
     sup: SupervisorDep,
     airflow_run_id: AirflowRunIdDep,
     body: TriggerBodyDep = None,
-) -> JSONResponse:
+) -> DailyStarted:
+    """Start the daily chain (RANKING_FETCH → OCID_LOOKUP → CHARACTER_BASIC + ITEM_EQUIPMENT)."""
     _no_interval(body)
     try:
         chain_id, run = await sup.trigger_daily(
@@ -121,12 +159,10 @@ async def trigger_daily(
         )
     except SlotConflict as exc:
         raise daily_conflict(exc) from None
-    content = {
-        "status": "STARTED",
-        "chainId": chain_id,
-        "phase": run.phase,
-        "runId": run.run_id,
-        "snapshotDate": run.snapshot_date,
-        "airflowRunId": run.airflow_run_id,
-    }
-    return JSONResponse(content, status_code=202)
+    return DailyStarted(
+        chain_id=chain_id,
+        phase=Phase(run.phase),
+        run_id=run.run_id,
+        snapshot_date=run.snapshot_date,
+        airflow_run_id=run.airflow_run_id,
+    )

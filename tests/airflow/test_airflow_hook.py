@@ -1,4 +1,5 @@
-"""ExtApiHook: every response row of docs/airflow.md, headers, retries, token hygiene (respx)."""
+"""ExtApiHook -> the client: every response row of docs/airflow.md, headers, retries and
+token hygiene, through the client the hook builds from the `external_api` connection (respx)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,15 @@ import pytest
 import respx
 
 from maplecollect.airflow.errors import (
+    Conflict,
     ExtApiProtocolError,
     ExtApiRefused,
     ExtApiUnavailable,
-    LoopActive,
-    SlotBusy,
 )
 from maplecollect.airflow.hook import ExtApiHook
-from maplecollect.errors import ConfigError
+from maplecollect.contract import LoopActive
+from maplecollect.phases import Phase
+from support.bodies import chain_json, health_json, run_json, run_status_json
 
 AF_ID = "daily_collection_pipeline/manual__1/per_phase_trigger_item_equipment"
 RUN = "20260102-030000-equip-ab12cd34"
@@ -30,9 +32,15 @@ def api(ext_api):
 
 
 def _trigger(phase="ITEM_EQUIPMENT", upstream=None, date=None):
-    return ExtApiHook().trigger_phase(
-        phase, upstream_run_id=upstream, date=date, airflow_run_id=AF_ID
-    )
+    with ExtApiHook().get_conn() as api:
+        return api.trigger_phase(
+            Phase(phase), upstream_run_id=upstream, date=date, airflow_run_id=AF_ID
+        )
+
+
+def _started(phase, run_id, **fields):
+    body = {"status": "STARTED", "phase": phase, "runId": run_id, "snapshotDate": "2026-01-01"}
+    return {"upstreamRunId": None, "airflowRunId": None, **body, **fields}
 
 
 def test_trigger_202_returns_new_run_and_sends_headers(api, ext_api):
@@ -58,7 +66,7 @@ def test_trigger_202_returns_new_run_and_sends_headers(api, ext_api):
 
 def test_non_root_trigger_always_sends_upstream_latest_when_none_given(api):
     route = api.post("/api/internal/trigger/phase/OCID_LOOKUP").respond(
-        202, json={"status": "STARTED", "runId": OCID_RUN}
+        202, json=_started("OCID_LOOKUP", OCID_RUN)
     )
     _trigger("OCID_LOOKUP", upstream=None)
     request = route.calls.last.request
@@ -68,7 +76,7 @@ def test_non_root_trigger_always_sends_upstream_latest_when_none_given(api):
 
 def test_root_trigger_sends_no_upstream_header(api):
     route = api.post("/api/internal/trigger/phase/RANKING_FETCH").respond(
-        202, json={"status": "STARTED", "runId": "20260102-030000-rank-aaaa0000"}
+        202, json=_started("RANKING_FETCH", "20260102-030000-rank-aaaa0000")
     )
     _trigger("RANKING_FETCH", upstream="latest")
     assert "X-Upstream-Run-Id" not in route.calls.last.request.headers
@@ -76,7 +84,13 @@ def test_root_trigger_sends_no_upstream_header(api):
 
 def test_trigger_409_already_running_follows_the_runid_in_the_body(api):
     api.post("/api/internal/trigger/phase/ITEM_EQUIPMENT").respond(
-        409, json={"status": "ALREADY_RUNNING", "phase": "ITEM_EQUIPMENT", "runId": RUN}
+        409,
+        json={
+            "status": "ALREADY_RUNNING",
+            "phase": "ITEM_EQUIPMENT",
+            "runId": RUN,
+            "chainId": None,
+        },
     )
     result = _trigger()
     assert (result.run_id, result.followed) == (RUN, True)
@@ -85,10 +99,11 @@ def test_trigger_409_already_running_follows_the_runid_in_the_body(api):
 def test_trigger_409_loop_active_fails_clearly(api):
     body = {"status": "LOOP_ACTIVE", "phase": "ITEM_EQUIPMENT", "loopId": "20260102-loop-equip-1"}
     api.post("/api/internal/trigger/phase/ITEM_EQUIPMENT").respond(409, json=body)
-    with pytest.raises(LoopActive) as err:
+    with pytest.raises(Conflict) as err:
         _trigger()
+    assert isinstance(err.value.conflict, LoopActive)
+    assert err.value.loop_id == "20260102-loop-equip-1"
     assert "20260102-loop-equip-1" in str(err.value)
-    assert "STOP_LOOP" in str(err.value)
     assert json.dumps(body, separators=(",", ":")) in str(err.value)
 
 
@@ -130,9 +145,7 @@ def test_loop_on_a_non_loopable_phase_surfaces_invalid_phase_verbatim(api):
     text = '{"error":"INVALID_PHASE","allowed":["CHARACTER_BASIC","ITEM_EQUIPMENT"]}'
     api.post("/api/internal/loop/phase/RANKING_FETCH").respond(400, text=text)
     with pytest.raises(ExtApiRefused, match="INVALID_PHASE") as err:
-        ExtApiHook().loop_phase(
-            "RANKING_FETCH", date=None, interval_seconds=None, airflow_run_id=AF_ID
-        )
+        ExtApiHook().get_conn().start_loop(Phase.RANKING_FETCH, airflow_run_id=AF_ID)
     assert text in str(err.value)
 
 
@@ -152,7 +165,7 @@ def test_5xx_then_success_is_retried(api):
     route = api.post("/api/internal/trigger/phase/ITEM_EQUIPMENT")
     route.side_effect = [
         httpx.Response(503, text="upstream proxy error"),
-        httpx.Response(202, json={"status": "STARTED", "runId": RUN}),
+        httpx.Response(202, json=_started("ITEM_EQUIPMENT", RUN)),
     ]
     assert _trigger().run_id == RUN
     assert route.call_count == 2
@@ -174,17 +187,11 @@ def test_a_202_without_run_id_is_a_protocol_error(api):
         _trigger()
 
 
-def test_unknown_phase_is_refused_before_any_call(api):
-    with pytest.raises(ConfigError, match="unknown phase"):
-        _trigger("item_equipment")
-    assert not api.calls
-
-
 def test_daily_202_returns_chain_id(api):
     route = api.post("/api/internal/trigger/daily").respond(
-        202, json={"status": "STARTED", "chainId": "20260102-030000-chain-1a2b3c4d"}
+        202, json=_started("RANKING_FETCH", RUN, chainId="20260102-030000-chain-1a2b3c4d")
     )
-    result = ExtApiHook().trigger_daily(date=None, airflow_run_id=AF_ID)
+    result = ExtApiHook().get_conn().trigger_daily(date=None, airflow_run_id=AF_ID)
     assert (result.chain_id, result.followed) == ("20260102-030000-chain-1a2b3c4d", False)
     assert route.calls.last.request.headers["X-Airflow-Run-Id"] == AF_ID
     assert "X-Upstream-Run-Id" not in route.calls.last.request.headers
@@ -192,11 +199,11 @@ def test_daily_202_returns_chain_id(api):
 
 def test_daily_409_held_by_a_one_shot_run_is_refused(api):
     api.post("/api/internal/trigger/daily").respond(
-        409, json={"status": "ALREADY_RUNNING", "phase": "RANKING_FETCH", "runId": RUN}
+        409,
+        json={"status": "ALREADY_RUNNING", "phase": "RANKING_FETCH", "runId": RUN, "chainId": None},
     )
-    api.get(f"/api/internal/runs/{RUN}").respond(200, json={"runId": RUN, "chainId": None})
-    with pytest.raises(SlotBusy, match="ALREADY_RUNNING"):
-        ExtApiHook().trigger_daily(date=None, airflow_run_id=AF_ID)
+    with pytest.raises(Conflict, match="ALREADY_RUNNING"):
+        ExtApiHook().get_conn().trigger_daily(date=None, airflow_run_id=AF_ID)
 
 
 def test_daily_409_without_chain_id_is_not_looked_up_as_a_run(api):
@@ -207,17 +214,23 @@ def test_daily_409_without_chain_id_is_not_looked_up_as_a_run(api):
         json={"status": "ALREADY_RUNNING", "phase": "OCID_LOOKUP", "runId": RUN, "chainId": None},
     )
     lookup = api.get(f"/api/internal/runs/{RUN}").respond(200, json={"chainId": "chain-42"})
-    with pytest.raises(SlotBusy) as busy:
-        ExtApiHook().trigger_daily(date=None, airflow_run_id=AF_ID)
+    with pytest.raises(Conflict) as busy:
+        ExtApiHook().get_conn().trigger_daily(date=None, airflow_run_id=AF_ID)
     assert busy.value.run_id == RUN
     assert not lookup.called
 
 
 def test_daily_409_of_a_running_chain_is_followed(api):
     api.post("/api/internal/trigger/daily").respond(
-        409, json={"status": "ALREADY_RUNNING", "runId": RUN, "chainId": "20260102-chain-9"}
+        409,
+        json={
+            "status": "ALREADY_RUNNING",
+            "phase": None,
+            "runId": None,
+            "chainId": "20260102-chain-9",
+        },
     )
-    result = ExtApiHook().trigger_daily(date=None, airflow_run_id=AF_ID)
+    result = ExtApiHook().get_conn().trigger_daily(date=None, airflow_run_id=AF_ID)
     assert (result.chain_id, result.followed) == ("20260102-chain-9", True)
 
 
@@ -225,13 +238,25 @@ def test_loop_202_and_loop_already_active_are_both_success(api):
     route = api.post("/api/internal/loop/phase/ITEM_EQUIPMENT")
     route.side_effect = [
         httpx.Response(
-            202, json={"status": "LOOP_STARTED", "loopId": "loop-1", "iterationCount": 0}
+            202,
+            json={
+                "status": "LOOP_STARTED",
+                "phase": "ITEM_EQUIPMENT",
+                "loopId": "loop-1",
+                "iterationCount": 0,
+                "snapshotDate": "latest",
+                "intervalSeconds": 5,
+                "airflowRunId": AF_ID,
+            },
         ),
-        httpx.Response(409, json={"status": "LOOP_ALREADY_ACTIVE", "loopId": "loop-1"}),
+        httpx.Response(
+            409,
+            json={"status": "LOOP_ALREADY_ACTIVE", "phase": "ITEM_EQUIPMENT", "loopId": "loop-1"},
+        ),
     ]
-    hook = ExtApiHook()
-    first = hook.loop_phase("ITEM_EQUIPMENT", date=None, interval_seconds=5, airflow_run_id=AF_ID)
-    second = hook.loop_phase("ITEM_EQUIPMENT", date=None, interval_seconds=5, airflow_run_id=AF_ID)
+    client = ExtApiHook().get_conn()
+    first = client.start_loop(Phase.ITEM_EQUIPMENT, interval_seconds=5, airflow_run_id=AF_ID)
+    second = client.start_loop(Phase.ITEM_EQUIPMENT, interval_seconds=5, airflow_run_id=AF_ID)
     assert (first.loop_id, first.already_active) == ("loop-1", False)
     assert (second.loop_id, second.already_active) == ("loop-1", True)
     assert json.loads(route.calls[0].request.content) == {"intervalSeconds": 5}
@@ -240,12 +265,16 @@ def test_loop_202_and_loop_already_active_are_both_success(api):
 
 def test_loop_409_already_running_is_refused(api):
     api.post("/api/internal/loop/phase/ITEM_EQUIPMENT").respond(
-        409, json={"status": "ALREADY_RUNNING", "runId": RUN}
+        409,
+        json={
+            "status": "ALREADY_RUNNING",
+            "phase": "ITEM_EQUIPMENT",
+            "runId": RUN,
+            "chainId": None,
+        },
     )
     with pytest.raises(ExtApiRefused, match="ALREADY_RUNNING"):
-        ExtApiHook().loop_phase(
-            "ITEM_EQUIPMENT", date=None, interval_seconds=None, airflow_run_id=AF_ID
-        )
+        ExtApiHook().get_conn().start_loop(Phase.ITEM_EQUIPMENT, airflow_run_id=AF_ID)
 
 
 def test_stop_202_and_not_running(api):
@@ -258,86 +287,89 @@ def test_stop_202_and_not_running(api):
             200, json={"status": "NOT_RUNNING", "phase": "OCID_LOOKUP", "lastRunId": OCID_RUN}
         ),
     ]
-    hook = ExtApiHook()
-    first = hook.stop_phase("OCID_LOOKUP", airflow_run_id=AF_ID)
-    second = hook.stop_phase("OCID_LOOKUP", airflow_run_id=AF_ID)
+    client = ExtApiHook().get_conn()
+    first = client.stop_phase(Phase.OCID_LOOKUP, airflow_run_id=AF_ID)
+    second = client.stop_phase(Phase.OCID_LOOKUP, airflow_run_id=AF_ID)
     assert (first.requested, first.run_id) == (True, OCID_RUN)
-    assert (second.requested, second.run_id) == (False, OCID_RUN)
+    assert (second.requested, second.last_run_id) == (False, OCID_RUN)
     assert all(c.request.headers["X-Airflow-Run-Id"] == AF_ID for c in route.calls)
 
 
 def test_stop_loop_202_and_not_looping(api):
     route = api.post("/api/internal/stop/loop/phase/CHARACTER_BASIC")
     route.side_effect = [
-        httpx.Response(202, json={"status": "STOP_REQUESTED", "loopId": "loop-7"}),
+        httpx.Response(
+            202,
+            json={
+                "status": "STOP_REQUESTED",
+                "phase": "CHARACTER_BASIC",
+                "loopId": "loop-7",
+                "runId": None,
+            },
+        ),
         httpx.Response(200, json={"status": "NOT_LOOPING", "phase": "CHARACTER_BASIC"}),
     ]
-    hook = ExtApiHook()
-    first = hook.stop_loop("CHARACTER_BASIC", airflow_run_id=AF_ID)
-    second = hook.stop_loop("CHARACTER_BASIC", airflow_run_id=AF_ID)
+    client = ExtApiHook().get_conn()
+    first = client.stop_loop(Phase.CHARACTER_BASIC, airflow_run_id=AF_ID)
+    second = client.stop_loop(Phase.CHARACTER_BASIC, airflow_run_id=AF_ID)
     assert (first.requested, first.loop_id) == (True, "loop-7")
     assert second.requested is False
 
 
 def test_get_run_and_404(api):
-    api.get(f"/api/internal/runs/{RUN}").respond(200, json={"runId": RUN, "status": "RUNNING"})
+    api.get(f"/api/internal/runs/{RUN}").respond(200, json=run_json(RUN, status="RUNNING"))
     api.get("/api/internal/runs/nope").respond(404, json={"error": "RUN_NOT_FOUND"})
-    assert ExtApiHook().get_run(RUN)["status"] == "RUNNING"
+    assert ExtApiHook().get_conn().run(RUN).status == "RUNNING"
     with pytest.raises(ExtApiRefused, match="RUN_NOT_FOUND"):
-        ExtApiHook().get_run("nope")
+        ExtApiHook().get_conn().run("nope")
 
 
 def test_get_run_refuses_an_id_that_is_not_a_service_id(api):
     with pytest.raises(ExtApiProtocolError):
-        ExtApiHook().get_run("../health")
+        ExtApiHook().get_conn().run("../health")
     assert not api.calls
 
 
 async def test_async_get_run_chain_and_status(api):
-    api.get(f"/api/internal/runs/{RUN}").respond(200, json={"runId": RUN, "status": "COMPLETED"})
-    api.get("/api/internal/chains/chain-1").respond(
-        200, json={"chainId": "chain-1", "status": "RUNNING"}
-    )
-    api.get("/api/internal/run-status").respond(200, json={"slots": {}, "loopSummaries": {}})
-    hook = ExtApiHook()
-    assert (await hook.aget_run(RUN))["status"] == "COMPLETED"
-    assert (await hook.aget_chain("chain-1"))["status"] == "RUNNING"
-    assert (await hook.aget_run_status())["slots"] == {}
+    api.get(f"/api/internal/runs/{RUN}").respond(200, json=run_json(RUN, status="COMPLETED"))
+    api.get("/api/internal/chains/chain-1").respond(200, json=chain_json("chain-1", "RUNNING", {}))
+    api.get("/api/internal/run-status").respond(200, json=run_status_json())
+    client = await ExtApiHook().aget_conn()
+    async with client:
+        assert (await client.run(RUN)).status == "COMPLETED"
+        assert (await client.chain("chain-1")).status == "RUNNING"
+        assert all(run is None for run in (await client.run_status()).slots.values())
 
 
 async def test_async_retries_then_unavailable(api, ext_api):
     route = api.get(f"/api/internal/runs/{RUN}").mock(side_effect=httpx.ReadTimeout("slow"))
     with pytest.raises(ExtApiUnavailable, match=f"get run {RUN}"):
-        await ExtApiHook().aget_run(RUN)
+        async with await ExtApiHook().aget_conn() as client:
+            await client.run(RUN)
     assert route.call_count == 3
 
 
 @pytest.mark.parametrize(
     ("status", "body", "up", "version"),
     [
-        (200, {"status": "UP", "version": "0.1.0", "apiVersion": 1, "database": "UP"}, True, 1),
-        (
-            503,
-            {"status": "DOWN", "version": "0.1.0", "apiVersion": 1, "database": "DOWN"},
-            False,
-            1,
-        ),
+        (200, health_json("UP", api_version=1), True, 1),
+        (503, health_json("DOWN", api_version=1), False, 1),
     ],
 )
 def test_health(api, status, body, up, version):
     api.get("/health").respond(status, json=body)
-    health = ExtApiHook().health()
-    assert (health.up, health.api_version) == (up, version)
+    health = ExtApiHook().get_conn().health()
+    assert (health.status == "UP", health.api_version) == (up, version)
 
 
 def test_health_is_not_retried_by_the_hook(api):
     route = api.get("/health").mock(side_effect=httpx.ConnectError("refused"))
     with pytest.raises(ExtApiUnavailable):
-        ExtApiHook().health()
+        ExtApiHook().get_conn().health()
     assert route.call_count == 1
 
 
 def test_health_404_is_a_refusal(api):
     api.get("/health").respond(404, text="not found")
     with pytest.raises(ExtApiRefused):
-        ExtApiHook().health()
+        ExtApiHook().get_conn().health()

@@ -27,8 +27,11 @@ import httpx
 import pytest
 
 from maplecollect.airflow.connection import ApiEndpoint
-from maplecollect.airflow.errors import ExtApiRefused, SlotBusy
+from maplecollect.airflow.errors import Conflict, ExtApiRefused
 from maplecollect.airflow.hook import ExtApiHook
+from maplecollect.client.sync import ControlClient
+from maplecollect.contract import LoopPublic
+from maplecollect.phases import Phase
 from support.procs import start_fake_service
 
 AF_ID = "daily_collection_pipeline/scheduled__1/per_phase_trigger_daily"
@@ -71,14 +74,14 @@ def _until(what: str, check: Callable[[], Any], within: float = 60) -> Any:
 
 def test_the_hook_follows_the_chain_id_of_a_daily_409(service: tuple[str, Path]) -> None:
     url, db = service
-    hook = ExtApiHook(endpoint=ApiEndpoint(base_url=url, retries=0))
+    hook = ExtApiHook(endpoint=ApiEndpoint(base_url=url, retries=0)).get_conn()
     api = httpx.Client(base_url=url, timeout=30)
     ranking = api.post("/api/internal/trigger/phase/RANKING_FETCH").json()["runId"]
-    _until("ranking", lambda: hook.get_run(ranking)["status"] == "COMPLETED")
+    _until("ranking", lambda: hook.run(ranking).status == "COMPLETED")
     ocid = api.post(
         "/api/internal/trigger/phase/OCID_LOOKUP", headers={"X-Upstream-Run-Id": ranking}
     ).json()["runId"]
-    _until("ocid", lambda: hook.get_run(ocid)["status"] == "COMPLETED")
+    _until("ocid", lambda: hook.run(ocid).status == "COMPLETED")
 
     # Another replica's chain, between two of its phases: it holds no slot.
     chain_id = "20260103-030000-daily-0a0b0c0d"
@@ -94,46 +97,50 @@ def test_the_hook_follows_the_chain_id_of_a_daily_409(service: tuple[str, Path])
     )
     followed = hook.trigger_daily(date=None, airflow_run_id=AF_ID)
     assert (followed.chain_id, followed.followed) == (chain_id, True)
-    assert hook.get_chain(chain_id)["status"] == "RUNNING"
+    assert hook.chain(chain_id).status == "RUNNING"
 
     # The ITEM_EQUIPMENT_LOOP scope's call is accepted; the loop waits for the chain.
-    loop = hook.loop_phase("ITEM_EQUIPMENT", date=None, interval_seconds=None, airflow_run_id=AF_ID)
+    loop = hook.start_loop(Phase.ITEM_EQUIPMENT, airflow_run_id=AF_ID)
     assert loop.already_active is False
     _until(
         "the loop to wait for the chain",
-        lambda: (
-            hook.get_run_status()["loopSummaries"]["ITEM_EQUIPMENT"]["status"]
-            == "WAITING_FOR_CHAIN"
-        ),
+        lambda: _loop(hook).status == "WAITING_FOR_CHAIN",
     )
     with pytest.raises(ExtApiRefused, match="CHAIN_ACTIVE") as refused:
-        hook.trigger_phase("ITEM_EQUIPMENT", upstream_run_id=None, date=None, airflow_run_id=AF_ID)
+        hook.trigger_phase(Phase.ITEM_EQUIPMENT, airflow_run_id=AF_ID)
     assert refused.value.status == 409
     _sql(db, "UPDATE chains SET status = 'FAILED' WHERE chain_id = ?", chain_id)
     _until(
         "the loop to go on after the chain",
-        lambda: hook.get_run_status()["loopSummaries"]["ITEM_EQUIPMENT"]["iterationCount"] >= 1,
+        lambda: _loop(hook).iteration_count >= 1,
     )
-    assert hook.stop_loop("ITEM_EQUIPMENT", airflow_run_id=AF_ID).requested
+    assert hook.stop_loop(Phase.ITEM_EQUIPMENT, airflow_run_id=AF_ID).requested
 
     # A chain of this service: 202, then a second trigger follows it (its run holds a slot).
     started = hook.trigger_daily(date=None, airflow_run_id=AF_ID)
     assert started.followed is False
     _until(
         "the chain to reach CHARACTER_BASIC",
-        lambda: "CHARACTER_BASIC" in hook.get_chain(started.chain_id)["runs"],
+        lambda: Phase.CHARACTER_BASIC in hook.chain(started.chain_id).runs,
     )
     again = hook.trigger_daily(date=None, airflow_run_id=AF_ID)
     assert (again.chain_id, again.followed) == (started.chain_id, True)
     api.post("/api/internal/stop/phase/CHARACTER_BASIC")
-    _until("the chain to end", lambda: hook.get_chain(started.chain_id)["status"] != "RUNNING")
+    _until("the chain to end", lambda: hook.chain(started.chain_id).status != "RUNNING")
 
     # A one-shot run in the way: no chain to follow, SlotBusy names that run.
     one_shot = api.post(
         "/api/internal/trigger/phase/CHARACTER_BASIC", headers={"X-Upstream-Run-Id": "latest"}
     ).json()["runId"]
-    with pytest.raises(SlotBusy) as busy:
+    with pytest.raises(Conflict) as busy:
         hook.trigger_daily(date=None, airflow_run_id=AF_ID)
-    assert busy.value.run_id == one_shot
+    assert (busy.value.run_id, busy.value.chain_id) == (one_shot, None)
     api.post("/api/internal/stop/phase/CHARACTER_BASIC")
     api.close()
+    hook.close()
+
+
+def _loop(client: ControlClient) -> LoopPublic:
+    loop = client.run_status().loop_summaries[Phase.ITEM_EQUIPMENT]
+    assert loop is not None
+    return loop

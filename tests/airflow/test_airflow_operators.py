@@ -22,6 +22,12 @@ RUN = "20260102-030000-equip-ab12cd34"
 AF_ID = "daily_collection_pipeline/manual__2026-01-02T00:00:00+00:00/t1"
 
 
+def started(phase, **fields):
+    """A 202 STARTED body (phase trigger, or the daily one with `chainId`)."""
+    body = {"status": "STARTED", "phase": phase, "snapshotDate": "2026-01-01"}
+    return {"airflowRunId": AF_ID, **body, **fields}
+
+
 @pytest.fixture
 def api(ext_api):
     with respx.mock(base_url=ext_api.base_url, assert_all_called=False) as mock:
@@ -38,7 +44,7 @@ def test_blank_to_none(value, expected):
 
 def test_trigger_phase_returns_run_id_and_sends_airflow_run_id(api, make_context):
     route = api.post("/api/internal/trigger/phase/ITEM_EQUIPMENT").respond(
-        202, json={"status": "STARTED", "runId": RUN}
+        202, json=started("ITEM_EQUIPMENT", runId=RUN, upstreamRunId=None)
     )
     op = TriggerPhaseOperator(task_id="t1", phase="ITEM_EQUIPMENT", upstream_run_id="None", date="")
     assert op.execute(make_context("t1")) == RUN
@@ -49,7 +55,8 @@ def test_trigger_phase_returns_run_id_and_sends_airflow_run_id(api, make_context
 
 def test_trigger_phase_follows_409(api, make_context):
     api.post("/api/internal/trigger/phase/OCID_LOOKUP").respond(
-        409, json={"status": "ALREADY_RUNNING", "runId": RUN}
+        409,
+        json={"status": "ALREADY_RUNNING", "phase": "OCID_LOOKUP", "runId": RUN, "chainId": None},
     )
     op = TriggerPhaseOperator(task_id="t1", phase="OCID_LOOKUP")
     assert op.execute(make_context("t1")) == RUN
@@ -66,9 +73,9 @@ def test_trigger_phase_refusal_fails_without_retry_with_body(api, make_context):
 
 def test_trigger_phase_loop_active_fails(api, make_context):
     api.post("/api/internal/trigger/phase/ITEM_EQUIPMENT").respond(
-        409, json={"status": "LOOP_ACTIVE", "loopId": "loop-1"}
+        409, json={"status": "LOOP_ACTIVE", "phase": "ITEM_EQUIPMENT", "loopId": "loop-1"}
     )
-    with pytest.raises(AirflowFailException, match="loop-1"):
+    with pytest.raises(AirflowFailException, match=r"loop-1.*ITEM_EQUIPMENT_STOP_LOOP"):
         TriggerPhaseOperator(task_id="t1", phase="ITEM_EQUIPMENT").execute(make_context("t1"))
 
 
@@ -89,7 +96,7 @@ def test_bad_phase_is_refused_at_parse_time():
 
 def test_trigger_daily_returns_chain(api, make_context):
     route = api.post("/api/internal/trigger/daily").respond(
-        202, json={"status": "STARTED", "chainId": "chain-1"}
+        202, json=started("RANKING_FETCH", chainId="chain-1", runId=RUN)
     )
     assert (
         TriggerDailyOperator(task_id="t1", date="2026-01-01").execute(make_context("t1"))
@@ -100,7 +107,7 @@ def test_trigger_daily_returns_chain(api, make_context):
 
 def test_loop_returns_loop_id_even_when_already_active(api, make_context):
     api.post("/api/internal/loop/phase/ITEM_EQUIPMENT").respond(
-        409, json={"status": "LOOP_ALREADY_ACTIVE", "loopId": "loop-1"}
+        409, json={"status": "LOOP_ALREADY_ACTIVE", "phase": "ITEM_EQUIPMENT", "loopId": "loop-1"}
     )
     assert (
         LoopPhaseOperator(task_id="t1", phase="ITEM_EQUIPMENT").execute(make_context("t1"))
@@ -110,14 +117,14 @@ def test_loop_returns_loop_id_even_when_already_active(api, make_context):
 
 def test_stop_not_running_succeeds_without_waiting(api, make_context):
     api.post("/api/internal/stop/phase/OCID_LOOKUP").respond(
-        200, json={"status": "NOT_RUNNING", "lastRunId": RUN}
+        200, json={"status": "NOT_RUNNING", "phase": "OCID_LOOKUP", "lastRunId": RUN}
     )
     assert StopPhaseOperator(task_id="t1", phase="OCID_LOOKUP").execute(make_context("t1")) is None
 
 
 def test_stop_requested_defers_until_the_phase_is_idle(api, make_context):
     api.post("/api/internal/stop/phase/ITEM_EQUIPMENT").respond(
-        202, json={"status": "STOP_REQUESTED", "runId": RUN}
+        202, json={"status": "STOP_REQUESTED", "phase": "ITEM_EQUIPMENT", "runId": RUN}
     )
     op = StopPhaseOperator(task_id="t1", phase="ITEM_EQUIPMENT", poll_interval=5, idle_timeout=60)
     with pytest.raises(TaskDeferred) as deferred:
@@ -135,7 +142,7 @@ def test_stop_requested_defers_until_the_phase_is_idle(api, make_context):
 
 def test_stop_without_wait_returns_at_once(api, make_context):
     api.post("/api/internal/stop/phase/ITEM_EQUIPMENT").respond(
-        202, json={"status": "STOP_REQUESTED", "runId": RUN}
+        202, json={"status": "STOP_REQUESTED", "phase": "ITEM_EQUIPMENT", "runId": RUN}
     )
     op = StopPhaseOperator(task_id="t1", phase="ITEM_EQUIPMENT", wait_for_idle=False)
     assert op.execute(make_context("t1")) == RUN
@@ -144,8 +151,16 @@ def test_stop_without_wait_returns_at_once(api, make_context):
 def test_stop_loop_not_looping_and_requested(api, make_context):
     route = api.post("/api/internal/stop/loop/phase/CHARACTER_BASIC")
     route.side_effect = [
-        httpx.Response(200, json={"status": "NOT_LOOPING"}),
-        httpx.Response(202, json={"status": "STOP_REQUESTED", "loopId": "loop-3"}),
+        httpx.Response(200, json={"status": "NOT_LOOPING", "phase": "CHARACTER_BASIC"}),
+        httpx.Response(
+            202,
+            json={
+                "status": "STOP_REQUESTED",
+                "phase": "CHARACTER_BASIC",
+                "loopId": "loop-3",
+                "runId": None,
+            },
+        ),
     ]
     op = StopLoopOperator(task_id="t1", phase="CHARACTER_BASIC")
     assert op.execute(make_context("t1")) is None

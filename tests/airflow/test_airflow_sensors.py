@@ -16,6 +16,7 @@ from airflow.sdk.exceptions import (
 import maplecollect
 from maplecollect.airflow.sensors import DailyChainSensor, ExtApiHealthSensor, PhaseRunSensor
 from maplecollect.airflow.triggers import PhaseRunTrigger
+from support.bodies import chain_json, health_json, run_json, run_status_json
 
 RUN = "20260102-030000-equip-ab12cd34"
 
@@ -28,7 +29,7 @@ def api(ext_api):
 
 def test_run_sensor_defers_after_one_look_when_the_run_is_still_going(api, make_context):
     route = api.get(f"/api/internal/runs/{RUN}").respond(
-        200, json={"runId": RUN, "phase": "ITEM_EQUIPMENT", "status": "RUNNING"}
+        200, json=run_json(RUN, "ITEM_EQUIPMENT", "RUNNING")
     )
     sensor = PhaseRunSensor(
         task_id="w", run_id=RUN, poll_interval=7, timeout=3600, stop_expected=True
@@ -46,11 +47,11 @@ def test_run_sensor_defers_after_one_look_when_the_run_is_still_going(api, make_
 
 def test_run_that_already_ended_is_judged_without_deferring(api, make_context):
     route = api.get(f"/api/internal/runs/{RUN}")
-    route.respond(200, json={"runId": RUN, "phase": "ITEM_EQUIPMENT", "status": "COMPLETED"})
+    route.respond(200, json=run_json(RUN, "ITEM_EQUIPMENT", "COMPLETED"))
     assert PhaseRunSensor(task_id="w", run_id=RUN).execute(make_context("w")) == RUN
     route.respond(
         200,
-        json={"runId": RUN, "phase": "ITEM_EQUIPMENT", "status": "FAILED", "errorMessage": "boom"},
+        json=run_json(RUN, "ITEM_EQUIPMENT", "FAILED", errorMessage="boom"),
     )
     with pytest.raises(AirflowFailException, match="FAILED: boom"):
         PhaseRunSensor(task_id="w", run_id=RUN).execute(make_context("w"))
@@ -74,9 +75,7 @@ def test_sensor_without_a_valid_run_id_fails_clearly(make_context, bad):
 
 
 def test_chain_sensor_defers_on_the_chain(api, make_context):
-    api.get("/api/internal/chains/chain-1").respond(
-        200, json={"chainId": "chain-1", "status": "RUNNING", "runs": {}}
-    )
+    api.get("/api/internal/chains/chain-1").respond(200, json=chain_json("chain-1", "RUNNING", {}))
     with pytest.raises(TaskDeferred) as deferred:
         DailyChainSensor(task_id="w", chain_id="chain-1").execute(make_context("w"))
     assert deferred.value.trigger.serialize()[1]["target"] == "chain"
@@ -104,11 +103,9 @@ def test_execute_complete_outcomes(make_context):
 def test_poke_mode_uses_the_same_classify(api, make_context):
     route = api.get(f"/api/internal/runs/{RUN}")
     route.side_effect = [
-        httpx.Response(200, json={"runId": RUN, "status": "RUNNING"}),
-        httpx.Response(200, json={"runId": RUN, "status": "COMPLETED"}),
-        httpx.Response(
-            200, json={"runId": RUN, "status": "ABANDONED", "errorMessage": "owner died"}
-        ),
+        httpx.Response(200, json=run_json(RUN, status="RUNNING")),
+        httpx.Response(200, json=run_json(RUN, status="COMPLETED")),
+        httpx.Response(200, json=run_json(RUN, status="ABANDONED", errorMessage="owner died")),
     ]
     sensor = PhaseRunSensor(task_id="w", run_id=RUN, deferrable=False)
     assert sensor.mode == "reschedule"
@@ -121,17 +118,10 @@ def test_poke_mode_uses_the_same_classify(api, make_context):
 
 def _health(api, status=200, token_status=200, **body):
     api.get("/api/internal/run-status").respond(
-        token_status, json={"slots": {}} if token_status == 200 else {"error": "UNAUTHORIZED"}
+        token_status, json=run_status_json() if token_status == 200 else {"error": "UNAUTHORIZED"}
     )
     api.get("/health").respond(
-        status,
-        json={
-            "status": "UP",
-            "version": "0.1.0",
-            "apiVersion": maplecollect.API_VERSION,
-            "database": "UP",
-            **body,
-        },
+        status, json={**health_json(api_version=maplecollect.API_VERSION), **body}
     )
 
 
@@ -147,7 +137,7 @@ def test_health_down_or_unreachable_keeps_waiting(api, make_context):
     route = api.get("/health")
     route.side_effect = [
         httpx.ConnectError("refused"),
-        httpx.Response(503, json={"status": "DOWN", "database": "DOWN", "apiVersion": 1}),
+        httpx.Response(503, json=health_json("DOWN", api_version=1)),
     ]
     sensor = ExtApiHealthSensor(task_id="check_external_api")
     assert sensor.poke(make_context()) is False
@@ -161,8 +151,8 @@ def test_health_old_api_version_fails_clearly(api, make_context):
 
 
 def test_health_without_api_version_fails(api, make_context):
-    api.get("/health").respond(200, json={"status": "UP"})
-    with pytest.raises(AirflowFailException, match="apiVersion None"):
+    api.get("/health").respond(200, json={"status": "UP", "version": "0", "database": "UP"})
+    with pytest.raises(AirflowFailException, match="apiVersion: Field required"):
         ExtApiHealthSensor(task_id="check_external_api").poke(make_context())
 
 

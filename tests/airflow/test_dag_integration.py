@@ -29,7 +29,7 @@ import pytest
 from live_stack import PHASES, ControlApi, service, simulator
 
 from maplecollect.airflow import pipeline as pl
-from maplecollect.airflow.hook import ExtApiHook
+from maplecollect.client.sync import ControlClient
 from maplecollect.sim import RunningSimulator
 from support.sim import SNAPSHOT
 
@@ -346,9 +346,9 @@ def test_trigger_while_running_follows_the_running_run(
     # the maintenance ends, which happens right after the DAG's trigger got its answer.
     controls.api_maintenance = True
     answers: list[Any] = []
-    trigger_phase = ExtApiHook.trigger_phase
+    trigger_phase = ControlClient.trigger_phase
 
-    def trigger_then_end_maintenance(self: ExtApiHook, *args: Any, **kwargs: Any) -> Any:
+    def trigger_then_end_maintenance(self: ControlClient, *args: Any, **kwargs: Any) -> Any:
         try:
             answer = trigger_phase(self, *args, **kwargs)
             answers.append(answer)
@@ -356,7 +356,7 @@ def test_trigger_while_running_follows_the_running_run(
         finally:
             controls.api_maintenance = False
 
-    monkeypatch.setattr(ExtApiHook, "trigger_phase", trigger_then_end_maintenance)
+    monkeypatch.setattr(ControlClient, "trigger_phase", trigger_then_end_maintenance)
     try:
         res = live.post("/api/internal/trigger/phase/RANKING_FETCH", json={"date": SNAPSHOT})
         assert res.status_code == 202, res.text

@@ -3,9 +3,9 @@
 Installed with the package (never from the dags folder), so the triggerer can
 import `maplecollect.airflow.triggers.PhaseRunTrigger`. Modules:
 
-    connection  Airflow connection -> ApiEndpoint (pure)
-    protocol    routes, headers, response -> typed result rules (pure)
-    hook        ExtApiHook: the only HTTP caller (sync for workers, async for triggers)
+    connection  Airflow connection -> the client's Endpoint (pure)
+    hook        ExtApiHook: connection -> maplecollect.client (sync for workers,
+                async for triggers); the client owns routes, answers and retries
     outcome     classify(run) / classify_chain / classify_idle (pure, shared)
     triggers    PhaseRunTrigger (JSON-only, never raises)
     waiting     defer to the trigger, judge its event

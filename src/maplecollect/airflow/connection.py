@@ -1,4 +1,4 @@
-"""Turn an Airflow connection (`external_api`) into a typed endpoint description.
+"""Turn an Airflow connection (`external_api`) into the client's `Endpoint`.
 
 Pure: takes the connection's fields, so it is tested without Airflow. Fields used:
 host (a name, or a full URL), port, schema (`http`/`https` picks the scheme; any
@@ -10,32 +10,18 @@ Extras may be strings (URI form puts every extra in the query string).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import maplecollect
+from maplecollect.client.endpoint import Endpoint
 from maplecollect.errors import ConfigError
 
 DEFAULT_CONN_ID = "external_api"
 _SCHEMES = ("http", "https")
-
-
-@dataclass(frozen=True)
-class ApiEndpoint:
-    """Where and how to call the control API. The token is kept out of repr()."""
-
-    base_url: str
-    token: str | None = field(default=None, repr=False)
-    timeout: float = 30.0
-    connect_timeout: float = 10.0
-    retries: int = 3
-    backoff: float = 1.0
-    backoff_max: float = 30.0
-    verify: bool = True
-
-    def retry_delay(self, attempt: int) -> float:
-        """Seconds to wait before retry number `attempt` (1-based): exponential, capped."""
-        return float(min(self.backoff_max, self.backoff * (2 ** (attempt - 1))))
+USER_AGENT = f"maplecollect-airflow/{maplecollect.__version__}"
+# The client's endpoint, under the name this provider has always exported.
+ApiEndpoint = Endpoint
 
 
 def _number(extras: Mapping[str, Any], key: str, default: float, *, minimum: float) -> float:
@@ -96,9 +82,9 @@ def endpoint_from_fields(
     schema: str | None,
     password: str | None,
     extras: Mapping[str, Any],
-) -> ApiEndpoint:
+) -> Endpoint:
     """Build the endpoint; raises ConfigError naming the bad field (never its secret)."""
-    return ApiEndpoint(
+    return Endpoint(
         base_url=_base_url(conn_type, host, port, schema, extras.get("scheme")),
         token=password or None,
         timeout=_number(extras, "timeout", 30.0, minimum=0.1),
@@ -107,10 +93,11 @@ def endpoint_from_fields(
         backoff=_number(extras, "backoff", 1.0, minimum=0),
         backoff_max=_number(extras, "backoff_max", 30.0, minimum=0),
         verify=_flag(extras, "verify", True),
+        user_agent=USER_AGENT,
     )
 
 
-def endpoint_from_connection(conn: Any, extras: Mapping[str, Any]) -> ApiEndpoint:
+def endpoint_from_connection(conn: Any, extras: Mapping[str, Any]) -> Endpoint:
     """From an `airflow.sdk.Connection` (extras passed in: sync and async read them apart)."""
     return endpoint_from_fields(
         conn_type=conn.conn_type,

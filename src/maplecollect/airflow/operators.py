@@ -16,11 +16,22 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from maplecollect.airflow.connection import DEFAULT_CONN_ID
-from maplecollect.airflow.errors import ExtApiRefused
 from maplecollect.airflow.hook import ExtApiHook
-from maplecollect.airflow.protocol import StopRequested, airflow_run_id
 from maplecollect.airflow.waiting import blank_to_none, defer_until_idle, stop_complete
+from maplecollect.client.calls import StopRequested
+from maplecollect.client.errors import Conflict, Refused
+from maplecollect.client.sync import ControlClient
+from maplecollect.contract import LoopActive
 from maplecollect.phases import Phase
+
+AIRFLOW_RUN_ID_MAX = 250
+
+
+def airflow_run_id(dag_id: str, run_id: str, task_id: str) -> str:
+    """`<dag_id>/<run_id>/<task_id>` as printable ASCII, at most 250 characters."""
+    raw = f"{dag_id}/{run_id}/{task_id}"
+    clean = "".join(c if 32 <= ord(c) < 127 else "_" for c in raw)
+    return clean[:AIRFLOW_RUN_ID_MAX]
 
 
 def stop_description(result: StopRequested) -> str:
@@ -41,11 +52,16 @@ def airflow_run_id_of(context: Any) -> str:
 
 @contextmanager
 def refusals_fail_task() -> Iterator[None]:
-    """A refusal will not change on retry: fail without retrying, body kept verbatim."""
+    """A refusal will not change on retry: fail without retrying, body kept verbatim.
+
+    A loop holding the phase says how to free it in the DAG's own terms."""
     try:
         yield
-    except ExtApiRefused as exc:
-        raise AirflowFailException(str(exc)) from None
+    except Refused as exc:
+        hint = ""
+        if isinstance(exc, Conflict) and isinstance(exc.conflict, LoopActive):
+            hint = f" -- stop it first with {exc.conflict.phase}_STOP_LOOP"
+        raise AirflowFailException(f"{exc}{hint}") from None
 
 
 class ExtApiOperator(BaseOperator):
@@ -58,6 +74,10 @@ class ExtApiOperator(BaseOperator):
     @property
     def hook(self) -> ExtApiHook:
         return ExtApiHook(self.conn_id)
+
+    def api(self) -> ControlClient:
+        """A client of the task's connection (`with self.api() as api: ...`)."""
+        return self.hook.get_conn()
 
 
 class TriggerPhaseOperator(ExtApiOperator):
@@ -88,8 +108,8 @@ class TriggerPhaseOperator(ExtApiOperator):
         self.date = date
 
     def execute(self, context: Any) -> str:
-        with refusals_fail_task():
-            result = self.hook.trigger_phase(
+        with refusals_fail_task(), self.api() as api:
+            result = api.trigger_phase(
                 self.phase,
                 upstream_run_id=blank_to_none(self.upstream_run_id),
                 date=blank_to_none(self.date),
@@ -118,8 +138,8 @@ class TriggerDailyOperator(ExtApiOperator):
         self.date = date
 
     def execute(self, context: Any) -> str:
-        with refusals_fail_task():
-            result = self.hook.trigger_daily(
+        with refusals_fail_task(), self.api() as api:
+            result = api.trigger_daily(
                 date=blank_to_none(self.date), airflow_run_id=airflow_run_id_of(context)
             )
         verb = "already running, following" if result.followed else "started"
@@ -128,8 +148,8 @@ class TriggerDailyOperator(ExtApiOperator):
         if result.followed and date is not None:
             # Following another day's chain would "succeed" without collecting this
             # day (e.g. two backfill days at once): refuse instead.
-            with refusals_fail_task():
-                held = self.hook.get_chain(result.chain_id).get("snapshotDate")
+            with refusals_fail_task(), self.api() as api:
+                held = api.chain(result.chain_id).snapshot_date
             if held not in (None, date):
                 raise AirflowFailException(
                     f"the daily chain {result.chain_id} of {held} holds the phases, not one "
@@ -157,8 +177,8 @@ class LoopPhaseOperator(ExtApiOperator):
         self.interval_seconds = interval_seconds
 
     def execute(self, context: Any) -> str:
-        with refusals_fail_task():
-            result = self.hook.loop_phase(
+        with refusals_fail_task(), self.api() as api:
+            result = api.start_loop(
                 self.phase,
                 date=blank_to_none(self.date),
                 interval_seconds=self.interval_seconds,
@@ -194,12 +214,12 @@ class _StopOperator(ExtApiOperator):
         self.unreachable_timeout = unreachable_timeout
         self.max_consecutive_errors = max_consecutive_errors
 
-    def _request(self, context: Any) -> StopRequested:
+    def _request(self, api: ControlClient, context: Any) -> StopRequested:
         raise NotImplementedError
 
     def execute(self, context: Any) -> str | None:
-        with refusals_fail_task():
-            result = self._request(context)
+        with refusals_fail_task(), self.api() as api:
+            result = self._request(api, context)
         if not result.requested:
             self.log.info("%s: nothing to stop", self.phase)
             return None
@@ -219,12 +239,12 @@ class StopPhaseOperator(_StopOperator):
     """Stop a phase's run (and its loop, per the service). NOT_RUNNING is a success.
     Returns the stopped runId, or None when nothing was running."""
 
-    def _request(self, context: Any) -> StopRequested:
-        return self.hook.stop_phase(self.phase, airflow_run_id=airflow_run_id_of(context))
+    def _request(self, api: ControlClient, context: Any) -> StopRequested:
+        return api.stop_phase(self.phase, airflow_run_id=airflow_run_id_of(context))
 
 
 class StopLoopOperator(_StopOperator):
     """Stop a phase's loop and its running iteration. NOT_LOOPING is a success."""
 
-    def _request(self, context: Any) -> StopRequested:
-        return self.hook.stop_loop(self.phase, airflow_run_id=airflow_run_id_of(context))
+    def _request(self, api: ControlClient, context: Any) -> StopRequested:
+        return api.stop_loop(self.phase, airflow_run_id=airflow_run_id_of(context))

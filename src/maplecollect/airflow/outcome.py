@@ -12,6 +12,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from maplecollect.contract import (
+    ACTIVE_LOOP_STATUSES,
+    ACTIVE_RUN_STATUSES,
+    ChainStatus,
+    LoopStatus,
+    RunStatus,
+)
+
 
 class Verdict(StrEnum):
     SUCCESS = "success"
@@ -40,13 +48,13 @@ class Outcome:
 
 # INTERRUPTED (the service's owner went away; the run resumes automatically under the
 # same runId, docs/control-api.md) is still going: wait, never fail on it.
-RUN_WAITING = frozenset({"RUNNING", "STOPPING", "INTERRUPTED"})
-INTERRUPTED = "INTERRUPTED"
-RUN_FAILED = frozenset({"FAILED", "ABANDONED"})
-RUN_TERMINAL = frozenset({"COMPLETED", "FAILED", "STOPPED", "ABANDONED"})
-CHAIN_FAILED = frozenset({"FAILED", "STOPPED"})
+RUN_WAITING = ACTIVE_RUN_STATUSES
+INTERRUPTED = RunStatus.INTERRUPTED
+RUN_FAILED = frozenset({RunStatus.FAILED, RunStatus.ABANDONED})
+RUN_TERMINAL = frozenset(RunStatus) - ACTIVE_RUN_STATUSES
+CHAIN_FAILED = frozenset({ChainStatus.FAILED, ChainStatus.STOPPED})
 # WAITING_FOR_CHAIN: the loop is held back by the daily chain and continues after it.
-LOOP_ACTIVE = frozenset({"RUNNING", "STOPPING", "WAITING_FOR_CHAIN"})
+LOOP_ACTIVE = ACTIVE_LOOP_STATUSES
 
 
 def _run_label(run: Mapping[str, Any]) -> str:
@@ -58,13 +66,13 @@ def classify(run: Mapping[str, Any], *, stop_expected: bool = False) -> Outcome:
     fails unless a stop was expected; RUNNING/STOPPING wait; anything else fails."""
     status = run.get("status")
     label = _run_label(run)
-    if status == "COMPLETED":
+    if status == RunStatus.COMPLETED:
         return Outcome(Verdict.SUCCESS, status, f"{label} COMPLETED")
     if status == INTERRUPTED:
         return Outcome(Verdict.WAITING, status, f"{label} is interrupted, waiting for auto-resume")
     if status in RUN_WAITING:
         return Outcome(Verdict.WAITING, status, f"{label} is {status}")
-    if status == "STOPPED":
+    if status == RunStatus.STOPPED:
         if stop_expected:
             return Outcome(Verdict.SUCCESS, status, f"{label} STOPPED as requested")
         return Outcome(Verdict.FAILED, status, f"{label} was STOPPED before it completed")
@@ -78,11 +86,9 @@ def classify_chain(chain: Mapping[str, Any]) -> Outcome:
     """RUNNING waits; COMPLETED succeeds; FAILED/STOPPED fail naming the failed run."""
     status = chain.get("status")
     label = f"daily chain {chain.get('chainId')}"
-    if status == "RUNNING":
+    if status == ChainStatus.RUNNING:
         return Outcome(Verdict.WAITING, status, f"{label} is RUNNING")
-    if status == INTERRUPTED:
-        return Outcome(Verdict.WAITING, status, f"{label} is interrupted, waiting for auto-resume")
-    if status == "COMPLETED":
+    if status == ChainStatus.COMPLETED:
         return Outcome(Verdict.SUCCESS, status, f"{label} COMPLETED")
     if status in CHAIN_FAILED:
         return Outcome(Verdict.FAILED, status, f"{label} {status}{_chain_reason(chain)}")
@@ -96,7 +102,7 @@ def _chain_reason(chain: Mapping[str, Any]) -> str:
     reasons = [
         f"{_run_label(run)} {run.get('status')}: {run.get('errorMessage') or 'no errorMessage'}"
         for run in runs.values()
-        if isinstance(run, Mapping) and run.get("status") not in ("COMPLETED", *RUN_WAITING)
+        if isinstance(run, Mapping) and run.get("status") not in (RunStatus.COMPLETED, *RUN_WAITING)
     ]
     return (": " + "; ".join(reasons)) if reasons else ""
 
@@ -113,7 +119,7 @@ def classify_idle(run_status: Mapping[str, Any], phase: str) -> Outcome:
             return Outcome(
                 Verdict.WAITING, loop_status, f"{phase} loop {loop.get('loopId')} is {loop_status}"
             )
-        if loop_status != "STOPPED":
+        if loop_status != LoopStatus.STOPPED:
             return Outcome(
                 Verdict.FAILED,
                 _str(loop_status),

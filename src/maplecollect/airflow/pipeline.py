@@ -330,29 +330,29 @@ class RunStepsOperator(ExtApiOperator):
         """Send step `index`; the id to wait on (run id; for a stop the stopped run id,
         None if a loop was between iterations, "" if nothing was running)."""
         step, label = plan.steps[index], self._label(plan, index)
-        hook, run_id = self.hook, airflow_run_id_of(context)
-        with refusals_fail_task():
+        run_id = airflow_run_id_of(context)
+        with refusals_fail_task(), self.api() as api:
             if step.action is Action.TRIGGER:
                 source = upstream_source(plan.steps, index)
                 in_run = done[source]["id"] if source is not None else None
                 upstream = resolve_upstream(step.phase, plan.upstream_run_ids, in_run)
-                result = hook.trigger_phase(
+                result = api.trigger_phase(
                     step.phase, upstream_run_id=upstream, date=date, airflow_run_id=run_id
                 )
                 verb = "following running" if result.followed else "started"
                 self.log.info("%s: %s run %s (upstream %s)", label, verb, result.run_id, upstream)
                 return result.run_id
             if step.action is Action.LOOP:
-                loop = hook.loop_phase(
+                loop = api.start_loop(
                     step.phase, date=date, interval_seconds=None, airflow_run_id=run_id
                 )
                 verb = "already active" if loop.already_active else "started"
                 self.log.info("%s: loop %s %s", label, loop.loop_id, verb)
                 return loop.loop_id
             stop = (
-                hook.stop_phase(step.phase, airflow_run_id=run_id)
+                api.stop_phase(step.phase, airflow_run_id=run_id)
                 if step.action is Action.STOP
-                else hook.stop_loop(step.phase, airflow_run_id=run_id)
+                else api.stop_loop(step.phase, airflow_run_id=run_id)
             )
         if not stop.requested:
             self.log.info("%s: nothing to stop", label)

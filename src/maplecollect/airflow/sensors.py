@@ -19,7 +19,13 @@ from airflow.sdk.exceptions import AirflowFailException
 import maplecollect
 from maplecollect.airflow.assets import endpoint, record_events
 from maplecollect.airflow.connection import DEFAULT_CONN_ID
-from maplecollect.airflow.errors import ApiVersionTooOld, ExtApiRefused, ExtApiUnavailable
+from maplecollect.airflow.errors import (
+    ApiVersionTooOld,
+    ExtApiError,
+    ExtApiProtocolError,
+    ExtApiRefused,
+    ExtApiUnavailable,
+)
 from maplecollect.airflow.hook import ExtApiHook
 from maplecollect.airflow.outcome import Target, Verdict, classify_target
 from maplecollect.airflow.waiting import (
@@ -28,6 +34,7 @@ from maplecollect.airflow.waiting import (
     raise_for_event,
     wait_knobs,
 )
+from maplecollect.contract import Health
 from maplecollect.ids import is_valid_id
 from maplecollect.phases import Phase
 
@@ -108,12 +115,9 @@ class _TargetSensor(BaseSensorOperator):
         meets Airflow's defer-exit race (apache/airflow#66374: the try is marked failed
         and retried 30 s later). Unreachable or refused: defer, the trigger handles it.
         """
-        hook = ExtApiHook(self.conn_id)
         try:
-            document = (
-                hook.get_run(target_id) if self.target is Target.RUN else hook.get_chain(target_id)
-            )
-        except (ExtApiUnavailable, ExtApiRefused):
+            document = self._fetch(target_id)
+        except ExtApiError:
             return None
         outcome = classify_target(
             self.target, document, target_id=target_id, stop_expected=self.stop_expected
@@ -125,6 +129,13 @@ class _TargetSensor(BaseSensorOperator):
             raise AirflowFailException(outcome.message)
         self._record_assets(context, document)
         return target_id
+
+    def _fetch(self, target_id: str) -> dict[str, Any]:
+        """The run or chain as JSON (what trigger events carry too)."""
+        with ExtApiHook(self.conn_id).get_conn() as api:
+            if self.target is Target.RUN:
+                return api.run(target_id).wire()
+            return api.chain(target_id).wire()
 
     def execute_complete(self, context: Any, event: Any = None) -> str:
         """Resume after the trigger: succeed only on a "success" event; push the id."""
@@ -156,11 +167,8 @@ class _TargetSensor(BaseSensorOperator):
 
     def poke(self, context: Any) -> bool | PokeReturnValue:
         target_id = self._checked_id()
-        hook = ExtApiHook(self.conn_id)
         try:
-            document = (
-                hook.get_run(target_id) if self.target is Target.RUN else hook.get_chain(target_id)
-            )
+            document = self._fetch(target_id)
         except ExtApiUnavailable as exc:
             self.log.warning("poll failed, will poke again: %s", exc)
             return False
@@ -236,18 +244,19 @@ class ExtApiHealthSensor(BaseSensorOperator):
 
     def poke(self, context: Any) -> bool | PokeReturnValue:
         try:
-            health = ExtApiHook(self.conn_id).health()
+            with ExtApiHook(self.conn_id).get_conn() as api:
+                health = api.health()
         except ExtApiUnavailable as exc:
             self.log.warning("maplecollect service not reachable yet: %s", exc)
             return False
-        except ExtApiRefused as exc:
+        except (ExtApiRefused, ExtApiProtocolError) as exc:
             raise AirflowFailException(
                 f"{exc} -- does connection {self.conn_id!r} point at a maplecollect service?"
             ) from None
-        if not health.up:
+        if health.status != Health.UP:
             self.log.warning("service is %s (database %s); waiting", health.status, health.database)
             return False
-        if health.api_version is None or health.api_version < self.min_api_version:
+        if health.api_version < self.min_api_version:
             raise AirflowFailException(
                 str(ApiVersionTooOld(health.api_version, self.min_api_version))
             )
@@ -267,7 +276,8 @@ class ExtApiHealthSensor(BaseSensorOperator):
 
     def _check_token(self) -> None:
         try:
-            ExtApiHook(self.conn_id).get_run_status()
+            with ExtApiHook(self.conn_id).get_conn() as api:
+                api.run_status()
         except ExtApiRefused as exc:
             if exc.status in (401, 403):
                 raise AirflowFailException(

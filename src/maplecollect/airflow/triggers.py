@@ -28,6 +28,10 @@ from maplecollect.airflow.errors import ExtApiError, ExtApiUnavailable
 from maplecollect.airflow.hook import ExtApiHook
 from maplecollect.airflow.outcome import Outcome, Target, classify_target
 from maplecollect.airflow.progress import chain_lines, run_line, state_key
+from maplecollect.client import waiting as w
+from maplecollect.client.aio import AsyncControlClient
+from maplecollect.client.errors import WaitFailed
+from maplecollect.phases import Phase
 
 FIRST_POLL_GRACE = 3.0
 _ID_KEY = {Target.RUN: "runId", Target.CHAIN: "chainId", Target.PHASE_IDLE: "phase"}
@@ -128,13 +132,6 @@ class PhaseRunTrigger(BaseTrigger):
             return slots.get(self.target_id) if isinstance(slots, dict) else None
         return document
 
-    async def _fetch(self, hook: ExtApiHook) -> dict[str, Any]:
-        if self.target is Target.RUN:
-            return await hook.aget_run(self.target_id)
-        if self.target is Target.CHAIN:
-            return await hook.aget_chain(self.target_id)
-        return await hook.aget_run_status()
-
     def _state(self, document: dict[str, Any]) -> tuple[Any, ...]:
         """What a change of is logged at once: statuses and pauses of what is waited on."""
         if self.target is Target.RUN:
@@ -166,83 +163,103 @@ class PhaseRunTrigger(BaseTrigger):
             lines.append(run_line(slot))
         return lines
 
-    async def _wait(self) -> dict[str, Any]:
-        hook = self._hook()
-        try:
-            await hook.aopen()
-            return await self._poll(hook)
-        finally:
-            await hook.aclose()
+    def _target(self) -> w.Target[Any]:
+        if self.target is Target.RUN:
+            return w.run_target(self.target_id)
+        if self.target is Target.CHAIN:
+            return w.chain_target(self.target_id)
+        return w.idle_target(Phase(self.target_id))
 
-    async def _poll(self, hook: ExtApiHook) -> dict[str, Any]:
+    def _patience(self) -> w.Patience:
+        # INTERRUPTED is waited through without a bound: the service resumes it.
+        timeout = None if self.end_at is None else max(0.0, self.end_at - time.time())
+        return w.Patience(
+            timeout=timeout,
+            poll=self.poll_interval,
+            unreachable=self.unreachable_timeout,
+            max_failed_polls=self.max_consecutive_errors,
+        )
+
+    async def _wait(self) -> dict[str, Any]:
+        api = await self._hook().aget_conn()
+        try:
+            return await self._poll(api)
+        finally:
+            await api.aclose()
+
+    async def _poll(self, api: AsyncControlClient) -> dict[str, Any]:
         # The first poll waits a moment: a trigger that fires before the scheduler has
         # seen the task's defer-exit makes Airflow fail the try (apache/airflow#66374).
         await asyncio.sleep(min(self.poll_interval, FIRST_POLL_GRACE))
-        errors = 0
-        unreachable_since: float | None = None
-        last: dict[str, Any] | None = None
-        last_status: str | None = None
-        last_state: tuple[Any, ...] | None = None
-        logged_at = float("-inf")
         what = f"{self.target.value} {self.target_id}"
-        while True:
-            try:
-                document = await self._fetch(hook)
-            except ExtApiUnavailable as exc:
-                errors += 1
-                now = time.monotonic()
-                unreachable_since = now if unreachable_since is None else unreachable_since
-                down = now - unreachable_since
-                self.log.warning(
-                    "%s: service unreachable for %.0fs (poll %d failed; giving up after %.0fs): %s",
-                    what,
-                    down,
-                    errors,
-                    self.unreachable_timeout,
-                    exc,
-                )
-                capped = self.max_consecutive_errors is not None and (
-                    errors >= self.max_consecutive_errors
-                )
-                if down >= self.unreachable_timeout or capped:
-                    message = (
-                        f"gave up: service unreachable for {down:.0f}s ({errors} failed polls): "
-                        f"{exc}"
-                    )
-                    return self._event("error", message, last)
-            except ExtApiError as exc:
-                # A refusal (404 unknown id, 401 bad token ...) will not heal by polling.
-                return self._event("error", str(exc), last)
-            else:
-                if unreachable_since is not None:
-                    self.log.info("%s: service reachable again after %d failed polls", what, errors)
-                errors, unreachable_since = 0, None
-                last = document
-                outcome = classify_target(
-                    self.target,
-                    document,
-                    target_id=self.target_id,
-                    stop_expected=self.stop_expected,
-                )
-                state = self._state(document)
-                now = time.monotonic()
-                if outcome.done:
-                    self.log.info("%s: %s", what, outcome.message)
-                    return self._event(outcome.verdict.value, outcome.message, document)
-                if (
-                    state != last_state
-                    or outcome.status != last_status
-                    or now - logged_at >= self.progress_interval
-                ):
-                    for line in self._progress(document, outcome):
-                        self.log.info("%s: %s", what, line)
-                    logged_at, last_state, last_status = now, state, outcome.status
-            remaining = None if self.end_at is None else self.end_at - time.time()
-            if remaining is not None and remaining <= 0:
-                message = (
-                    f"{what} not finished before the deadline (last status {last_status}); "
-                    "it goes on in the service: wait again, or stop it"
-                )
-                return self._event("timeout", message, last)
-            delay = self.poll_interval if remaining is None else min(self.poll_interval, remaining)
-            await asyncio.sleep(delay)
+        progress = _Progress(self, what)
+        try:
+            found = await api.wait(
+                self._target(),
+                self._patience(),
+                on_poll=progress.poll,
+                on_outage=progress.outage,
+                on_back=progress.back,
+            )
+        except WaitFailed as exc:
+            return self._event("timeout", exc.message, _json(exc.last))
+        except ExtApiUnavailable as exc:
+            return self._event("error", f"gave up: {exc}", progress.last)
+        except ExtApiError as exc:
+            # A refusal (404 unknown id, 401 bad token ...) will not heal by polling.
+            return self._event("error", str(exc), progress.last)
+        document = found.wire()
+        outcome = classify_target(
+            self.target, document, target_id=self.target_id, stop_expected=self.stop_expected
+        )
+        self.log.info("%s: %s", what, outcome.message)
+        return self._event(outcome.verdict.value, outcome.message, document)
+
+
+def _json(document: Any) -> Any:
+    return document.wire() if hasattr(document, "wire") else document
+
+
+class _Progress:
+    """The wait's log lines: a progress line on every state change and every
+    `progress_interval` seconds; one line per failed poll while unreachable."""
+
+    def __init__(self, trigger: PhaseRunTrigger, what: str) -> None:
+        self.trigger = trigger
+        self.log = trigger.log
+        self.what = what
+        self.last: dict[str, Any] | None = None
+        self._status: str | None = None
+        self._state: tuple[Any, ...] | None = None
+        self._logged_at = float("-inf")
+
+    def poll(self, found: Any) -> None:
+        document = self.last = found.wire()
+        t = self.trigger
+        outcome = classify_target(
+            t.target, document, target_id=t.target_id, stop_expected=t.stop_expected
+        )
+        if outcome.done:
+            return
+        state, now = t._state(document), time.monotonic()
+        if (
+            state != self._state
+            or outcome.status != self._status
+            or now - self._logged_at >= t.progress_interval
+        ):
+            for line in t._progress(document, outcome):
+                self.log.info("%s: %s", self.what, line)
+            self._logged_at, self._state, self._status = now, state, outcome.status
+
+    def outage(self, exc: ExtApiUnavailable, down: float, failed: int) -> None:
+        self.log.warning(
+            "%s: service unreachable for %.0fs (poll %d failed; giving up after %.0fs): %s",
+            self.what,
+            down,
+            failed,
+            self.trigger.unreachable_timeout,
+            exc,
+        )
+
+    def back(self, failed: int) -> None:
+        self.log.info("%s: service reachable again after %d failed polls", self.what, failed)

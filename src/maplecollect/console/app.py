@@ -17,6 +17,8 @@ import typer
 from typer._click import exceptions as click  # Typer vendors click: its exceptions live here
 from typer.core import TyperGroup
 
+from maplecollect.client.errors import ControlApiError
+from maplecollect.console.client import cli_error
 from maplecollect.console.errors import EXIT_FAILURE, EXIT_USAGE, CliError
 from maplecollect.errors import ConfigError, MaplecollectError
 
@@ -84,11 +86,12 @@ class OneLineErrors(TyperGroup):
         except KeyboardInterrupt:
             _error_line("interrupted")
             code = 130
-        except CliError as exc:
+        except (CliError, ControlApiError) as exc:
             if _debugging():
                 traceback.print_exc()
-            _error_line(exc.message)
-            code = exc.code
+            shown = exc if isinstance(exc, CliError) else cli_error(exc)
+            _error_line(shown.message)
+            code = shown.code
         except ConfigError as exc:
             if _debugging():
                 traceback.print_exc()

@@ -1,58 +1,78 @@
-"""A small synchronous client of the control API (docs/control-api.md), for the CLI, smoke, demo.
+"""The CLI's side of the control-API client (`maplecollect.client`): options in, errors out.
 
-Every problem — the service is unreachable, the token is refused, an answer the
-caller did not expect — is raised as one `ControlApiError` (a `CliError`) whose
-message is one line an operator can act on. 400 answers are bad usage (exit 2).
+`connect()` builds the one client from `--url` / `--token`; `cli_error()` turns a
+client error into the line an operator can act on (400 answers are bad usage,
+exit 2). The client itself is imported on first use: `maplecollect --help` need
+not load httpx or the contract models.
 """
 
 from __future__ import annotations
 
 import os
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
-
-if TYPE_CHECKING:  # imported on first use: `maplecollect --help` need not load httpx
-    import httpx
 
 from maplecollect.console.errors import EXIT_FAILURE, EXIT_USAGE, CliError, usage_error
+from maplecollect.errors import ConfigError
+
+if TYPE_CHECKING:
+    from maplecollect.client.errors import ControlApiError
+    from maplecollect.client.sync import ControlClient
 
 DEFAULT_URL = "http://127.0.0.1:8081"
 TOKEN_ENV = "MAPLECOLLECT_API_TOKEN"
 
 Body = dict[str, Any]
-# A proxy in front of a restarting service answers these without our JSON.
-_GATEWAY_DOWN = frozenset({502, 503, 504})
 
 
-class ControlApiError(CliError):
-    """The control API could not be used, or answered something the caller did not accept."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        body: Body | None = None,
-        unreachable: bool = False,
-    ) -> None:
-        code = EXIT_USAGE if status == 400 else EXIT_FAILURE
-        super().__init__(message, code)
-        self.status = status
-        self.body = body or {}
-        self.unreachable = unreachable
-        """No answer from the service (or a proxy's 502/503/504): waiters retry a while."""
-
-
-def check_url(url: str) -> str:
+def check_url(url: str, option: str = "--url") -> str:
     """`http(s)://host[:port]` without a trailing slash; anything else is bad usage."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise usage_error(f"--url must look like http://127.0.0.1:8081, got {url!r}")
+    from maplecollect.client.endpoint import check_url as check
+
     try:
-        _ = parts.port
-    except ValueError:
-        raise usage_error(f"--url has an invalid port: {url!r}") from None
-    return url.strip().rstrip("/")
+        return check(url, what=option)
+    except ConfigError as exc:
+        raise usage_error(str(exc)) from None
+
+
+def connect(url: str | None = None, token: str | None = None) -> ControlClient:
+    """The client of `--url` (default DEFAULT_URL) and `--token` (else $MAPLECOLLECT_API_TOKEN).
+
+    No retries: a command fails at once, and the waits ride out an outage themselves.
+    """
+    from maplecollect.client.endpoint import Endpoint
+    from maplecollect.client.sync import ControlClient
+
+    endpoint = Endpoint(
+        check_url(url or DEFAULT_URL),
+        token if token is not None else os.environ.get(TOKEN_ENV) or None,
+        retries=0,
+        user_agent="maplecollect-cli",
+    )
+    return ControlClient(endpoint)
+
+
+def cli_error(exc: ControlApiError) -> CliError:
+    """The one line (and exit code) the CLI shows for a failed call."""
+    from maplecollect.client.errors import Refused, Unavailable
+
+    if isinstance(exc, Unavailable):
+        where = exc.url or "the configured URL"
+        if exc.cause.startswith("ConnectError"):
+            return CliError(
+                f"cannot reach the control API at {where} "
+                "(is `maplecollect serve` running? see --url)"
+            )
+        if "Timeout" in exc.cause.split(":", 1)[0]:
+            return CliError(f"the control API at {where} did not answer in time")
+        return CliError(f"talking to the control API at {where} failed: {exc.cause}")
+    if isinstance(exc, Refused):
+        if exc.status == 401:
+            return CliError(
+                f"the control API refused the token (HTTP 401); pass --token or set {TOKEN_ENV}"
+            )
+        code = EXIT_USAGE if exc.status == 400 else EXIT_FAILURE
+        return CliError(describe(exc.status or 0, exc.body), code)
+    return CliError(exc.message)
 
 
 def describe(status: int, body: Body) -> str:
@@ -87,174 +107,3 @@ def describe(status: int, body: Body) -> str:
     if kind == "INVALID_PHASE" and body.get("allowed"):
         message = f"{message} (allowed: {', '.join(body['allowed'])})"
     return f"{kind}: {message}" if message != kind else str(kind)
-
-
-class ControlClient:
-    """`with ControlClient(url, token) as api: api.run_status()`."""
-
-    def __init__(
-        self,
-        url: str = DEFAULT_URL,
-        token: str | None = None,
-        *,
-        timeout: float = 30.0,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        import httpx
-
-        self.url = check_url(url)
-        headers = {"User-Agent": "maplecollect-cli"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        self._http = httpx.Client(
-            base_url=self.url, headers=headers, timeout=timeout, transport=transport
-        )
-
-    @classmethod
-    def from_options(cls, url: str | None, token: str | None) -> ControlClient:
-        return cls(url or DEFAULT_URL, token if token is not None else os.environ.get(TOKEN_ENV))
-
-    def __enter__(self) -> ControlClient:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._http.close()
-
-    # -- transport -----------------------------------------------------------
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        ok: tuple[int, ...] = (200,),
-        json: Body | None = None,
-        headers: dict[str, str] | None = None,
-        params: dict[str, Any] | None = None,
-    ) -> tuple[int, Any]:
-        """Send one request; returns (status, JSON body) if the status is in `ok`."""
-        import httpx
-
-        try:
-            res = self._http.request(method, path, json=json, headers=headers, params=params)
-        except httpx.ConnectError:
-            raise ControlApiError(
-                f"cannot reach the control API at {self.url} "
-                "(is `maplecollect serve` running? see --url)",
-                unreachable=True,
-            ) from None
-        except httpx.TimeoutException:
-            raise ControlApiError(
-                f"the control API at {self.url} did not answer in time", unreachable=True
-            ) from None
-        except httpx.HTTPError as exc:
-            raise ControlApiError(
-                f"talking to the control API at {self.url} failed: {type(exc).__name__}",
-                unreachable=True,
-            ) from None
-        try:
-            body = res.json()
-        except ValueError:
-            raise ControlApiError(
-                f"{method} {path} answered HTTP {res.status_code} without JSON; "
-                f"is {self.url} the maplecollect control API?",
-                status=res.status_code,
-                unreachable=res.status_code in _GATEWAY_DOWN,
-            ) from None
-        if res.status_code == 401:
-            raise ControlApiError(
-                f"the control API refused the token (HTTP 401); pass --token or set {TOKEN_ENV}",
-                status=401,
-            )
-        if res.status_code not in ok:
-            as_dict = body if isinstance(body, dict) else {}
-            raise ControlApiError(
-                describe(res.status_code, as_dict), status=res.status_code, body=as_dict
-            )
-        return res.status_code, body
-
-    # -- routes ----------------------------------------------------------------
-
-    def health(self) -> Body:
-        _, body = self.request("GET", "/health", ok=(200, 503))
-        return dict(body)
-
-    def trigger_phase(
-        self, phase: str, *, upstream: str | None = None, date: str | None = None
-    ) -> tuple[int, Body]:
-        """202 STARTED or 409 ALREADY_RUNNING / LOOP_ACTIVE (the caller decides)."""
-        headers = {"X-Upstream-Run-Id": upstream} if upstream else None
-        status, body = self.request(
-            "POST",
-            f"/api/internal/trigger/phase/{phase}",
-            ok=(202, 409),
-            json={"date": date} if date else None,
-            headers=headers,
-        )
-        return status, dict(body)
-
-    def trigger_daily(self, *, date: str | None = None) -> tuple[int, Body]:
-        status, body = self.request(
-            "POST",
-            "/api/internal/trigger/daily",
-            ok=(202, 409),
-            json={"date": date} if date else None,
-        )
-        return status, dict(body)
-
-    def start_loop(
-        self, phase: str, *, interval: float | None = None, date: str | None = None
-    ) -> tuple[int, Body]:
-        payload: Body = {}
-        if interval is not None:
-            payload["intervalSeconds"] = interval
-        if date:
-            payload["date"] = date
-        status, body = self.request(
-            "POST", f"/api/internal/loop/phase/{phase}", ok=(202, 409), json=payload or None
-        )
-        return status, dict(body)
-
-    def stop_phase(self, phase: str) -> Body:
-        _, body = self.request("POST", f"/api/internal/stop/phase/{phase}", ok=(200, 202))
-        return dict(body)
-
-    def stop_loop(self, phase: str) -> Body:
-        _, body = self.request("POST", f"/api/internal/stop/loop/phase/{phase}", ok=(200, 202))
-        return dict(body)
-
-    def resume(self, run_id: str) -> Body:
-        _, body = self.request("POST", f"/api/internal/resume/run/{run_id}", ok=(202,))
-        return dict(body)
-
-    def run_status(self) -> Body:
-        _, body = self.request("GET", "/api/internal/run-status")
-        return dict(body)
-
-    def runs(
-        self, *, phase: str | None = None, status: str | None = None, limit: int = 50
-    ) -> list[Body]:
-        params: dict[str, Any] = {"limit": limit}
-        if phase:
-            params["phase"] = phase
-        if status:
-            params["status"] = status
-        _, body = self.request("GET", "/api/internal/runs", params=params)
-        return list(body)
-
-    def run(self, run_id: str) -> Body:
-        _, body = self.request("GET", f"/api/internal/runs/{run_id}")
-        return dict(body)
-
-    def events(self, *, after: int = 0, limit: int = 100, wait_seconds: float = 0) -> Body:
-        """One page of outbox events after `after`; waits up to `wait_seconds` for the first."""
-        params = {"after": after, "limit": limit, "timeout": wait_seconds}
-        _, body = self.request("GET", "/api/internal/events", params=params)
-        return dict(body)
-
-    def chain(self, chain_id: str) -> Body:
-        _, body = self.request("GET", f"/api/internal/chains/{chain_id}")
-        return dict(body)

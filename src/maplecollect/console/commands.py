@@ -7,13 +7,13 @@ choose the service. Read commands take `--json` for scripts.
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.live import Live
 
 from maplecollect.console import options
-from maplecollect.console.client import ControlApiError, ControlClient, describe
+from maplecollect.console.client import describe
 from maplecollect.console.errors import EXIT_INTERRUPTED, CliError, usage_error
 from maplecollect.console.follow import (
     FOLLOW_SECONDS,
@@ -33,6 +33,9 @@ from maplecollect.console.render import (
     runs_table,
     status_table,
 )
+
+if TYPE_CHECKING:
+    from maplecollect.client.sync import ControlClient
 
 DAILY = "daily"
 
@@ -81,24 +84,25 @@ def trigger(
         if upstream is not None:
             raise usage_error("--upstream does not apply to the daily chain")
         with options.client(url, token) as api:
-            status, body = api.trigger_daily(date=snapshot)
-            if status == 409:
-                raise CliError(f"cannot start the daily chain: {_conflict(body)}")
+            started = api.trigger_daily(date=snapshot)
+            if started.followed:
+                raise CliError(f"cannot start the daily chain: {_conflict(started.body)}")
+            body = started.body
             if as_json and not wait:
                 print_json(body)
                 return
             _say(
-                f"started daily chain {body['chainId']} for {body['snapshotDate']} "
-                f"(RANKING_FETCH run {body['runId']})",
+                f"started daily chain {started.chain_id} for {started.snapshot_date} "
+                f"(RANKING_FETCH run {started.run_id})",
                 as_json,
             )
             if wait:
                 out = console(stderr=as_json)
-                _following(f"chain {body['chainId']}", as_json)
+                _following(f"chain {started.chain_id}", as_json)
                 try:
-                    chain = follow_chain(api, body["chainId"], out=out)
+                    chain = follow_chain(api, started.chain_id, out=out)
                 except KeyboardInterrupt:
-                    raise _stopped_following(f"chain {body['chainId']}", None) from None
+                    raise _stopped_following(f"chain {started.chain_id}", None) from None
                 if as_json:
                     print_json(chain)
                 print_summary(
@@ -121,19 +125,18 @@ def trigger(
     if phase.upstream is not None and upstream is None:
         upstream = "latest"
     with options.client(url, token) as api:
-        status, body = api.trigger_phase(phase.value, upstream=upstream, date=snapshot)
-        run_id = body.get("runId")
-        if status == 409:
-            if not (wait and body.get("status") == "ALREADY_RUNNING"):
-                raise CliError(f"not started: {_conflict(body)}")
+        triggered = api.trigger_phase(phase, upstream_run_id=upstream, date=snapshot)
+        run_id = triggered.run_id
+        if triggered.followed:
+            if not wait:
+                raise CliError(f"not started: {_conflict(triggered.body)}")
             _say(f"{phase.value} is already running: following run {run_id}", as_json)
         elif as_json and not wait:
-            print_json(body)
+            print_json(triggered.body)
             return
         else:
-            via = f" from {body['upstreamRunId']}" if body.get("upstreamRunId") else ""
-            started = f"started {phase.value} run {run_id} for {body.get('snapshotDate')}{via}"
-            _say(started, as_json)
+            via = f" from {triggered.upstream_run_id}" if triggered.upstream_run_id else ""
+            _say(f"started {phase.value} run {run_id} for {triggered.snapshot_date}{via}", as_json)
         if wait:
             _following(f"run {run_id}", as_json)
             try:
@@ -195,17 +198,15 @@ def loop(
     phase = options.parse_phase(phase_name, loopable=True)
     snapshot = options.parse_date(date)
     with options.client(url, token) as api:
-        status, body = api.start_loop(phase.value, interval=interval, date=snapshot)
-    if status == 409 and body.get("status") != "LOOP_ALREADY_ACTIVE":
-        raise CliError(f"loop not started: {_conflict(body)}")
+        started = api.start_loop(phase, interval_seconds=interval, date=snapshot)
     if as_json:
-        print_json(body)
-    elif status == 409:
-        _say(f"{phase.value} is already looping (loop {body.get('loopId')})")
+        print_json(started.body)
+    elif started.already_active:
+        _say(f"{phase.value} is already looping (loop {started.loop_id})")
     else:
         _say(
-            f"started loop {body['loopId']} of {phase.value} "
-            f"(date {body.get('snapshotDate')}, interval {body.get('intervalSeconds'):g} s)"
+            f"started loop {started.loop_id} of {phase.value} "
+            f"(date {started.snapshot_date}, interval {started.interval_seconds:g} s)"
         )
 
 
@@ -220,19 +221,20 @@ def stop(
     """Stop the phase's running run (and its loop, if one is running). Idle is fine."""
     phase = options.parse_phase(phase_name)
     with options.client(url, token) as api:
-        body = api.stop_phase(phase.value)
-        if body.get("status") == "NOT_RUNNING":
+        result = api.stop_phase(phase)
+        body = result.body
+        if not result.requested:
             if as_json:
                 print_json(body)
             else:
-                _say(f"{phase.value} is not running (last run {body.get('lastRunId') or '-'})")
+                _say(f"{phase.value} is not running (last run {result.last_run_id or '-'})")
             return
-        loop = f" and its loop {body['loopId']}" if body.get("loopId") else ""
-        _say(f"stop requested for {phase.value} run {body.get('runId')}{loop}", as_json)
+        loop = f" and its loop {result.loop_id}" if result.loop_id else ""
+        _say(f"stop requested for {phase.value} run {result.run_id}{loop}", as_json)
         final = None
-        if wait and body.get("status") == "STOP_REQUESTED" and body.get("runId"):
-            _say(f"waiting for run {body['runId']} to end (up to {STOP_WAIT_SECONDS:g} s)", as_json)
-            final = wait_terminal(api, str(body["runId"]), say=lambda line: _say(line, as_json))
+        if wait and result.run_id:
+            _say(f"waiting for run {result.run_id} to end (up to {STOP_WAIT_SECONDS:g} s)", as_json)
+            final = wait_terminal(api, result.run_id, say=lambda line: _say(line, as_json))
     if as_json:
         print_json({**body, "run": final} if final else body)
     elif final:
@@ -252,19 +254,18 @@ def stop_loop(
     """Stop the phase's loop and its running iteration. Not looping is fine."""
     phase = options.parse_phase(phase_name, loopable=True)
     with options.client(url, token) as api:
-        body = api.stop_loop(phase.value)
-        if body.get("status") == "NOT_LOOPING":
+        result = api.stop_loop(phase)
+        body = result.body
+        if not result.requested:
             print_json(body) if as_json else _say(f"{phase.value} is not looping")
             return
-        loop_id = body.get("loopId")
-        running = f" (stopping run {body['runId']})" if body.get("runId") else ""
+        loop_id = result.loop_id
+        running = f" (stopping run {result.run_id})" if result.run_id else ""
         _say(f"stop requested for loop {loop_id} of {phase.value}{running}", as_json)
         final = None
-        if wait and body.get("status") == "STOP_REQUESTED":
+        if wait:
             _say(f"waiting for loop {loop_id} to stop (up to {STOP_WAIT_SECONDS:g} s)", as_json)
-            final = wait_loop_stopped(
-                api, phase.value, loop_id, say=lambda line: _say(line, as_json)
-            )
+            final = wait_loop_stopped(api, phase.value, say=lambda line: _say(line, as_json))
     if as_json:
         print_json({**body, "loop": final} if final else body)
     elif final:
@@ -286,10 +287,10 @@ def status(
         raise usage_error("--watch and --json do not go together")
     with options.client(url, token) as api:
         if as_json:
-            print_json(api.run_status())
+            print_json(api.run_status().wire())
             return
         if not watch:
-            console().print(status_table(api.run_status()))
+            console().print(status_table(api.run_status().wire()))
             return
         _watch(api, interval)
 
@@ -299,18 +300,19 @@ def _watch(api: ControlClient, interval: float) -> None:
     from rich.console import Group
     from rich.text import Text
 
-    last: dict[str, Any] = api.run_status()
+    from maplecollect.client.errors import Unavailable
+    from maplecollect.console.client import cli_error
+
+    last: dict[str, Any] = api.run_status().wire()
     down = False
     try:
         with Live(status_table(last), console=console(), auto_refresh=False) as live:
             while True:
                 time.sleep(interval)
                 try:
-                    last = api.run_status()
-                except ControlApiError as exc:
-                    if not exc.unreachable:
-                        raise
-                    note = f"{exc.message}: unreachable, retrying every {interval:g} s"
+                    last = api.run_status().wire()
+                except Unavailable as exc:
+                    note = f"{cli_error(exc).message}: unreachable, retrying every {interval:g} s"
                     if not down:  # a line too, so logs and pipes see the outage
                         live.console.print(note, markup=False, highlight=False)
                     down = True
@@ -347,10 +349,10 @@ def runs(
         )
     with options.client(url, token) as api:
         if run_id is not None:
-            run = api.run(run_id)
+            run = api.run(run_id).wire()
             print_json(run) if as_json else console().print(run_detail(run))
             return
-        rows = api.runs(phase=parsed_phase, status=status_name, limit=limit)
+        rows = [row.wire() for row in api.runs(phase=parsed_phase, status=status_name, limit=limit)]
     if as_json:
         print_json(rows)
     elif not rows:
@@ -379,7 +381,7 @@ def resume(
         resume_here(run_id, as_json=as_json)
         return
     with options.client(url, token) as api:
-        body = api.resume(run_id)
+        body = api.resume(run_id).wire()
         if as_json and not wait:
             print_json(body)
             return

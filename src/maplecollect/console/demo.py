@@ -28,7 +28,8 @@ from rich.console import Console
 from rich.rule import Rule
 from rich.table import Table
 
-from maplecollect.console.client import ControlClient, describe
+from maplecollect.client.errors import Refused
+from maplecollect.console.client import connect, describe
 from maplecollect.console.errors import CliError, usage_error
 from maplecollect.console.follow import follow_chain, follow_run
 from maplecollect.console.render import (
@@ -41,9 +42,10 @@ from maplecollect.console.render import (
     status_table,
 )
 from maplecollect.dates import KST
-from maplecollect.phases import ORDER
+from maplecollect.phases import ORDER, Phase
 
 if TYPE_CHECKING:
+    from maplecollect.client.sync import ControlClient
     from maplecollect.config import Settings
 
 DEMO_KEY = "demo-key"
@@ -118,58 +120,63 @@ class Demo:
     def daily(self) -> Body:
         self.step("1. the daily chain: POST /api/internal/trigger/daily")
         self.sim_stats(reset=True)
-        status, body = self.api.trigger_daily()
-        if status != 202:
-            raise CliError(f"daily chain not started: {describe(status, body)}")
+        started = self.api.trigger_daily()
+        if started.followed:
+            raise CliError(f"daily chain not started: {describe(409, started.body)}")
         self.out.print(
-            f"chain {body['chainId']} for snapshot {body['snapshotDate']} "
+            f"chain {started.chain_id} for snapshot {started.snapshot_date} "
             "(RANKING_FETCH → OCID_LOOKUP → CHARACTER_BASIC + ITEM_EQUIPMENT)"
         )
-        chain = follow_chain(self.api, body["chainId"], out=self.out, timeout=self.left())
+        chain = follow_chain(self.api, started.chain_id, out=self.out, timeout=self.left())
         stats = self.sim_stats()
         if chain.get("status") != "COMPLETED":
             raise CliError(f"daily chain ended {chain.get('status')}: {chain.get('errorMessage')}")
-        started = datetime.fromisoformat(chain["startedAt"])
+        began = datetime.fromisoformat(chain["startedAt"])
         ended = datetime.fromisoformat(chain["completedAt"])
         self.facts["chain"] = chain
         self.facts["chain_requests"] = int(stats.get("total", 0))
-        self.facts["chain_seconds"] = (ended - started).total_seconds()
+        self.facts["chain_seconds"] = (ended - began).total_seconds()
         return chain
 
     def rerun_one_phase(self) -> Body:
         self.step("2. re-run one phase: CHARACTER_BASIC from the latest OCID_LOOKUP")
-        status, body = self.api.trigger_phase("CHARACTER_BASIC", upstream="latest")
-        if status != 202:
-            raise CliError(f"CHARACTER_BASIC not started: {describe(status, body)}")
+        started = self.api.trigger_phase(Phase.CHARACTER_BASIC, upstream_run_id="latest")
+        if started.followed:
+            raise CliError(f"CHARACTER_BASIC not started: {describe(409, started.body)}")
         self.out.print(
-            f"run {body['runId']} (upstream {body['upstreamRunId']}, date {body['snapshotDate']})"
+            f"run {started.run_id} (upstream {started.upstream_run_id}, "
+            f"date {started.snapshot_date})"
         )
-        run = follow_run(self.api, body["runId"], out=self.out, timeout=self.left())
+        run = follow_run(self.api, started.run_id, out=self.out, timeout=self.left())
         if run["status"] != "COMPLETED":
             raise CliError(f"CHARACTER_BASIC ended {run['status']}: {run.get('errorMessage')}")
         return run
 
     def loop_and_stop(self) -> Body:
         self.step("3. loop ITEM_EQUIPMENT, see an iteration finish, then stop the loop")
-        status, body = self.api.start_loop("ITEM_EQUIPMENT", interval=0)
-        if status != 202:
-            raise CliError(f"loop not started: {describe(status, body)}")
-        loop_id = body["loopId"]
-        self.out.print(f"loop {loop_id} started (date {body['snapshotDate']})")
+        loop_started = self.api.start_loop(Phase.ITEM_EQUIPMENT, interval_seconds=0)
+        if loop_started.already_active:
+            raise CliError(f"loop not started: {describe(409, loop_started.body)}")
+        loop_id = loop_started.loop_id
+        self.out.print(f"loop {loop_id} started (date {loop_started.snapshot_date})")
         first = self.wait_iteration(loop_id, lambda loop: bool(loop.get("currentRunId")))
         run = follow_run(self.api, first["currentRunId"], out=self.out, timeout=self.left())
         self.out.print(f"iteration 1: run {run['runId']} {run['status']}")
-        status, busy = self.api.trigger_phase("ITEM_EQUIPMENT", upstream="latest")
-        self.out.print(
-            f"a one-shot ITEM_EQUIPMENT while the loop runs is refused: HTTP {status} "
-            f"{busy.get('status') or busy.get('error')} (loop {busy.get('loopId')})"
-        )
+        try:
+            self.api.trigger_phase(Phase.ITEM_EQUIPMENT, upstream_run_id="latest")
+        except Refused as exc:
+            self.out.print(
+                f"a one-shot ITEM_EQUIPMENT while the loop runs is refused: HTTP {exc.status} "
+                f"{exc.code} (loop {exc.body.get('loopId')})"
+            )
+        else:
+            raise CliError("a one-shot ITEM_EQUIPMENT was accepted while its loop runs")
         second = self.wait_iteration(
             loop_id,
             lambda loop: loop.get("iterationCount", 0) >= 1 and bool(loop.get("currentRunId")),
         )
         time.sleep(min(1.0, self.left()))  # let the second iteration collect a little
-        stop = self.api.stop_loop("ITEM_EQUIPMENT")
+        stop = self.api.stop_loop(Phase.ITEM_EQUIPMENT).body
         self.out.print(
             f"maplecollect stop-loop ITEM_EQUIPMENT → {stop['status']} "
             f"(loop {stop.get('loopId')}, run {stop.get('runId')})"
@@ -186,7 +193,8 @@ class Demo:
 
     def wait_iteration(self, loop_id: str, ready: Any) -> Body:
         while True:
-            loop = (self.api.run_status().get("loopSummaries") or {}).get("ITEM_EQUIPMENT") or {}
+            found = self.api.run_status().loop_summaries.get(Phase.ITEM_EQUIPMENT)
+            loop = found.wire() if found is not None else {}
             if loop.get("loopId") == loop_id and ready(loop):
                 return dict(loop)
             if loop.get("loopId") == loop_id and loop.get("status") == "STOPPED":
@@ -196,13 +204,13 @@ class Demo:
 
     def idle_stops(self) -> None:
         self.step("4. stopping what is idle is harmless")
-        body = self.api.stop_phase("RANKING_FETCH")
+        body = self.api.stop_phase(Phase.RANKING_FETCH).body
         self.out.print(
             f"maplecollect stop RANKING_FETCH → {body['status']} (last run {body.get('lastRunId')})"
         )
-        body = self.api.stop_loop("CHARACTER_BASIC")
+        body = self.api.stop_loop(Phase.CHARACTER_BASIC).body
         self.out.print(f"maplecollect stop-loop CHARACTER_BASIC → {body['status']}")
-        self.out.print(status_table(self.api.run_status()))
+        self.out.print(status_table(self.api.run_status().wire()))
 
     # -- the summary -------------------------------------------------------------
 
@@ -231,7 +239,7 @@ class Demo:
     def summary(self, total_seconds: float, store: Path, db: Path) -> Body:
         self.step("summary")
         chain = self.facts["chain"]
-        runs = list(reversed(self.api.runs(limit=100)))
+        runs = [run.wire() for run in reversed(self.api.runs(limit=100))]
         table = Table(
             title="records and failures per phase (all runs of the demo)", title_justify="left"
         )
@@ -372,9 +380,9 @@ def run_demo(opts: DemoOptions, out: Console) -> Body:
         with serve_in_thread(settings) as url:
             out.print(f"control API: {url} (docs at {url}/docs), data under {shown_path(data_dir)}")
             out.print(f"status page: {url}/ (open it to watch the tour live)")
-            with ControlClient(url) as api:
+            with connect(url) as api:
                 health = api.health()
-                out.print(f"GET /health → {health['status']} (apiVersion {health['apiVersion']})")
+                out.print(f"GET /health → {health.status} (apiVersion {health.api_version})")
                 demo = Demo(opts, out, sim.base_url, api)
                 demo.daily()
                 demo.rerun_one_phase()

@@ -48,7 +48,7 @@ def events(
         while True:
             page = api.events(
                 after=after, limit=limit, wait_seconds=LONG_POLL_SECONDS if follow else 0
-            )
+            ).wire()
             for event in page.get("events", []):
                 sys.stdout.write(_line(event, as_json) + "\n")
                 printed += 1

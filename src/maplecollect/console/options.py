@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import difflib
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from maplecollect.console.client import DEFAULT_URL, TOKEN_ENV, ControlClient
+from maplecollect.console.client import DEFAULT_URL, TOKEN_ENV, connect
 from maplecollect.console.errors import usage_error
 from maplecollect.dates import parse_snapshot_date
 from maplecollect.errors import InvalidRequest
 from maplecollect.ids import is_valid_id
 from maplecollect.phases import LOOPABLE, ORDER, Phase
+
+if TYPE_CHECKING:
+    from maplecollect.client.sync import ControlClient
 
 UrlOpt = Annotated[
     str,
@@ -54,7 +57,7 @@ RUN_STATUSES = (
 
 
 def client(url: str, token: str | None) -> ControlClient:
-    return ControlClient(url, token)
+    return connect(url, token)
 
 
 def parse_phase(value: str, *, loopable: bool = False) -> Phase:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 import uvicorn
 
@@ -23,16 +24,19 @@ def serve_in_thread(
     port: int = 0,
     startup_timeout: float = 60,
     runners: Mapping[Phase, PhaseRunner] | None = None,
+    wrap: Callable[[Any], Any] | None = None,
 ) -> Iterator[str]:
     """Run `create_app(settings)` under uvicorn in a thread; yields its base URL.
 
     On exit the server shuts down like on SIGTERM: running runs end ABANDONED
-    (resumable) and loops STOPPED. `runners` replaces the real phases (tests).
+    (resumable) and loops STOPPED. `runners` replaces the real phases and `wrap`
+    wraps the ASGI app, e.g. in a middleware that records requests (tests).
     """
     from maplecollect.api.app import create_app
 
+    app = create_app(settings, runners=runners)
     config = uvicorn.Config(
-        create_app(settings, runners=runners),
+        wrap(app) if wrap is not None else app,
         host=host,
         port=port,
         log_level="warning",

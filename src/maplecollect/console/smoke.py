@@ -24,14 +24,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from maplecollect.client.errors import ControlApiError, Unavailable
 from maplecollect.console import options
-from maplecollect.console.client import ControlApiError, ControlClient, check_url, describe
+from maplecollect.console.client import check_url, cli_error, connect, describe
 from maplecollect.console.errors import CliError, usage_error
-from maplecollect.console.follow import InterruptedWatch, Patience
+from maplecollect.console.follow import INTERRUPTED_SECONDS, UNREACHABLE_SECONDS, outage_lines
 from maplecollect.console.render import activity, console, pause_text
+from maplecollect.phases import Phase
 
 if TYPE_CHECKING:  # imported when smoke runs: `maplecollect --help` need not load httpx
     import httpx
+
+    from maplecollect.client.sync import ControlClient
+    from maplecollect.client.waiting import Watch
 
 DAG_ID = "daily_collection_pipeline"
 Body = dict[str, Any]
@@ -62,6 +67,8 @@ class Smoke:
             raise
         except CliError as exc:
             raise StepFailed(name, exc.message) from None
+        except ControlApiError as exc:
+            raise StepFailed(name, cli_error(exc).message) from None
         except Exception as exc:
             raise StepFailed(name, f"{type(exc).__name__}: {exc}") from None
 
@@ -69,20 +76,37 @@ class Smoke:
         """Say what a step does before it does it (a wait is never silent)."""
         self.say(f"...  {step}: {doing}")
 
-    def wait(self, step: str, what: str, check: Callable[[], Body | None]) -> Body:
+    def watch(self, step: str) -> Watch:
+        """The client's wait bookkeeping: outage and INTERRUPTED bounds, lines prefixed."""
+        from maplecollect.client.waiting import Patience, Watch
+
+        patience = Patience(
+            timeout=self.timeout,
+            poll=self.poll,
+            unreachable=UNREACHABLE_SECONDS,
+            interrupted=min(self.timeout, INTERRUPTED_SECONDS),
+        )
+        return Watch(step, patience, **outage_lines(lambda line: self.say(f"...  {step}: {line}")))
+
+    def wait(self, step: str, what: str, check: Callable[[Watch], Body | None]) -> Body:
         """Poll `check` up to `timeout`; an unreachable service is retried (bounded)."""
         self.say(f"...  {step}: waiting up to {self.timeout:g} s for {what}")
-        deadline = time.monotonic() + self.timeout
-        patience = Patience(lambda line: self.say(f"...  {step}: {line}"))
+        watch = self.watch(step)
         while True:
-            found = patience.call(check)
-            if found is not None:
-                return found
-            if time.monotonic() > deadline:
+            try:
+                found = check(watch)
+            except Unavailable as exc:
+                watch.failed(exc)
+            else:
+                if found is not None:
+                    watch.finished(found)
+                    return found
+                watch.answered(None, [])
+            if time.monotonic() - watch.started > self.timeout:
                 raise StepFailed(step, f"{what} did not happen within {self.timeout:g} s")
             time.sleep(self.poll)
 
-    def _live(self, step: str, run: Body, watch: InterruptedWatch) -> Body | None:
+    def _live(self, step: str, run: Body, watch: Watch) -> Body | None:
         """The run if it ended; fails the step at once on a pause; None while it goes on."""
         if run.get("terminal"):
             return run
@@ -93,7 +117,9 @@ class Smoke:
                 f"run {run.get('runId')} is {paused} (snapshot {run.get('snapshotDate')}; "
                 "pass --date for a day the API has data for)",
             )
-        watch.check([run])
+        from maplecollect.contract import RunPublic
+
+        watch.answered(run, [RunPublic.model_validate(run)])
         return None
 
     # -- steps -------------------------------------------------------------------
@@ -101,28 +127,24 @@ class Smoke:
     def health(self) -> None:
         with self.step("health"):
             self.begin("health", f"GET {self.api.url}/health")
-            body = self.api.health()
-            if body.get("status") != "UP":
-                raise StepFailed("health", f"service is {body.get('status')}: {body}")
-            self.say(
-                f"ok   health: UP, version {body.get('version')}, api {body.get('apiVersion')}"
-            )
+            health = self.api.health()
+            if health.status != "UP":
+                raise StepFailed("health", f"service is {health.status}: {health.wire()}")
+            self.say(f"ok   health: UP, version {health.version}, api {health.api_version}")
 
     def trigger(self, phase: str) -> None:
         step = f"trigger {phase}"
         with self.step(step):
-            upstream = "latest" if phase != "RANKING_FETCH" else None
             self.begin(step, f"starting {phase} (date {self.date or 'default'})")
-            status, body = self.api.trigger_phase(phase, upstream=upstream, date=self.date)
-            if status != 202:
-                raise StepFailed(step, f"not started: {describe(status, body)}")
-            run_id = str(body["runId"])
+            started = self.api.trigger_phase(Phase(phase), date=self.date)
+            if started.followed:
+                raise StepFailed(step, f"not started: {describe(409, started.body)}")
+            run_id = started.run_id
             self.started_runs[phase] = run_id
-            self.begin(step, f"run {run_id} started for {body.get('snapshotDate')}")
-            watch = InterruptedWatch(self.timeout)
+            self.begin(step, f"run {run_id} started for {started.snapshot_date}")
 
-            def done() -> Body | None:
-                return self._live(step, self.api.run(run_id), watch)
+            def done(watch: Watch) -> Body | None:
+                return self._live(step, self.api.run(run_id).wire(), watch)
 
             run = self.wait(step, f"run {run_id} to end", done)
             self.started_runs.pop(phase, None)
@@ -139,17 +161,20 @@ class Smoke:
         step = f"loop {phase}"
         with self.step(step):
             self.begin(step, f"starting a loop of {phase} (date {self.date or 'latest'})")
-            status, body = self.api.start_loop(phase, date=self.date)
-            if status != 202:
+            try:
+                started = self.api.start_loop(Phase(phase), date=self.date)
+            except ControlApiError as exc:
+                reason = cli_error(exc).message
+                raise StepFailed(step, f"{reason} (the smoke check needs the phase idle)") from None
+            if started.already_active:
                 raise StepFailed(
-                    step, f"{describe(status, body)} (the smoke check needs the phase idle)"
+                    step, f"{describe(409, started.body)} (the smoke check needs the phase idle)"
                 )
-            loop_id = str(body["loopId"])
+            loop_id = started.loop_id
             self.started_loops[phase] = loop_id
-            watch = InterruptedWatch(self.timeout)
 
-            def iterated() -> Body | None:
-                status = self.api.run_status()
+            def iterated(watch: Watch) -> Body | None:
+                status = self.api.run_status().wire()
                 loop = (status.get("loopSummaries") or {}).get(phase) or {}
                 if loop.get("loopId") != loop_id:
                     return None
@@ -175,19 +200,19 @@ class Smoke:
         step = f"stop-loop {phase}"
         with self.step(step):
             self.begin(step, f"stopping loop {loop_id}")
-            body = self.api.stop_loop(phase)
-            if body.get("status") != "STOP_REQUESTED" or body.get("loopId") != loop_id:
-                raise StepFailed(step, f"unexpected answer {body}")
+            result = self.api.stop_loop(Phase(phase))
+            if not result.requested or result.loop_id != loop_id:
+                raise StepFailed(step, f"unexpected answer {result.body}")
 
-            def stopped() -> Body | None:
-                loop = (self.api.run_status().get("loopSummaries") or {}).get(phase) or {}
-                return loop if loop.get("status") == "STOPPED" else None
+            def stopped(_watch: Watch) -> Body | None:
+                found = self.api.run_status().loop_summaries.get(Phase(phase))
+                return found.wire() if found and found.status == "STOPPED" else None
 
             loop = self.wait(step, f"loop {loop_id} to be STOPPED", stopped)
             self.started_loops.pop(phase, None)
-            run_id = body.get("runId")
+            run_id = result.run_id
             if run_id:
-                run = self.wait(step, f"run {run_id} to end", lambda: self._terminal(str(run_id)))
+                run = self.wait(step, f"run {run_id} to end", lambda _w: self._terminal(run_id))
                 if run["status"] not in ("STOPPED", "COMPLETED"):
                     raise StepFailed(step, f"its run {run_id} ended {run['status']}")
             self.say(
@@ -196,35 +221,35 @@ class Smoke:
 
     def _terminal(self, run_id: str) -> Body | None:
         run = self.api.run(run_id)
-        return run if run.get("terminal") else None
+        return run.wire() if run.terminal else None
 
     def idle_stop(self, phase: str = "ITEM_EQUIPMENT") -> None:
         step = "idle-stop"
         with self.step(step):
             self.begin(step, f"stop and stop-loop of idle {phase}")
-            body = self.api.stop_phase(phase)
-            if body.get("status") != "NOT_RUNNING":
-                raise StepFailed(step, f"stop of idle {phase} answered {body.get('status')}")
-            body = self.api.stop_loop(phase)
-            if body.get("status") != "NOT_LOOPING":
-                raise StepFailed(step, f"stop-loop of idle {phase} answered {body.get('status')}")
+            stop = self.api.stop_phase(Phase(phase))
+            if stop.requested:
+                raise StepFailed(step, f"stop of idle {phase} answered {stop.body.get('status')}")
+            stop = self.api.stop_loop(Phase(phase))
+            if stop.requested:
+                answer = stop.body.get("status")
+                raise StepFailed(step, f"stop-loop of idle {phase} answered {answer}")
             self.say(f"ok   {step}: stop {phase} → NOT_RUNNING, stop-loop → NOT_LOOPING")
 
     def cleanup(self) -> None:
         """Stop what this check started and left running (best effort)."""
         for phase, loop_id in list(self.started_loops.items()):
             try:
-                self.api.stop_loop(phase)
+                self.api.stop_loop(Phase(phase))
                 self.say(f"cleanup: stop requested for loop {loop_id}")
-            except CliError as exc:
-                self.say(f"cleanup: could not stop loop {loop_id}: {exc.message}")
+            except ControlApiError as exc:
+                self.say(f"cleanup: could not stop loop {loop_id}: {cli_error(exc).message}")
         for phase, run_id in list(self.started_runs.items()):
             try:
-                body = self.api.stop_phase(phase)
-                if body.get("runId") == run_id:
+                if self.api.stop_phase(Phase(phase)).run_id == run_id:
                     self.say(f"cleanup: stop requested for run {run_id}")
-            except CliError as exc:
-                self.say(f"cleanup: could not stop run {run_id}: {exc.message}")
+            except ControlApiError as exc:
+                self.say(f"cleanup: could not stop run {run_id}: {cli_error(exc).message}")
 
 
 @dataclass
@@ -340,7 +365,7 @@ def smoke(
         if not airflow_user or not airflow_password:
             raise usage_error("--airflow-url needs --airflow-user and --airflow-password")
     out = console()
-    with ControlClient(url, token) as api:
+    with connect(url, token) as api:
         check = Smoke(api, step_timeout, lambda line: out.print(line, markup=False), date=snapshot)
         try:
             check.health()

@@ -1,0 +1,77 @@
+"""Where and how to call the control API, and the verdict on one attempt. Pure.
+
+Shared by the sync and async clients: the retry rule (transport errors and 5xx
+are retried `retries` times with capped exponential backoff) and the token
+hygiene (the token is sent in `Authorization` only and scrubbed out of any text
+an error keeps) are defined once, here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import maplecollect
+from maplecollect.client.calls import Answer, Call
+from maplecollect.errors import ConfigError
+
+DEFAULT_URL = "http://127.0.0.1:8081"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """The service's base URL and the client's knobs. The token is kept out of repr()."""
+
+    base_url: str = DEFAULT_URL
+    token: str | None = field(default=None, repr=False)
+    timeout: float = 30.0
+    connect_timeout: float = 10.0
+    retries: int = 3
+    backoff: float = 1.0
+    backoff_max: float = 30.0
+    verify: bool = True
+    user_agent: str = f"maplecollect/{maplecollect.__version__}"
+
+    def retry_delay(self, attempt: int) -> float:
+        """Seconds to wait before retry number `attempt` (1-based): exponential, capped."""
+        return float(min(self.backoff_max, self.backoff * (2 ** (attempt - 1))))
+
+    def attempts(self, call: Call[Any]) -> int:
+        return 1 + (self.retries if call.retry else 0)
+
+    def scrub(self, text: str) -> str:
+        return text.replace(self.token, "***") if self.token else text
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of httpx.Client / AsyncClient (timeouts built by the caller)."""
+        headers = {"Accept": "application/json", "User-Agent": self.user_agent}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        return {"base_url": self.base_url, "headers": headers, "verify": self.verify}
+
+
+def check_url(url: str, *, what: str = "the control API URL") -> str:
+    """`http(s)://host[:port][/prefix]` without a trailing slash; anything else: ConfigError."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{what} must look like http://127.0.0.1:8081, got {url!r}")
+    try:
+        _ = parts.port
+    except ValueError:
+        raise ConfigError(f"{what} has an invalid port: {url!r}") from None
+    return url.strip().rstrip("/")
+
+
+def verdict(
+    endpoint: Endpoint, call: Call[Any], status: int | None, text: str, error: Exception | None
+) -> tuple[Answer | None, str]:
+    """One attempt's verdict: (answer, "") to read, or (None, cause) to retry or give up."""
+    if error is not None:
+        detail = endpoint.scrub(str(error))
+        return None, f"{type(error).__name__}" + (f": {detail}" if detail else "")
+    assert status is not None
+    answer = Answer(status, text)
+    if call.retriable(answer):
+        return None, f"HTTP {status}: {endpoint.scrub(text[:300])}"
+    return answer, ""

@@ -1,0 +1,119 @@
+"""The one error tree of the control-API client (docs/control-api.md, "Client").
+
+    ControlApiError                   (a MaplecollectError) any failure of a call
+    ├── Unavailable                   no answer, or 5xx / a proxy's 502-504, after the
+    │                                 bounded retries; waits ride these out a while
+    ├── Refused                       the service said no: 4xx or a status the call does
+    │   │                             not accept; `body` is its JSON, `text` verbatim
+    │   └── Conflict                  409 whose body is a contract conflict (ALREADY_RUNNING,
+    │                                 LOOP_ACTIVE, CHAIN_ACTIVE ...): `conflict` is typed
+    ├── ProtocolError                 an accepted status whose body breaks the contract
+    └── WaitFailed                    a wait verb gave up: its deadline passed, or a run
+                                      stayed INTERRUPTED with nobody resuming it
+
+`what` names the call ("trigger ITEM_EQUIPMENT"). No message ever holds the bearer
+token or a request header: the transport scrubs the token out of any text it keeps.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from maplecollect.errors import MaplecollectError
+
+# Error bodies are small; the cap only guards logs against a misbehaving proxy.
+_TEXT_CAP = 4000
+
+
+def cap(text: str) -> str:
+    return text if len(text) <= _TEXT_CAP else text[:_TEXT_CAP] + "...(truncated)"
+
+
+class ControlApiError(MaplecollectError):
+    """A control-API call did not give a usable answer."""
+
+    def __init__(self, message: str, *, what: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.what = what
+        self.status = status
+
+
+class Unavailable(ControlApiError):
+    """No usable answer (connection, timeout, 5xx) within the retry budget."""
+
+    def __init__(self, what: str, cause: str, *, attempts: int = 1, url: str = "") -> None:
+        where = f" at {url}" if url else ""
+        super().__init__(
+            f"{what} failed: control API{where} unavailable after {attempts} attempt(s): {cause}",
+            what=what,
+        )
+        self.cause = cause
+        self.attempts = attempts
+        self.url = url
+
+
+class Refused(ControlApiError):
+    """The service refused the call; `body` is its JSON object ({} if none), `text` as sent."""
+
+    def __init__(
+        self, what: str, status: int, text: str, body: dict[str, Any], *, hint: str = ""
+    ) -> None:
+        hint = f" ({hint})" if hint else ""
+        super().__init__(
+            f"{what} refused by the service{hint}: HTTP {status}: {cap(text)}",
+            what=what,
+            status=status,
+        )
+        self.text = text
+        self.body = body
+
+    @property
+    def code(self) -> str | None:
+        """The body's `error` (4xx) or `status` (409 conflicts) code, e.g. INVALID_PHASE."""
+        code = self.body.get("error") or self.body.get("status")
+        return code if isinstance(code, str) else None
+
+
+class Conflict(Refused):
+    """409 naming what holds the slot; `conflict` is the typed body (maplecollect.contract)."""
+
+    def __init__(self, what: str, text: str, body: dict[str, Any], conflict: Any) -> None:
+        super().__init__(what, 409, text, body, hint=_conflict_hint(conflict))
+        self.conflict = conflict
+
+    @property
+    def run_id(self) -> str | None:
+        return getattr(self.conflict, "run_id", None)
+
+    @property
+    def loop_id(self) -> str | None:
+        return getattr(self.conflict, "loop_id", None)
+
+    @property
+    def chain_id(self) -> str | None:
+        return getattr(self.conflict, "chain_id", None)
+
+
+def _conflict_hint(conflict: Any) -> str:
+    status = str(getattr(conflict, "status", ""))
+    if status == "LOOP_ACTIVE":
+        return f"loop {getattr(conflict, 'loop_id', None)} holds the phase; stop the loop first"
+    if status == "CHAIN_ACTIVE":
+        return f"the daily chain {getattr(conflict, 'chain_id', None)} has this phase to do"
+    if status == "ALREADY_RUNNING":
+        return f"run {getattr(conflict, 'run_id', None)} holds a phase"
+    return ""
+
+
+class ProtocolError(ControlApiError):
+    """An accepted status whose body lacks what the contract promises."""
+
+
+class WaitFailed(ControlApiError):
+    """A wait gave up; `last` is the last document polled (None if none answered)."""
+
+    def __init__(self, message: str, *, what: str, last: Any = None, timed_out: bool = False):
+        super().__init__(message, what=what)
+        self.last = last
+        self.timed_out = timed_out

@@ -10,7 +10,6 @@ At most `window` results wait for the emitter, which bounds memory.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator
@@ -200,8 +199,9 @@ async def collect_ordered(
         stopper.cancel()
         for task in tasks:
             task.cancel()
-        with contextlib.suppress(BaseException):
-            await asyncio.gather(*tasks, return_exceptions=True)
+        # The workers' own errors and cancellations are collected here; a
+        # cancellation of this collector itself propagates (never suppressed).
+        await asyncio.gather(*tasks, return_exceptions=True)
     if first_error:
         raise first_error[0]
 
@@ -224,8 +224,15 @@ async def write_all(
     except StoreError:
         await writer.abort()
         raise
-    except BaseException:
-        with contextlib.suppress(Exception):
+    except BaseException as exc:
+        try:
             await writer.close()
+        except Exception as close_exc:
+            # The first error is the one the run ends with; the close failure is
+            # logged and noted on it, never dropped.
+            log.exception(
+                "run %s: closing the %s writer after an error failed", ctx.run_id, endpoint
+            )
+            exc.add_note(f"closing the writer also failed: {type(close_exc).__name__}: {close_exc}")
         raise
     await writer.close()

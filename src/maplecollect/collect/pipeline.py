@@ -26,6 +26,9 @@ from maplecollect.state.models import ChunkRow
 
 log = logging.getLogger(__name__)
 K = TypeVar("K")
+# A part's row holds the published part's fields of the same names (an AttributeError,
+# never a silent gap, if a column is added to one and not the other).
+_CHUNK_COLUMNS = [c.name for c in ChunkRow.__table__.columns if c.name != "created_at"]
 
 
 @dataclass(frozen=True)
@@ -76,26 +79,8 @@ async def open_writer(ctx: RunContext, endpoint: str) -> tuple[ChunkWriter, Resu
         )
 
     async def promote(chunk: PublishedChunk) -> None:
-        await ctx.repo.add_chunk(
-            ChunkRow(
-                run_id=chunk.run_id,
-                endpoint=chunk.endpoint,
-                part=chunk.part,
-                first_index=chunk.first_index,
-                last_index=chunk.last_index,
-                records=chunk.records,
-                failed=chunk.failed,
-                raw_bytes=chunk.raw_bytes,
-                compressed_bytes=chunk.compressed_bytes,
-                sha256=chunk.sha256,
-                path=chunk.path,
-                failed_sha256=chunk.failed_sha256,
-                failed_path=chunk.failed_path,
-                failed_compressed_bytes=chunk.failed_compressed_bytes,
-                created_at=datetime.now(UTC),
-            ),
-            lease=ctx.lease,
-        )
+        fields = {name: getattr(chunk, name) for name in _CHUNK_COLUMNS}
+        await ctx.repo.add_chunk(ChunkRow(**fields, created_at=datetime.now(UTC)), lease=ctx.lease)
         progress.chunks += 1
 
     settings = ctx.settings

@@ -40,8 +40,7 @@ class Services:
         from maplecollect.nexon.fingerprint import api_key_fingerprint
         from maplecollect.nexon.quota import DailyQuota
 
-        s = self.settings
-        fingerprint = api_key_fingerprint(api_key)  # never keep the key itself
+        s, fingerprint = self.settings, api_key_fingerprint(api_key)  # never keep the key
         if fingerprint not in self._budgets:
             quota = DailyQuota(s.nexon_key_name, s.daily_quota)
             self._budgets[fingerprint] = (limiter_from_settings(s, api_key), quota)

@@ -149,8 +149,7 @@ class Supervisor:
     async def start(self) -> None:
         """Sweep runs of dead owners (INTERRUPTED and resumed here, or ABANDONED
         without auto-resume) and start heart-beating."""
-        if self._closed:
-            raise ClosedError("supervisor is closed")
+        self._check_open()
         await self.sweep()
         self._background = asyncio.create_task(self._heartbeat_loop(), name="supervisor-heartbeat")
 

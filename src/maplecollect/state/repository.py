@@ -298,13 +298,14 @@ class Repository:
         self,
         phases: Sequence[Phase],
         take: Callable[[AsyncSession], Awaitable[_T]],
-        race: Callable[[], Awaitable[SlotConflict]],
+        race: Callable[[], Awaitable[SlotConflict]] | None = None,
     ) -> _T:
         """The one slot-taking transaction: lock the phases' lock rows (always in
         ORDER: no lock-order deadlock), then `take` checks the slot rules and writes.
 
         A unique index refusing the commit is a race the lock rows did not
-        cover (e.g. another dialect): `race` reads what holds the slot now.
+        cover (e.g. another dialect): `race` reads what holds the slot now
+        (by default the active run of the first phase).
         """
         try:
             async with self._session.begin() as session:
@@ -312,14 +313,10 @@ class Repository:
                     await self._lock_phase(session, phase)
                 return await take(session)
         except IntegrityError as exc:
-            raise await race() from exc
-
-    def _run_race(self, phase: Phase) -> Callable[[], Awaitable[SlotConflict]]:
-        async def race() -> SlotConflict:
-            active = await self.active_run(phase)
-            return SlotConflict(phase.value, run_id=active.run_id if active else None)
-
-        return race
+            if race is not None:
+                raise await race() from exc
+            active = await self.active_run(phases[0])
+            raise SlotConflict(phases[0].value, run_id=active.run_id if active else None) from exc
 
     async def create_run(self, row: RunRow) -> RunRow:
         """Take the phase slot by inserting an active run (SlotConflict if held: `_free_for`)."""
@@ -330,7 +327,7 @@ class Repository:
             session.add(row)
             return row
 
-        return await self._take_slot([phase], take, self._run_race(phase))
+        return await self._take_slot([phase], take)
 
     async def resume_run(self, run_id: str, *, owner: str, now: datetime) -> RunRow:
         """Put a FAILED/ABANDONED/INTERRUPTED run back into its phase slot, same runId.
@@ -355,7 +352,7 @@ class Repository:
             run.stop_requested = False
             return run
 
-        return await self._take_slot([phase], take, self._run_race(phase))
+        return await self._take_slot([phase], take)
 
     @staticmethod
     def _take_over(run: RunRow, *, owner: str, now: datetime) -> None:

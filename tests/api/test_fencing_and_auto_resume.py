@@ -17,6 +17,7 @@ from sqlalchemy import text
 
 from maplecollect.artifacts.store import open_store
 from maplecollect.artifacts.writer import ChunkWriter
+from maplecollect.control.executor import run_row
 from maplecollect.errors import LeaseLost
 from maplecollect.phases import Phase
 from maplecollect.state import migrations
@@ -30,23 +31,16 @@ NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 
 
 def _row(run_id: str, owner: str = "host:1:aa") -> RunRow:
-    return RunRow(
-        run_id=run_id,
-        phase="RANKING_FETCH",
-        status="RUNNING",
-        snapshot_date="2026-11-26",
-        started_at=NOW,
-        updated_at=NOW,
-        heartbeat_at=NOW,
+    row = run_row(
+        Phase.RANKING_FETCH,
         owner=owner,
-        records_processed=0,
-        records_failed=0,
-        chunks_processed=0,
-        stop_requested=False,
-        resume_count=0,
-        lease_epoch=0,
-        auto_resume_attempts=0,
+        now=NOW,
+        upstream=None,
+        snapshot_date="2026-11-26",
+        airflow_run_id=None,
     )
+    row.run_id = run_id  # the tests name their runs
+    return row
 
 
 def _chunk(run_id: str, part: int) -> ChunkRow:

@@ -18,6 +18,7 @@ import httpx
 from aiohttp import web
 
 from maplecollect.artifacts import build_manifest, open_store, read_run, write_manifest
+from maplecollect.control.executor import run_row
 from maplecollect.phases import Phase
 from maplecollect.sim import SimConfig
 from maplecollect.state.models import RunRow, RunStatus
@@ -208,8 +209,13 @@ async def _legacy_empty_ocid_run(st: Stack, tmp_path: Path) -> str:
     """A COMPLETED OCID_LOOKUP run with 0 records, as a version without the policy left it."""
     sup = st.svc.supervisor
     now = datetime.now(UTC)
-    row = sup.new_run_row(
-        Phase.OCID_LOOKUP, upstream=None, snapshot_date=SNAPSHOT, airflow_run_id=None
+    row = run_row(
+        Phase.OCID_LOOKUP,
+        owner=sup.owner,
+        now=now,
+        upstream=None,
+        snapshot_date=SNAPSHOT,
+        airflow_run_id=None,
     )
     created = await sup.repo.create_run(row)
     await sup.repo.finish_run(Lease.of(created), RunStatus.COMPLETED, now=now)
@@ -246,10 +252,15 @@ async def test_an_empty_upstream_is_refused_at_trigger_and_never_hangs_a_run(
         sup = st.svc.supervisor
         upstream = await sup.repo.get_run(empty)
         assert isinstance(upstream, RunRow)
-        row = sup.new_run_row(
-            Phase.CHARACTER_BASIC, upstream=upstream, snapshot_date=SNAPSHOT, airflow_run_id=None
+        row = run_row(
+            Phase.CHARACTER_BASIC,
+            owner=sup.owner,
+            now=datetime.now(UTC),
+            upstream=upstream,
+            snapshot_date=SNAPSHOT,
+            airflow_run_id=None,
         )
-        sup.spawn(await sup.repo.create_run(row))
+        await sup.start_run(row)
         run = await st.svc.wait_run(row.run_id, within=30)
     assert run["status"] == "FAILED"
     assert run["totalKeys"] == 0

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 import pytest
 from prometheus_client import REGISTRY
 
-from maplecollect.nexon.quota import DailyQuota, shared_quota
+from maplecollect.nexon.quota import DailyQuota
 
 
 class Clock:
@@ -48,11 +48,3 @@ def test_single_warning_at_80_percent(caplog: pytest.LogCaptureFixture) -> None:
     assert len(caplog.records) == 1
     assert "80%" in caplog.records[0].getMessage()
     assert "fedcba9876543210" in caplog.records[0].getMessage()
-
-
-def test_shared_quota_is_one_counter_per_key() -> None:
-    a = shared_quota("aaaaaaaaaaaaaaaa", 100)
-    a.record()
-    b = shared_quota("aaaaaaaaaaaaaaaa", 200)
-    assert a is b
-    assert b.daily_quota == 200 and b.used_today >= 1

@@ -10,7 +10,6 @@ At most `window` results wait for the emitter, which bounds memory.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator
@@ -27,6 +26,9 @@ from maplecollect.state.models import ChunkRow
 
 log = logging.getLogger(__name__)
 K = TypeVar("K")
+# A part's row holds the published part's fields of the same names (an AttributeError,
+# never a silent gap, if a column is added to one and not the other).
+_CHUNK_COLUMNS = [c.name for c in ChunkRow.__table__.columns if c.name != "created_at"]
 
 
 @dataclass(frozen=True)
@@ -77,26 +79,8 @@ async def open_writer(ctx: RunContext, endpoint: str) -> tuple[ChunkWriter, Resu
         )
 
     async def promote(chunk: PublishedChunk) -> None:
-        await ctx.repo.add_chunk(
-            ChunkRow(
-                run_id=chunk.run_id,
-                endpoint=chunk.endpoint,
-                part=chunk.part,
-                first_index=chunk.first_index,
-                last_index=chunk.last_index,
-                records=chunk.records,
-                failed=chunk.failed,
-                raw_bytes=chunk.raw_bytes,
-                compressed_bytes=chunk.compressed_bytes,
-                sha256=chunk.sha256,
-                path=chunk.path,
-                failed_sha256=chunk.failed_sha256,
-                failed_path=chunk.failed_path,
-                failed_compressed_bytes=chunk.failed_compressed_bytes,
-                created_at=datetime.now(UTC),
-            ),
-            lease=ctx.lease,
-        )
+        fields = {name: getattr(chunk, name) for name in _CHUNK_COLUMNS}
+        await ctx.repo.add_chunk(ChunkRow(**fields, created_at=datetime.now(UTC)), lease=ctx.lease)
         progress.chunks += 1
 
     settings = ctx.settings
@@ -200,8 +184,9 @@ async def collect_ordered(
         stopper.cancel()
         for task in tasks:
             task.cancel()
-        with contextlib.suppress(BaseException):
-            await asyncio.gather(*tasks, return_exceptions=True)
+        # The workers' own errors and cancellations are collected here; a
+        # cancellation of this collector itself propagates (never suppressed).
+        await asyncio.gather(*tasks, return_exceptions=True)
     if first_error:
         raise first_error[0]
 
@@ -224,8 +209,15 @@ async def write_all(
     except StoreError:
         await writer.abort()
         raise
-    except BaseException:
-        with contextlib.suppress(Exception):
+    except BaseException as exc:
+        try:
             await writer.close()
+        except Exception as close_exc:
+            # The first error is the one the run ends with; the close failure is
+            # logged and noted on it, never dropped.
+            log.exception(
+                "run %s: closing the %s writer after an error failed", ctx.run_id, endpoint
+            )
+            exc.add_note(f"closing the writer also failed: {type(close_exc).__name__}: {close_exc}")
         raise
     await writer.close()

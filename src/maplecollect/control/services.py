@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from maplecollect.config import Settings
+from maplecollect.errors import ConfigError
 
 if TYPE_CHECKING:
     from maplecollect.artifacts.store import Store
     from maplecollect.nexon.client import NexonClient
+    from maplecollect.nexon.limiter import RateLimiter
     from maplecollect.nexon.pause import PauseState
+    from maplecollect.nexon.quota import DailyQuota
 
 
 class Services:
     """Built lazily: a service that only answers status calls never opens HTTP pools.
 
-    One NexonClient per process means one rate limiter per API key for every
-    phase and loop (docs/nexon-client.md).
+    It owns the rate limiter and daily quota of each API key it made a client
+    for: every phase and loop using this Services shares one budget per key
+    (docs/nexon-client.md), across processes too when it is the Redis limiter.
+    Nothing is process-wide: another Services (a test, a second client at
+    another rate) has budgets of its own, and `close()` closes only these.
     """
 
     def __init__(self, settings: Settings, *, client: NexonClient | None = None) -> None:
@@ -26,13 +32,30 @@ class Services:
         self._owns_client = client is None
         self._store: Store | None = None
         self._lock = asyncio.Lock()
+        self._budgets: dict[str, tuple[RateLimiter, DailyQuota]] = {}
+
+    def budget(self, api_key: str) -> tuple[RateLimiter, DailyQuota]:
+        """This service's one limiter and quota for `api_key`, made on first use."""
+        from maplecollect.nexon.client import limiter_from_settings
+        from maplecollect.nexon.fingerprint import api_key_fingerprint
+        from maplecollect.nexon.quota import DailyQuota
+
+        s, fingerprint = self.settings, api_key_fingerprint(api_key)  # never keep the key
+        if fingerprint not in self._budgets:
+            quota = DailyQuota(s.nexon_key_name, s.daily_quota)
+            self._budgets[fingerprint] = (limiter_from_settings(s, api_key), quota)
+        return self._budgets[fingerprint]
 
     async def nexon(self) -> NexonClient:
         async with self._lock:
             if self._client is None:
                 from maplecollect.nexon.client import NexonClient
 
-                client = NexonClient.from_settings(self.settings)
+                api_key = self.settings.api_key_value()
+                if not api_key:
+                    raise ConfigError("NEXON_API_KEY is not set")
+                limiter, quota = self.budget(api_key)
+                client = NexonClient.from_settings(self.settings, limiter=limiter, quota=quota)
                 await client.__aenter__()
                 self._client = client
             return self._client
@@ -50,11 +73,11 @@ class Services:
         return self._store
 
     async def close(self) -> None:
-        """Close the client and the process's shared limiters (they are bound to this loop)."""
-        if self._client is not None and self._owns_client:
-            from maplecollect.nexon.registry import close_shared_limiters
-
-            client: Any = self._client
-            await client.__aexit__(None, None, None)
-            await close_shared_limiters()
-        self._client = None
+        """Close the client this made and its own limiters (bound to this event loop)."""
+        client, self._client = self._client, None
+        if client is not None and self._owns_client:
+            await client.close()
+        budgets = list(self._budgets.values())
+        self._budgets.clear()
+        for limiter, _quota in budgets:
+            await limiter.close()

@@ -18,7 +18,10 @@ from types import TracebackType
 from typing import Any
 
 from maplecollect.config import Settings
+from maplecollect.control.chains import Chains
 from maplecollect.control.context import PhaseRunner, RunContext, RunFinalizer
+from maplecollect.control.executor import run_row, wait_event
+from maplecollect.control.loops import Loops
 from maplecollect.control.outcome_policy import OutcomePolicy
 from maplecollect.control.owner import is_dead_local_owner, new_owner_id
 from maplecollect.control.progress import Progress
@@ -43,7 +46,7 @@ from maplecollect.errors import (
     UpstreamNotFound,
     UpstreamPhaseMismatch,
 )
-from maplecollect.ids import is_valid_id, new_id
+from maplecollect.ids import is_valid_id
 from maplecollect.metrics import RECORDS, RUNS_FINISHED
 from maplecollect.nexon.pause import PauseState
 from maplecollect.phases import Phase
@@ -55,15 +58,6 @@ log = logging.getLogger(__name__)
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-async def _wait_event(event: asyncio.Event, seconds: float) -> bool:
-    """Wait up to `seconds` for `event`; True if it is set."""
-    try:
-        await asyncio.wait_for(event.wait(), timeout=seconds)
-    except TimeoutError:
-        return False
-    return True
 
 
 def _with_records(upstream: RunRow) -> RunRow:
@@ -124,20 +118,19 @@ class Supervisor:
     ) -> None:
         self.settings = settings
         self.repo = repo
-        self.runners = dict(runners)
-        self.services = services or Services(settings)
-        self.finalizer = finalizer
-        self.clock = clock
-        self.policy = OutcomePolicy.from_settings(settings)
         self.owner = new_owner_id()
+        self._runners = dict(runners)
+        self._services = services or Services(settings)
+        self._finalizer = finalizer
+        self._clock = clock
+        self._policy = OutcomePolicy.from_settings(settings)
         self._runs: dict[str, RunHandle] = {}
-        self._loops: dict[str, asyncio.Task[None]] = {}
-        self._loop_wakeups: dict[str, asyncio.Event] = {}
-        self._chains: dict[str, asyncio.Task[None]] = {}
+        # The drivers see this object only as their RunExecutor (control/executor.py).
+        self._loops = Loops(self, repo, settings)
+        self._chains = Chains(self, repo, settings, phase_done=self._loops.wake_all)
         self._background: asyncio.Task[None] | None = None
         self._closed = False
         self._closing = asyncio.Event()
-        self._lost_drivers: set[str] = set()
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -156,14 +149,16 @@ class Supervisor:
     async def start(self) -> None:
         """Sweep runs of dead owners (INTERRUPTED and resumed here, or ABANDONED
         without auto-resume) and start heart-beating."""
-        if self._closed:
-            raise ClosedError("supervisor is closed")
+        self._check_open()
         await self.sweep()
         self._background = asyncio.create_task(self._heartbeat_loop(), name="supervisor-heartbeat")
 
     @property
     def auto_resume(self) -> bool:
         return self.settings.auto_resume
+
+    def now(self) -> datetime:
+        return self._clock()
 
     @property
     def releasing(self) -> bool:
@@ -181,15 +176,12 @@ class Supervisor:
         if self._closed:
             return
         self._closed = True
-        for loop_task in self._loops.values():
-            loop_task.cancel()
-        for chain_task in self._chains.values():
-            chain_task.cancel()
+        drivers = [*self._loops.cancel_all(), *self._chains.cancel_all()]
         for handle in list(self._runs.values()):
             handle.shutdown = True
             handle.stop.set()
         pending: list[asyncio.Task[Any]] = [h.task for h in self._runs.values() if h.task]
-        pending += [*self._loops.values(), *self._chains.values()]
+        pending += drivers
         if pending:
             _done, still = await asyncio.wait(pending, timeout=30)
             for task in still:
@@ -199,7 +191,7 @@ class Supervisor:
         if self._background is not None:
             self._closing.set()
             await asyncio.gather(self._background, return_exceptions=True)
-        await self.services.close()
+        await self._services.close()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -215,7 +207,7 @@ class Supervisor:
         owners = await self.repo.active_owners()
         dead = [o for o in owners if is_dead_local_owner(o, me=self.owner)]
         stale = timedelta(seconds=self.settings.heartbeat_timeout_seconds)
-        now = self.clock()
+        now = self._clock()
         swept = await self.repo.sweep_dead(
             now=now,
             stale_after=stale,
@@ -231,7 +223,7 @@ class Supervisor:
             await self._adopt(now=now, stale=stale, dead=dead)
             claimed = await self.repo.claim_interrupted(
                 owner=self.owner,
-                now=self.clock(),
+                now=self._clock(),
                 max_attempts=self.settings.auto_resume_max_attempts,
             )
             for claim in claimed:
@@ -249,42 +241,37 @@ class Supervisor:
                 run.lease_epoch,
                 run.auto_resume_attempts,
             )
-        self.spawn(run, give_up=claim.give_up)
+        self._spawn(run, give_up=claim.give_up)
 
     async def _adopt(self, *, now: datetime, stale: timedelta, dead: list[str]) -> None:
         """Re-attach the drivers of chains and loops whose process died."""
-        from maplecollect.control.chains import adopt_chain
-        from maplecollect.control.loops import run_loop
-
-        for chain in await self.repo.adopt_chains(
+        chains, loops = await self.repo.adopt_drivers(
             owner=self.owner, now=now, stale_after=stale, dead_owners=dead
-        ):
+        )
+        for chain in chains:
             log.warning("chain %s adopted: its owner stopped heart-beating", chain.chain_id)
-            adopt_chain(self, chain)
-        for loop in await self.repo.adopt_loops(
-            owner=self.owner, now=now, stale_after=stale, dead_owners=dead
-        ):
+            self._chains.drive(chain)
+        for loop in loops:
             log.warning("loop %s adopted: its owner stopped heart-beating", loop.loop_id)
-            self._loop_wakeups[loop.loop_id] = asyncio.Event()
-            self._loops[loop.loop_id] = asyncio.create_task(
-                run_loop(self, loop), name=f"loop-{loop.loop_id}"
-            )
+            self._loops.drive(loop)
 
     async def _heartbeat_loop(self) -> None:
-        while not await _wait_event(self._closing, self.settings.heartbeat_seconds):
+        while not await wait_event(self._closing, self.settings.heartbeat_seconds):
             try:
                 lost = await self.repo.heartbeat(
-                    now=self.clock(),
+                    now=self._clock(),
                     owner=self.owner,
                     leases=[h.lease for h in self._runs.values() if not h.lost.is_set()],
-                    loop_ids=list(self._loops),
-                    chain_ids=list(self._chains),
+                    loop_ids=self._loops.ids,
+                    chain_ids=self._chains.ids,
                 )
                 for run_id in lost.lost_runs:
                     self._lose(run_id, "heartbeat")
-                for driver_id in (*lost.lost_loops, *lost.lost_chains):
-                    self._lose_driver(driver_id)
-                await self._pull_loop_stops()
+                for loop_id in lost.lost_loops:
+                    self._loops.lose(loop_id)
+                for chain_id in lost.lost_chains:
+                    self._chains.lose(chain_id)
+                await self._loops.pull_stops()
                 await self.sweep()
             except Exception:  # the DB may be briefly down; keep beating
                 log.exception("heartbeat failed")
@@ -311,28 +298,9 @@ class Supervisor:
                 5.0, lambda: None if task.done() else task.cancel()
             )
 
-    def _lose_driver(self, driver_id: str) -> None:
-        """A loop/chain driver whose row another process adopted: end it here silently."""
-        task = self._loops.get(driver_id) or self._chains.get(driver_id)
-        if task is None:
-            return
-        log.error("%s: adopted by another process; its driver here stops", driver_id)
-        self._lost_drivers.add(driver_id)
-        task.cancel()
-
-    def owns_driver(self, driver_id: str) -> bool:
-        """False once another process adopted this loop/chain, or while releasing it."""
-        return driver_id not in self._lost_drivers and not self.releasing
-
-    async def _pull_loop_stops(self) -> None:
-        """Loop stops requested through another replica reach this process here."""
-        for loop_id, wakeup in self._loop_wakeups.items():
-            if await self.repo.loop_stop_requested(loop_id):
-                wakeup.set()
-
     # -- upstream resolution -------------------------------------------------
 
-    async def resolve_upstream(self, phase: Phase, upstream: str | None) -> RunRow | None:
+    async def _resolve_upstream(self, phase: Phase, upstream: str | None) -> RunRow | None:
         """Check the upstream run named for `phase` (or `latest`); None for the root phase."""
         expected = phase.upstream
         if expected is None:
@@ -361,9 +329,9 @@ class Supervisor:
             raise UpstreamNotCompleted(upstream, run.status)
         return _with_records(run)
 
-    def snapshot_date(self, requested: str | None, *, upstream: RunRow | None, loop: bool) -> str:
+    def _snapshot_date(self, requested: str | None, *, upstream: RunRow | None, loop: bool) -> str:
         """Requested date, else the upstream's, else `latest` for loops / yesterday KST."""
-        now = self.clock()
+        now = self._clock()
         if requested is not None:
             return parse_snapshot_date(requested, now=now)
         if loop:
@@ -371,39 +339,6 @@ class Supervisor:
         if upstream is not None and upstream.snapshot_date != LATEST:
             return upstream.snapshot_date
         return default_snapshot_date(now)
-
-    def new_run_row(
-        self,
-        phase: Phase,
-        *,
-        upstream: RunRow | None,
-        snapshot_date: str,
-        airflow_run_id: str | None,
-        chain_id: str | None = None,
-        loop_id: str | None = None,
-    ) -> RunRow:
-        now = self.clock()
-        return RunRow(
-            run_id=new_id(phase.short, now),
-            phase=phase.value,
-            status=RunStatus.RUNNING.value,
-            upstream_run_id=upstream.run_id if upstream else None,
-            chain_id=chain_id,
-            loop_id=loop_id,
-            airflow_run_id=airflow_run_id,
-            snapshot_date=snapshot_date,
-            started_at=now,
-            updated_at=now,
-            heartbeat_at=now,
-            owner=self.owner,
-            records_processed=0,
-            records_failed=0,
-            chunks_processed=0,
-            stop_requested=False,
-            resume_count=0,
-            lease_epoch=0,
-            auto_resume_attempts=0,
-        )
 
     # -- one-shot runs -------------------------------------------------------
 
@@ -420,23 +355,36 @@ class Supervisor:
         Raises UpstreamError subclasses, InvalidRequest, or SlotConflict.
         """
         self._check_open()
-        upstream_run = await self.resolve_upstream(phase, upstream)
-        snapshot = self.snapshot_date(date, upstream=upstream_run, loop=False)
-        row = self.new_run_row(
-            phase, upstream=upstream_run, snapshot_date=snapshot, airflow_run_id=airflow_run_id
+        upstream_run = await self._resolve_upstream(phase, upstream)
+        snapshot = self._snapshot_date(date, upstream=upstream_run, loop=False)
+        row = run_row(
+            phase,
+            owner=self.owner,
+            now=self._clock(),
+            upstream=upstream_run,
+            snapshot_date=snapshot,
+            airflow_run_id=airflow_run_id,
         )
+        return await self.start_run(row)
+
+    async def start_run(self, row: RunRow) -> RunRow:
+        """Take the run's phase slot (SlotConflict if held) and execute it here."""
         run = await self.repo.create_run(row)
-        self.spawn(run)
+        self._spawn(run)
         return run
 
     async def resume(self, run_id: str) -> RunRow:
         """Continue an ABANDONED or FAILED run after its last published chunk, same runId."""
         self._check_open()
-        run = await self.repo.resume_run(run_id, owner=self.owner, now=self.clock())
-        self.spawn(run)
+        run = await self.repo.resume_run(run_id, owner=self.owner, now=self._clock())
+        self._spawn(run)
         return run
 
-    def spawn(self, run: RunRow, *, give_up: str | None = None) -> RunHandle:
+    def execute(self, run: RunRow) -> None:
+        """Execute a run whose phase slot is already held (the daily chain's first run)."""
+        self._spawn(run)
+
+    def _spawn(self, run: RunRow, *, give_up: str | None = None) -> RunHandle:
         handle = RunHandle(
             run=run,
             stop=asyncio.Event(),
@@ -491,7 +439,7 @@ class Supervisor:
         # Every run is bounded, so whoever waits for it (chain, loop, CLI) is too.
         deadline = asyncio.timeout(self.settings.run_max_seconds)
         try:
-            runner = self.runners.get(Phase(run.phase))
+            runner = self._runners.get(Phase(run.phase))
             if handle.give_up is not None:
                 raise RunFatalError(handle.give_up)
             if runner is None:
@@ -501,11 +449,11 @@ class Supervisor:
                 run=run,
                 settings=self.settings,
                 repo=self.repo,
-                services=self.services,
+                services=self._services,
                 progress=handle.progress,
                 stop=handle.stop,
                 chunks=chunks,
-                breaker=self.policy.new_breaker(),
+                breaker=self._policy.new_breaker(),
                 lost=handle.lost,
             )
             async with deadline:
@@ -517,7 +465,7 @@ class Supervisor:
             elif handle.stop.is_set():
                 status, error = RunStatus.STOPPED, "stopped on request"
             else:  # ran to its end: the outcome policy decides (docs/collection.md)
-                error = self.policy.judge(Phase(run.phase), handle.progress)
+                error = self._policy.judge(Phase(run.phase), handle.progress)
                 status = RunStatus.COMPLETED if error is None else RunStatus.FAILED
         except TimeoutError as exc:
             status = RunStatus.FAILED
@@ -534,7 +482,7 @@ class Supervisor:
             status = None
         except asyncio.CancelledError:
             status, error = self._shutdown_status(run)
-        except (NexonApiError, RunFatalError, StoreError, ConfigError) as exc:
+        except (NexonApiError, StoreError, ConfigError) as exc:  # RunFatalError is a NexonApiError
             status, error = RunStatus.FAILED, str(exc)
         except MaplecollectError as exc:
             status, error = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"
@@ -592,9 +540,13 @@ class Supervisor:
             log.exception("clearing the pause of run %s failed", run.run_id)
         try:
             await self._write_progress(handle)
-            if self.finalizer is not None and status.terminal and status is not RunStatus.ABANDONED:
-                manifest_path = await self.finalizer.finalize(
-                    run, status.value, repo=self.repo, services=self.services
+            if (
+                self._finalizer is not None
+                and status.terminal
+                and status is not RunStatus.ABANDONED
+            ):
+                manifest_path = await self._finalizer.finalize(
+                    run, status.value, repo=self.repo, services=self._services
                 )
         except LeaseLost:
             self._lose(run.run_id, "finalising")
@@ -610,7 +562,7 @@ class Supervisor:
                 await self.repo.finish_run(
                     handle.lease,
                     status,
-                    now=self.clock(),
+                    now=self._clock(),
                     error_message=error,
                     manifest_path=manifest_path,
                 )
@@ -642,7 +594,7 @@ class Supervisor:
         handle.reported = (max(p.records, done_ok), max(p.failed, done_failed))
         return await self.repo.record_progress(
             handle.lease,
-            now=self.clock(),
+            now=self._clock(),
             records_processed=p.records,
             records_failed=p.failed,
             chunks_processed=p.chunks,
@@ -669,12 +621,12 @@ class Supervisor:
     async def _progress_loop(self, handle: RunHandle) -> None:
         """Progress and heartbeat at a bounded rate; picks up stops from any replica
         and notices at once when the lease moved on."""
-        while not await _wait_event(handle.ended, self.settings.progress_seconds):
+        while not await wait_event(handle.ended, self.settings.progress_seconds):
             try:
                 if await self._write_progress(handle):
                     handle.stop_asked = True
                     handle.stop.set()
-                await self._write_pause(handle, self.services.nexon_pause())
+                await self._write_pause(handle, self._services.nexon_pause())
             except LeaseLost:
                 self._lose(handle.run.run_id, "progress")
                 return
@@ -686,10 +638,10 @@ class Supervisor:
     async def stop_phase(self, phase: Phase) -> StopResult:
         """Stop the phase's run, and its loop if one is running."""
         self._check_open()
-        now = self.clock()
+        now = self._clock()
         loop = await self.repo.request_loop_stop(phase, now=now)
         if loop is not None:
-            self._wake_loop(loop.loop_id)
+            self._loops.wake(loop.loop_id)
         active = await self.repo.active_run(phase)
         if active is not None and await self.repo.request_run_stop(active.run_id, now=now):
             self._stop_local(active.run_id)
@@ -705,29 +657,16 @@ class Supervisor:
         The daily chain uses it to take a phase from a loop iteration (docs/control-api.md
         "The daily chain has priority"). True once the run has ended.
         """
-        if await self.repo.request_run_stop(run_id, now=self.clock()):
+        if await self.repo.request_run_stop(run_id, now=self._clock()):
             self._stop_local(run_id)
-        handle = self._runs.get(run_id)
-        if handle is not None:
-            return await _wait_event(handle.done, within)
-        # Another replica runs it: its progress loop reads the stop flag; poll the row.
-        deadline = asyncio.get_running_loop().time() + within
-        while True:
-            run = await self.repo.get_run(run_id)
-            if run is None or RunStatus(run.status).terminal:
-                return True
-            if asyncio.get_running_loop().time() >= deadline:
-                return False
-            await asyncio.sleep(self.settings.progress_seconds)
-
-    @property
-    def preempt_timeout_seconds(self) -> float:
-        """How long the chain waits for a stopped loop iteration to end.
-
-        A live owner ends it at its next batch boundary; a silent one has its run
-        marked ABANDONED by the sweep after the heartbeat timeout, which frees the slot.
-        """
-        return 2 * self.settings.heartbeat_timeout_seconds + 10 * self.settings.progress_seconds
+        try:  # run by another replica, its progress loop reads the stop flag
+            async with asyncio.timeout(within):
+                await self.wait_run(run_id)
+        except TimeoutError:
+            return False
+        except RunNotFound:
+            pass  # deleted: it has ended
+        return True
 
     def _stop_local(self, run_id: str) -> None:
         handle = self._runs.get(run_id)
@@ -746,79 +685,27 @@ class Supervisor:
         airflow_run_id: str | None = None,
     ) -> LoopRow:
         """Take the phase for a loop. Raises InvalidRequest (not loopable) or SlotConflict."""
-        from maplecollect.control.loops import run_loop
-
         self._check_open()
         if not phase.loopable:
             raise InvalidRequest("INVALID_PHASE", f"{phase.value} cannot loop")
-        snapshot = self.snapshot_date(date, upstream=None, loop=True)
-        interval = 0.0 if interval_seconds is None else float(interval_seconds)
-        now = self.clock()
-        row = LoopRow(
-            loop_id=new_id(f"loop-{phase.short}", now),
-            phase=phase.value,
-            status="RUNNING",
-            snapshot_date=snapshot,
-            interval_seconds=interval,
-            iteration_count=0,
-            consecutive_failures=0,
+        return await self._loops.start(
+            phase,
+            snapshot_date=self._snapshot_date(date, upstream=None, loop=True),
+            interval_seconds=0.0 if interval_seconds is None else float(interval_seconds),
             airflow_run_id=airflow_run_id,
-            owner=self.owner,
-            heartbeat_at=now,
-            started_at=now,
-            updated_at=now,
-            stop_requested=False,
         )
-        loop = await self.repo.create_loop(row)
-        self._loop_wakeups[loop.loop_id] = asyncio.Event()
-        self._loops[loop.loop_id] = asyncio.create_task(
-            run_loop(self, loop), name=f"loop-{loop.loop_id}"
-        )
-        return loop
 
     async def stop_loop(self, phase: Phase) -> LoopRow | None:
         """Stop the phase's loop and its running iteration; None if it was not looping."""
         self._check_open()
-        now = self.clock()
+        now = self._clock()
         loop = await self.repo.request_loop_stop(phase, now=now)
         if loop is None:
             return None
-        self._wake_loop(loop.loop_id)
+        self._loops.wake(loop.loop_id)
         if loop.current_run_id and await self.repo.request_run_stop(loop.current_run_id, now=now):
             self._stop_local(loop.current_run_id)
         return loop
-
-    def _wake_loop(self, loop_id: str) -> None:
-        wakeup = self._loop_wakeups.get(loop_id)
-        if wakeup is not None:
-            wakeup.set()
-
-    def wake_loops(self) -> None:
-        """Wake every loop of this process (a chain phase ended: waiting loops re-check)."""
-        for wakeup in self._loop_wakeups.values():
-            wakeup.set()
-
-    def loop_wakeup(self, loop_id: str) -> asyncio.Event:
-        return self._loop_wakeups.setdefault(loop_id, asyncio.Event())
-
-    def forget_loop(self, loop_id: str) -> None:
-        self._loops.pop(loop_id, None)
-        self._loop_wakeups.pop(loop_id, None)
-
-    async def start_loop_iteration(self, loop: LoopRow, upstream: RunRow) -> RunHandle:
-        """Used by the loop driver: one iteration is a new run with the loop's id.
-
-        SlotConflict with `chain_id` set: the daily chain has the phase first.
-        """
-        row = self.new_run_row(
-            Phase(loop.phase),
-            upstream=upstream,
-            snapshot_date=loop.snapshot_date,
-            airflow_run_id=loop.airflow_run_id,
-            loop_id=loop.loop_id,
-        )
-        run = await self.repo.create_run(row)
-        return self.spawn(run)
 
     # -- daily chain -----------------------------------------------------------
 
@@ -831,14 +718,9 @@ class Supervisor:
         loops yield to the chain. Returns (chainId, the RANKING_FETCH run, whose
         slot is already held).
         """
-        from maplecollect.control.chains import start_chain
-
         self._check_open()
-        return await start_chain(self, date=date, airflow_run_id=airflow_run_id)
-
-    def spawn_chain_task(self, chain_id: str, task: asyncio.Task[None]) -> None:
-        self._chains[chain_id] = task
-        task.add_done_callback(lambda _t: self._chains.pop(chain_id, None))
+        snapshot = self._snapshot_date(date, upstream=None, loop=False)
+        return await self._chains.start(snapshot_date=snapshot, airflow_run_id=airflow_run_id)
 
     def local_runs(self) -> dict[str, RunHandle]:
         return dict(self._runs)

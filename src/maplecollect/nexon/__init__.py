@@ -1,7 +1,7 @@
-"""Nexon Open API client: pooled HTTP, one shared smooth limiter per key, classified retries.
+"""Nexon Open API client: pooled HTTP, a smooth limiter per key, classified retries.
 
 See docs/nexon-client.md. Modules: classify (pure outcome table, failure codes),
-retry (backoff policy), limiter / redis_limiter / registry (rate limiting),
+retry (backoff policy), limiter / redis_limiter (rate limiting),
 pause (the pause gate), breaker (a run's circuit breaker), quota (daily
 accounting), bodies (cheap msgspec checks), client (NexonClient), metrics,
 fingerprint.
@@ -31,9 +31,8 @@ if TYPE_CHECKING:
     from maplecollect.nexon.fingerprint import api_key_fingerprint
     from maplecollect.nexon.limiter import AdaptiveRate, GcraLimiter, RateLimiter
     from maplecollect.nexon.pause import PausePolicy
-    from maplecollect.nexon.quota import DailyQuota, shared_quota
+    from maplecollect.nexon.quota import DailyQuota
     from maplecollect.nexon.redis_limiter import RedisGcraLimiter
-    from maplecollect.nexon.registry import close_shared_limiters, shared_limiter
     from maplecollect.nexon.retry import RetryPolicy
 
 _WHERE = {
@@ -55,10 +54,7 @@ _WHERE = {
     "RateLimiter": "limiter",
     "PausePolicy": "pause",
     "DailyQuota": "quota",
-    "shared_quota": "quota",
     "RedisGcraLimiter": "redis_limiter",
-    "close_shared_limiters": "registry",
-    "shared_limiter": "registry",
     "RetryPolicy": "retry",
 }
 
@@ -89,11 +85,8 @@ __all__ = [
     "check_json",
     "check_ranking_page",
     "classify",
-    "close_shared_limiters",
     "decode_error",
     "is_empty_character",
     "ocid_of",
     "ranking_rows",
-    "shared_limiter",
-    "shared_quota",
 ]

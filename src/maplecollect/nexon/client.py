@@ -59,10 +59,10 @@ from maplecollect.nexon.classify import (
     http_code,
 )
 from maplecollect.nexon.fingerprint import api_key_fingerprint
-from maplecollect.nexon.limiter import RateLimiter
+from maplecollect.nexon.limiter import GcraLimiter, RateLimiter
 from maplecollect.nexon.pause import PauseGate, PauseHook, PausePolicy, PauseState
-from maplecollect.nexon.quota import shared_quota
-from maplecollect.nexon.registry import shared_limiter
+from maplecollect.nexon.quota import DailyQuota
+from maplecollect.nexon.redis_limiter import RedisGcraLimiter
 from maplecollect.nexon.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -154,12 +154,23 @@ def _safe_cause(exc: BaseException | None) -> BaseException | None:
     return None if isinstance(exc, aiohttp.ClientResponseError) else exc
 
 
+def limiter_from_settings(settings: Settings, api_key: str) -> RateLimiter:
+    """A new budget for the key at the configured rate, in Redis (one budget across
+    processes) when MAPLECOLLECT_REDIS_URL is set (docs/nexon-client.md)."""
+    if settings.redis_url:
+        fingerprint = api_key_fingerprint(api_key)
+        return RedisGcraLimiter.from_url(settings.redis_url, fingerprint, settings.rate_limit)
+    return GcraLimiter(settings.rate_limit)
+
+
 class NexonClient:
     """Async context manager around ONE pooled aiohttp session (or an injected one).
 
     An injected `session` is used as is and not closed by the client; the
     timeouts and the API key header are still sent with every request.
-    The limiter is shared (per API key), so the client never closes it.
+    Likewise an injected `limiter` / `quota` belongs to whoever made it (to
+    share one budget per key, control/services.py); one the client made
+    itself is closed with it.
     """
 
     def __init__(
@@ -174,6 +185,7 @@ class NexonClient:
         retry: RetryPolicy | None = None,
         pause: PausePolicy | None = None,
         daily_quota: int = 20_000_000,
+        quota: DailyQuota | None = None,
         session: aiohttp.ClientSession | None = None,
         on_pause: PauseHook | None = None,
         key_name: str = "default",
@@ -188,7 +200,8 @@ class NexonClient:
         self.key_name = key_name
         """The key's configured name: the only key identity in metrics and logs."""
         self.base_url = base_url.rstrip("/")
-        self.limiter = limiter if limiter is not None else shared_limiter(self.fingerprint, rate)
+        self.limiter = limiter if limiter is not None else GcraLimiter(rate)
+        self._owns_limiter = limiter is None
         self.max_in_flight = max_in_flight
         self.timeouts = timeouts or Timeouts()
         self.retry = retry or RetryPolicy()
@@ -204,7 +217,7 @@ class NexonClient:
         self._owns_session = session is None
         self._sem = asyncio.Semaphore(max_in_flight)
         self._gate = PauseGate(self._on_gate)
-        self._quota = shared_quota(self.fingerprint, daily_quota, key_name)
+        self._quota = quota if quota is not None else DailyQuota(key_name, daily_quota)
         self._closed = False
         self._urls = {ep.name: URL(self.base_url + ep.path) for ep in ENDPOINTS}
         # Pre-bound metric children: no label lookups per request.
@@ -225,19 +238,16 @@ class NexonClient:
         *,
         session: aiohttp.ClientSession | None = None,
         limiter: RateLimiter | None = None,
+        quota: DailyQuota | None = None,
     ) -> NexonClient:
-        """Client for the configured key; the limiter defaults to the process-wide shared one."""
+        """Client for the configured key; without `limiter` it makes (and owns) one."""
         api_key = settings.api_key_value()
         if not api_key:
             raise ConfigError("NEXON_API_KEY is not set")
-        if limiter is None:
-            limiter = shared_limiter(
-                api_key_fingerprint(api_key), settings.rate_limit, settings.redis_url
-            )
-        return cls(
+        client = cls(
             api_key,
             base_url=settings.nexon_base_url,
-            limiter=limiter,
+            limiter=limiter if limiter is not None else limiter_from_settings(settings, api_key),
             max_in_flight=settings.max_in_flight,
             timeouts=Timeouts(
                 connect=settings.connect_timeout,
@@ -254,9 +264,12 @@ class NexonClient:
                 pause_seconds=settings.pause_seconds, max_pause_seconds=settings.max_pause_seconds
             ),
             daily_quota=settings.daily_quota,
+            quota=quota,
             session=session,
             key_name=settings.nexon_key_name,
         )
+        client._owns_limiter = limiter is None
+        return client
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -277,7 +290,7 @@ class NexonClient:
         await self.close()
 
     async def close(self) -> None:
-        """Close the owned session (idempotent). The shared limiter stays open."""
+        """Close the owned session and limiter (idempotent); injected ones stay open."""
         if self._closed:
             return
         self._closed = True
@@ -285,6 +298,8 @@ class NexonClient:
         session, self._session = self._session, None
         if session is not None and self._owns_session:
             await session.close()
+        if self._owns_limiter:
+            await self.limiter.close()
 
     @property
     def closed(self) -> bool:

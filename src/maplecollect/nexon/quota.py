@@ -2,14 +2,14 @@
 
 Counts every HTTP request sent by this process (retries included: Nexon counts
 them too). One WARNING log when the day's count reaches 80 % of the quota.
-Per process: with several processes on one key each reports its own share.
+Per client owner (control/services.py): with several processes on one key each
+reports its own share.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -91,24 +91,3 @@ class DailyQuota:
         self._used = 0
         self._warned = False
         self._gauge.set(0)
-
-
-_lock = threading.Lock()
-_quotas: dict[str, DailyQuota] = {}
-
-
-def quotas() -> list[DailyQuota]:
-    """Every key's counter in this process (the status page shows the day's use)."""
-    with _lock:
-        return list(_quotas.values())
-
-
-def shared_quota(fingerprint: str, daily_quota: int, key_name: str = "default") -> DailyQuota:
-    """The process-wide counter for this key (a later quota value updates the limit)."""
-    with _lock:
-        quota = _quotas.get(fingerprint)
-        if quota is None:
-            quota = _quotas[fingerprint] = DailyQuota(key_name, daily_quota)
-        elif quota.daily_quota != daily_quota:
-            quota.set_limit(daily_quota)
-        return quota

@@ -6,10 +6,11 @@ Each method is one short transaction. Slot rules are enforced by the database
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from enum import Enum, auto
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -59,6 +60,16 @@ _ACTIVE_LOOP = [s.value for s in ACTIVE_LOOP_STATUSES]
 _TERMINAL_RUN = [s.value for s in RunStatus if s.terminal]
 _LEASED_RUN = [s.value for s in LEASED_RUN_STATUSES]
 _INTERRUPTED = RunStatus.INTERRUPTED.value
+_T = TypeVar("_T")
+
+
+class Unset(Enum):
+    """A column `update_loop` leaves as it is (None is a value: it clears the column)."""
+
+    UNSET = auto()
+
+
+UNSET = Unset.UNSET
 
 
 @dataclass(frozen=True)
@@ -261,38 +272,62 @@ class Repository:
             )
         raise ChainActive(phase.value, chain_id=chain.chain_id)
 
-    async def create_run(self, row: RunRow) -> RunRow:
-        """Take the phase slot by inserting an active run.
+    @classmethod
+    async def _free_for(
+        cls, session: AsyncSession, phase: Phase, run: RunRow, *, chain_first: bool
+    ) -> None:
+        """Raise SlotConflict (carrying what holds the slot) unless `run` may take `phase`.
 
-        Raises SlotConflict carrying what holds the slot. A loop's own iteration
-        (row.loop_id set to the active loop) may take the slot. A run of the
-        daily chain ignores loops (it has priority; the chain stops a running
-        iteration on SlotConflict with `loop_id`) and everything else yields to
-        a running chain that has not done the phase yet.
+        A loop's own iteration (`run.loop_id` the active loop) may take it. A run
+        of the daily chain (`chain_first`) ignores loops - it has priority and
+        stops a running iteration on a SlotConflict with `loop_id` - while
+        everything else yields to a running chain that has not done the phase yet.
         """
-        phase = Phase(row.phase)
+        if not chain_first:
+            await cls._yield_to_chain(session, phase, chain_id=run.chain_id)
+            loop = await cls._active_loop(session, phase)
+            if loop is not None and loop.loop_id != run.loop_id:
+                raise SlotConflict(phase.value, loop_id=loop.loop_id)
+        active = await cls._active_run(session, phase, exclude=run.run_id)
+        if active is not None:
+            raise SlotConflict(
+                phase.value, run_id=active.run_id, loop_id=active.loop_id, chain_id=active.chain_id
+            )
+
+    async def _take_slot(
+        self,
+        phases: Sequence[Phase],
+        take: Callable[[AsyncSession], Awaitable[_T]],
+        race: Callable[[], Awaitable[SlotConflict]] | None = None,
+    ) -> _T:
+        """The one slot-taking transaction: lock the phases' lock rows (always in
+        ORDER: no lock-order deadlock), then `take` checks the slot rules and writes.
+
+        A unique index refusing the commit is a race the lock rows did not
+        cover (e.g. another dialect): `race` reads what holds the slot now
+        (by default the active run of the first phase).
+        """
         try:
             async with self._session.begin() as session:
-                await self._lock_phase(session, phase)
-                if row.chain_id is None:
-                    await self._yield_to_chain(session, phase, chain_id=None)
-                    loop = await self._active_loop(session, phase)
-                    if loop is not None and loop.loop_id != row.loop_id:
-                        raise SlotConflict(phase.value, loop_id=loop.loop_id)
-                active = await self._active_run(session, phase)
-                if active is not None:
-                    raise SlotConflict(
-                        phase.value,
-                        run_id=active.run_id,
-                        loop_id=active.loop_id,
-                        chain_id=active.chain_id,
-                    )
-                session.add(row)
+                for phase in sorted(phases, key=ORDER.index):
+                    await self._lock_phase(session, phase)
+                return await take(session)
         except IntegrityError as exc:
-            # Lost a race that the lock row did not cover (e.g. another dialect).
-            active = await self.active_run(phase)
-            raise SlotConflict(phase.value, run_id=active.run_id if active else None) from exc
-        return row
+            if race is not None:
+                raise await race() from exc
+            active = await self.active_run(phases[0])
+            raise SlotConflict(phases[0].value, run_id=active.run_id if active else None) from exc
+
+    async def create_run(self, row: RunRow) -> RunRow:
+        """Take the phase slot by inserting an active run (SlotConflict if held: `_free_for`)."""
+        phase = Phase(row.phase)
+
+        async def take(session: AsyncSession) -> RunRow:
+            await self._free_for(session, phase, row, chain_first=row.chain_id is not None)
+            session.add(row)
+            return row
+
+        return await self._take_slot([phase], take)
 
     async def resume_run(self, run_id: str, *, owner: str, now: datetime) -> RunRow:
         """Put a FAILED/ABANDONED/INTERRUPTED run back into its phase slot, same runId.
@@ -300,29 +335,24 @@ class Repository:
         Takes the run over: the lease epoch is bumped, so any earlier executor
         of the run is fenced out from here on.
         """
-        try:
-            async with self._session.begin() as session:
-                run = await session.get(RunRow, run_id, with_for_update=True)
-                if run is None:
-                    raise RunNotFound(run_id)
-                if not RunStatus(run.status).resumable:
-                    raise InvalidTransition(run_id, run.status, "resume")
-                phase = Phase(run.phase)
-                await self._lock_phase(session, phase)
-                await self._yield_to_chain(session, phase, chain_id=run.chain_id)
-                loop = await self._active_loop(session, phase)
-                if loop is not None and loop.loop_id != run.loop_id:
-                    raise SlotConflict(phase.value, loop_id=loop.loop_id)
-                active = await self._active_run(session, phase, exclude=run_id)
-                if active is not None:
-                    raise SlotConflict(phase.value, run_id=active.run_id)
-                self._take_over(run, owner=owner, now=now)
-                run.auto_resume_attempts = 0
-                run.stop_requested = False
-        except IntegrityError as exc:
-            active = await self.active_run(phase)
-            raise SlotConflict(phase.value, run_id=active.run_id if active else None) from exc
-        return run
+        found = await self.get_run(run_id)
+        if found is None:
+            raise RunNotFound(run_id)
+        phase = Phase(found.phase)  # a run's phase never changes
+
+        async def take(session: AsyncSession) -> RunRow:
+            run = await session.get(RunRow, run_id, with_for_update=True)
+            if run is None:
+                raise RunNotFound(run_id)
+            if not RunStatus(run.status).resumable:
+                raise InvalidTransition(run_id, run.status, "resume")
+            await self._free_for(session, phase, run, chain_first=False)
+            self._take_over(run, owner=owner, now=now)
+            run.auto_resume_attempts = 0
+            run.stop_requested = False
+            return run
+
+        return await self._take_slot([phase], take)
 
     @staticmethod
     def _take_over(run: RunRow, *, owner: str, now: datetime) -> None:
@@ -576,24 +606,20 @@ class Repository:
                 )
                 renewed = set(res.scalars())
                 lost.lost_runs = [lease.run_id for lease in held if lease.run_id not in renewed]
-            if loops:
-                res = await session.execute(
-                    update(LoopRow)
-                    .where(LoopRow.loop_id.in_(loops), LoopRow.owner == owner)
-                    .values(heartbeat_at=now)
-                    .returning(LoopRow.loop_id)
-                )
-                renewed = set(res.scalars())
-                lost.lost_loops = [loop_id for loop_id in loops if loop_id not in renewed]
-            if chains:
-                res = await session.execute(
-                    update(ChainRow)
-                    .where(ChainRow.chain_id.in_(chains), ChainRow.owner == owner)
-                    .values(heartbeat_at=now)
-                    .returning(ChainRow.chain_id)
-                )
-                renewed = set(res.scalars())
-                lost.lost_chains = [chain_id for chain_id in chains if chain_id not in renewed]
+            drivers: list[tuple[Any, list[str], list[str]]] = [
+                (LoopRow.loop_id, loops, lost.lost_loops),
+                (ChainRow.chain_id, chains, lost.lost_chains),
+            ]
+            for key, ids, lost_ids in drivers:  # a loop/chain row is held by its owner alone
+                if ids:
+                    res = await session.execute(
+                        update(key.class_)
+                        .where(key.in_(ids), key.class_.owner == owner)
+                        .values(heartbeat_at=now)
+                        .returning(key)
+                    )
+                    renewed = set(res.scalars())
+                    lost_ids.extend(row_id for row_id in ids if row_id not in renewed)
         return lost
 
     async def sweep_dead(
@@ -684,51 +710,25 @@ class Repository:
                 chain.error_message = f"owner {chain.owner} stopped heart-beating; chain ended"
         return result
 
-    async def adopt_chains(
+    async def adopt_drivers(
         self, *, owner: str, now: datetime, stale_after: timedelta, dead_owners: Sequence[str]
-    ) -> list[ChainRow]:
-        """Take over RUNNING chains whose owner is gone (auto-resume): owner := `owner`."""
-        cutoff = now - stale_after
-        adopted: list[ChainRow] = []
+    ) -> tuple[list[ChainRow], list[LoopRow]]:
+        """Take over the RUNNING chains and active loops whose owner is gone (auto-resume)."""
+        cutoff, dead = now - stale_after, list(dead_owners)
+        adopted: list[list[Any]] = []
         async with self._session.begin() as session:
-            res = await session.execute(
-                select(ChainRow)
-                .where(
-                    ChainRow.status == ChainStatus.RUNNING.value,
-                    ChainRow.owner != owner,
-                    or_(ChainRow.heartbeat_at < cutoff, ChainRow.owner.in_(list(dead_owners))),
+            for model, active in (
+                (ChainRow, ChainRow.status == ChainStatus.RUNNING.value),
+                (LoopRow, LoopRow.status.in_(_ACTIVE_LOOP)),
+            ):
+                stale = or_(model.heartbeat_at < cutoff, model.owner.in_(dead))
+                res = await session.execute(
+                    select(model).where(active, model.owner != owner, stale).with_for_update()
                 )
-                .with_for_update()
-            )
-            for chain in res.scalars():
-                chain.owner = owner
-                chain.heartbeat_at = now
-                chain.updated_at = now
-                adopted.append(chain)
-        return adopted
-
-    async def adopt_loops(
-        self, *, owner: str, now: datetime, stale_after: timedelta, dead_owners: Sequence[str]
-    ) -> list[LoopRow]:
-        """Take over active loops whose owner is gone (auto-resume): owner := `owner`."""
-        cutoff = now - stale_after
-        adopted: list[LoopRow] = []
-        async with self._session.begin() as session:
-            res = await session.execute(
-                select(LoopRow)
-                .where(
-                    LoopRow.status.in_(_ACTIVE_LOOP),
-                    LoopRow.owner != owner,
-                    or_(LoopRow.heartbeat_at < cutoff, LoopRow.owner.in_(list(dead_owners))),
-                )
-                .with_for_update()
-            )
-            for loop in res.scalars():
-                loop.owner = owner
-                loop.heartbeat_at = now
-                loop.updated_at = now
-                adopted.append(loop)
-        return adopted
+                adopted.append(list(res.scalars()))
+                for row in adopted[-1]:
+                    row.owner, row.heartbeat_at, row.updated_at = owner, now, now
+        return adopted[0], adopted[1]
 
     async def active_owners(self) -> list[str]:
         async with self._read() as session:
@@ -751,20 +751,22 @@ class Repository:
         waits for the chain (WAITING_FOR_CHAIN).
         """
         phase = Phase(row.phase)
-        try:
-            async with self._session.begin() as session:
-                await self._lock_phase(session, phase)
-                loop = await self._active_loop(session, phase)
-                if loop is not None:
-                    raise SlotConflict(phase.value, loop_id=loop.loop_id)
-                active = await self._active_run(session, phase)
-                if active is not None and active.chain_id is None:
-                    raise SlotConflict(phase.value, run_id=active.run_id)
-                session.add(row)
-        except IntegrityError as exc:
+
+        async def take(session: AsyncSession) -> LoopRow:
+            loop = await self._active_loop(session, phase)
+            if loop is not None:
+                raise SlotConflict(phase.value, loop_id=loop.loop_id)
+            active = await self._active_run(session, phase)
+            if active is not None and active.chain_id is None:
+                raise SlotConflict(phase.value, run_id=active.run_id)
+            session.add(row)
+            return row
+
+        async def race() -> SlotConflict:
             loop = await self.active_loop(phase)
-            raise SlotConflict(phase.value, loop_id=loop.loop_id if loop else None) from exc
-        return row
+            return SlotConflict(phase.value, loop_id=loop.loop_id if loop else None)
+
+        return await self._take_slot([phase], take, race)
 
     async def get_loop(self, loop_id: str) -> LoopRow | None:
         async with self._read() as session:
@@ -774,14 +776,34 @@ class Repository:
         async with self._read() as session:
             return await self._active_loop(session, phase)
 
-    async def update_loop(self, loop_id: str, **values: Any) -> LoopRow:
+    async def update_loop(
+        self,
+        loop_id: str,
+        *,
+        now: datetime,
+        status: LoopStatus | Unset = UNSET,
+        iteration_count: int | Unset = UNSET,
+        consecutive_failures: int | Unset = UNSET,
+        current_run_id: str | Unset | None = UNSET,
+        last_run_id: str | Unset | None = UNSET,
+        last_error: str | Unset | None = UNSET,
+        stopped_at: datetime | Unset | None = UNSET,
+        stop_requested: bool | Unset = UNSET,
+    ) -> None:
+        """Set the given columns of a loop (and `updated_at` := `now`).
+
+        Explicit keywords, so a misspelt column is a TypeError (and a mypy
+        error), never dropped; UNSET leaves a column as it is, None clears it.
+        """
+        # The keywords are the columns: read back by name rather than listed twice.
+        given = {k: v for k, v in locals().items() if k not in ("self", "loop_id", "now")}
+        values = {name: value for name, value in given.items() if value is not UNSET}
         async with self._session.begin() as session:
-            loop = await session.get(LoopRow, loop_id, with_for_update=True)
-            if loop is None:
+            res = await session.execute(
+                update(LoopRow).where(LoopRow.loop_id == loop_id).values(updated_at=now, **values)
+            )
+            if not getattr(res, "rowcount", 0):
                 raise RunNotFound(loop_id)
-            for name, value in values.items():
-                setattr(loop, name, value)
-            return loop
 
     async def set_loop_waiting_for_chain(
         self, loop_id: str, waiting: bool, *, now: datetime, reason: str | None
@@ -831,26 +853,27 @@ class Repository:
         while a run that is not a loop iteration holds any of the four phases
         (`run_id`, `chain_id` None). Loops never refuse it: they yield to the chain.
         """
-        try:
-            async with self._session.begin() as session:
-                for phase in ORDER:  # always in this order: no lock-order deadlock
-                    await self._lock_phase(session, phase)
-                running = await self._running_chain(session)
-                if running is not None:
-                    raise await self._chain_conflict(session, running)
-                for phase in ORDER:
-                    active = await self._active_run(session, phase)
-                    if active is not None and active.loop_id is None:
-                        raise SlotConflict(phase.value, run_id=active.run_id)
-                session.add(chain)
-                session.add(first)
-        except IntegrityError as exc:
-            running = await self.running_chain()
-            if running is None:
-                raise SlotConflict(Phase(first.phase).value) from exc
+
+        async def take(session: AsyncSession) -> ChainRow:
+            running = await self._running_chain(session)
+            if running is not None:
+                raise await self._chain_conflict(session, running)
+            for phase in ORDER:
+                active = await self._active_run(session, phase)
+                if active is not None and active.loop_id is None:
+                    raise SlotConflict(phase.value, run_id=active.run_id)
+            session.add(chain)
+            session.add(first)
+            return chain
+
+        async def race() -> SlotConflict:
             async with self._read() as session:
-                raise await self._chain_conflict(session, running) from exc
-        return chain
+                running = await self._running_chain(session)
+                if running is None:
+                    return SlotConflict(Phase(first.phase).value)
+                return await self._chain_conflict(session, running)
+
+        return await self._take_slot(ORDER, take, race)
 
     @staticmethod
     async def _chain_conflict(session: AsyncSession, chain: ChainRow) -> SlotConflict:
@@ -864,10 +887,6 @@ class Repository:
             run_id=run.run_id if run else None,
             chain_id=chain.chain_id,
         )
-
-    async def running_chain(self) -> ChainRow | None:
-        async with self._read() as session:
-            return await self._running_chain(session)
 
     async def get_chain(self, chain_id: str) -> ChainRow | None:
         async with self._read() as session:
@@ -986,10 +1005,6 @@ class Repository:
             deduped = list({v["character_name"]: v for v in values}.values())
             for start in range(0, len(deduped), 500):
                 await session.execute(stmt, deduped[start : start + 500])
-
-    async def forget_ocid(self, name: str) -> None:
-        async with self._session.begin() as session:
-            await session.execute(delete(OcidCacheRow).where(OcidCacheRow.character_name == name))
 
     # -- status ----------------------------------------------------------------
 

@@ -1,5 +1,8 @@
 # Every target creates .venv and installs pinned dependencies itself, so a
 # fresh machine with only Python 3.11 can run `make demo` and `make test`.
+# Bytecode is compiled at install (uv does not by default): with PYTHONDONTWRITEBYTECODE=1
+# every start would otherwise compile each module from source, ~2x the start-up CPU
+# (docs/performance.md, "Start-up").
 PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -11,7 +14,8 @@ UV_VERSION := 0.13.9
 $(STAMP): pyproject.toml requirements-dev.txt constraints-airflow.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
-	$(BIN)/uv pip install -q --python $(BIN)/python -c constraints-airflow.txt -r requirements-dev.txt -e .
+	$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -c constraints-airflow.txt -r requirements-dev.txt -e .
+	$(BIN)/python -m compileall -q src
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -95,7 +95,10 @@ def serve(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     try:
-        config = uvicorn.Config(create_app(settings), host=host, port=port, log_level=log_level)
+        # No websocket routes: ws="none" spares importing a websocket library at start.
+        config = uvicorn.Config(
+            create_app(settings), host=host, port=port, log_level=log_level, ws="none"
+        )
         access_log.install()  # after uvicorn set up its loggers: no query strings logged
         shown = f"[{host}]" if ":" in host else host
         typer.echo(f"status page: http://{shown}:{port}/ (API docs at /docs)", err=True)

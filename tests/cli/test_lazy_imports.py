@@ -5,6 +5,7 @@ Each check runs in a fresh interpreter and reads `sys.modules`; no timing is ass
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -99,3 +100,69 @@ def test_local_run_path_loads_neither_fastapi_nor_redis() -> None:
         "phase_runners(), default_finalizer()\n"
     )
     assert loaded_after(code, ("fastapi", "uvicorn", "redis", "airflow", "duckdb")) == []
+
+
+def test_building_the_app_loads_neither_the_phases_nor_the_store_nor_jinja(tmp_path: Path) -> None:
+    # `serve` answers /health before a run needs aiohttp (the phases), fsspec (the store)
+    # or Jinja2 (the status page): each loads at its first use (docs/performance.md).
+    code = (
+        "from maplecollect.api.app import create_app\n"
+        "from maplecollect.config import Settings\n"
+        f"create_app(Settings(data_dir={str(tmp_path)!r}))\n"
+    )
+    names = ("aiohttp", "fsspec", "jinja2", "maplecollect.collect.registry", "websockets")
+    assert loaded_after(code, names) == []
+
+
+def test_artifacts_layout_alone_does_not_load_the_store() -> None:
+    code = "from maplecollect.artifacts import layout\nassert layout.MANIFEST"
+    assert loaded_after(code, ("fsspec", "maplecollect.artifacts.writer")) == []
+
+
+def test_artifacts_package_names_still_resolve() -> None:
+    import maplecollect.artifacts as artifacts
+    from maplecollect.artifacts.store import open_store
+
+    assert artifacts.open_store is open_store
+    for name in artifacts.__all__:
+        assert getattr(artifacts, name) is not None
+    assert set(artifacts.__all__) <= set(dir(artifacts))
+
+
+class _Spy:
+    def __init__(self) -> None:
+        self.calls: list[object] = []
+
+    async def run(self, ctx: object) -> None:
+        self.calls.append(ctx)
+
+
+class _Boom(Exception):
+    pass
+
+
+class _ExplodingCtx:
+    def __getattr__(self, name: str) -> object:
+        raise _Boom(name)
+
+
+async def test_default_runners_load_the_real_phase_at_first_use() -> None:
+    from maplecollect.api.app import default_runners
+    from maplecollect.collect.registry import phase_runners
+    from maplecollect.phases import ORDER
+
+    runners, finalizer = default_runners()
+    assert set(runners) == set(ORDER)
+    real = phase_runners()
+    for phase, runner in runners.items():
+        # The first run resolves the registry's runner of that phase (this one fails at
+        # once on a context it cannot read) ...
+        with contextlib.suppress(_Boom):
+            await runner.run(_ExplodingCtx())  # type: ignore[arg-type]
+        assert type(runner._runner) is type(real[phase])  # type: ignore[attr-defined]
+        # ... and every run is handed to it.
+        spy = _Spy()
+        runner._runner = spy  # type: ignore[attr-defined]
+        await runner.run("ctx")  # type: ignore[arg-type]
+        assert spy.calls == ["ctx"]
+    assert hasattr(finalizer, "finalize")

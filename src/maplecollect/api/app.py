@@ -26,24 +26,58 @@ from maplecollect.api.routes import (
     triggers,
 )
 from maplecollect.config import Settings, get_settings
-from maplecollect.control.context import PhaseRunner, RunFinalizer
+from maplecollect.control.context import PhaseRunner, RunContext, RunFinalizer
 from maplecollect.control.services import Services
 from maplecollect.control.supervisor import Supervisor
 from maplecollect.events.service import start_relays
-from maplecollect.phases import Phase
+from maplecollect.phases import ORDER, Phase
 from maplecollect.state import migrations
 from maplecollect.state.database import create_async_db_engine
+from maplecollect.state.models import RunRow
 from maplecollect.state.repository import Repository
 from maplecollect.statuspage import api as statuspage_api
 from maplecollect.statuspage import pages
 from maplecollect.statuspage.samples import ThroughputSampler
 
 
-def default_runners() -> tuple[Mapping[Phase, PhaseRunner], RunFinalizer]:
-    """The real phases and the manifest writer (imported late: they pull in HTTP/fsspec)."""
-    from maplecollect.collect.registry import default_finalizer, phase_runners
+class _LazyRunner:
+    """The real runner of one phase, imported at its first run.
 
-    return phase_runners(), default_finalizer()
+    The phases pull in aiohttp, fsspec and zstandard (~15 % of the start-up CPU):
+    a restarted service answers /health without them (docs/performance.md, "Start-up").
+    """
+
+    def __init__(self, phase: Phase) -> None:
+        self.phase = phase
+        self._runner: PhaseRunner | None = None
+
+    async def run(self, ctx: RunContext) -> None:
+        if self._runner is None:
+            from maplecollect.collect.registry import phase_runners
+
+            self._runner = phase_runners()[self.phase]
+        await self._runner.run(ctx)
+
+
+class _LazyFinalizer:
+    """The manifest writer, imported when the first run ends (see `_LazyRunner`)."""
+
+    def __init__(self) -> None:
+        self._finalizer: RunFinalizer | None = None
+
+    async def finalize(
+        self, run: RunRow, status: str, *, repo: Repository, services: Services
+    ) -> str | None:
+        if self._finalizer is None:
+            from maplecollect.collect.registry import default_finalizer
+
+            self._finalizer = default_finalizer()
+        return await self._finalizer.finalize(run, status, repo=repo, services=services)
+
+
+def default_runners() -> tuple[Mapping[Phase, PhaseRunner], RunFinalizer]:
+    """The real phases and the manifest writer, each imported at its first use."""
+    return {phase: _LazyRunner(phase) for phase in ORDER}, _LazyFinalizer()
 
 
 def create_app(

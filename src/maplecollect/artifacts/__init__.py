@@ -8,14 +8,61 @@ await write_manifest(store, build_manifest(...), success=True)
 for record in read_run(run_id, endpoint, store=store): ...
 """
 
-from maplecollect.artifacts.chunk import ChunkInfo, PublishedChunk
-from maplecollect.artifacts.codec import GZIP, ZSTD, Codec, codec_for_path, get_codec
-from maplecollect.artifacts.lines import failed_line, record_line
-from maplecollect.artifacts.manifest import build_manifest, manifest_url, write_manifest
-from maplecollect.artifacts.reader import read_failed, read_manifest, read_run
-from maplecollect.artifacts.retention import StoredRun, list_stored_runs, purge_runs
-from maplecollect.artifacts.store import Store, open_store
-from maplecollect.artifacts.writer import ChunkWriter
+# The names below load on first use (PEP 562), so `from maplecollect.artifacts import layout`
+# (the status page, at service start) does not pay for fsspec, the writer and the reader;
+# see docs/performance.md ("Start-up").
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from maplecollect.artifacts.chunk import ChunkInfo, PublishedChunk
+    from maplecollect.artifacts.codec import GZIP, ZSTD, Codec, codec_for_path, get_codec
+    from maplecollect.artifacts.lines import failed_line, record_line
+    from maplecollect.artifacts.manifest import build_manifest, manifest_url, write_manifest
+    from maplecollect.artifacts.reader import read_failed, read_manifest, read_run
+    from maplecollect.artifacts.retention import StoredRun, list_stored_runs, purge_runs
+    from maplecollect.artifacts.store import Store, open_store
+    from maplecollect.artifacts.writer import ChunkWriter
+
+_WHERE = {
+    "ChunkInfo": "chunk",
+    "PublishedChunk": "chunk",
+    "GZIP": "codec",
+    "ZSTD": "codec",
+    "Codec": "codec",
+    "codec_for_path": "codec",
+    "get_codec": "codec",
+    "failed_line": "lines",
+    "record_line": "lines",
+    "build_manifest": "manifest",
+    "manifest_url": "manifest",
+    "write_manifest": "manifest",
+    "read_failed": "reader",
+    "read_manifest": "reader",
+    "read_run": "reader",
+    "StoredRun": "retention",
+    "list_stored_runs": "retention",
+    "purge_runs": "retention",
+    "Store": "store",
+    "open_store": "store",
+    "ChunkWriter": "writer",
+}
+
+
+def __getattr__(name: str) -> Any:
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{where}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])
+
 
 __all__ = [
     "GZIP",

@@ -10,6 +10,7 @@ GET /runs/{id}/files/{endpoint}/{chunks|failed}/{part file}
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
@@ -18,7 +19,6 @@ from maplecollect.api.deps import RepoDep, RunIdDep, SettingsDep
 from maplecollect.api.errors import ApiError
 from maplecollect.api.responses import Models, answers
 from maplecollect.artifacts import layout
-from maplecollect.artifacts.store import Store, open_store
 from maplecollect.contract.models import (
     FailuresPublic,
     FileNotFoundBody,
@@ -34,6 +34,10 @@ from maplecollect.statuspage import files
 from maplecollect.statuspage.overview import overview
 from maplecollect.statuspage.samples import ThroughputSampler
 
+if TYPE_CHECKING:
+    # fsspec loads with the store, at the first page that reads a file (docs/performance.md).
+    from maplecollect.artifacts.store import Store
+
 router = APIRouter(tags=["status page"])
 COLUMNS = ["t", "records", "failed", "requestsPerSecond", "rateLimited", "limit", "paused"]
 
@@ -42,6 +46,8 @@ def page_store(request: Request) -> Store:
     """One store handle per app for the page's reads (opened on first use)."""
     store: Store | None = getattr(request.app.state, "page_store", None)
     if store is None:
+        from maplecollect.artifacts.store import open_store
+
         store = request.app.state.page_store = open_store(
             request.app.state.settings.resolved_store_url
         )

@@ -11,15 +11,17 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from maplecollect.artifacts import layout
 from maplecollect.artifacts.codec import DECOMPRESS_ERRORS, codec_for_path
-from maplecollect.artifacts.store import Store
 from maplecollect.errors import StoreError
 from maplecollect.state.models import ChunkRow
+
+if TYPE_CHECKING:
+    from maplecollect.artifacts.store import Store  # fsspec: only once a file is read
 
 SAMPLES_PER_CODE = 3
 MAX_SCANNED = 5000  # failed lines read at most for the samples (bounded work per request)

@@ -11,13 +11,12 @@ from __future__ import annotations
 import asyncio
 import posixpath
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from maplecollect import __version__
 from maplecollect.api import auth
@@ -28,6 +27,9 @@ from maplecollect.phases import Phase
 from maplecollect.statuspage import files
 from maplecollect.statuspage.api import page_store
 from maplecollect.statuspage.overview import DAYS, dump_run, overview
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 router = APIRouter(include_in_schema=False)
 HERE = Path(__file__).resolve().parent
@@ -47,6 +49,9 @@ SECURITY_HEADERS = {
 
 
 def templates() -> Environment:
+    # Jinja2 loads with the first page, not with the service (docs/performance.md).
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"),
         autoescape=select_autoescape(["html"]),

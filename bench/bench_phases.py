@@ -191,7 +191,8 @@ def _raise_interrupt(_sig: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def wait_http(proc: subprocess.Popen[bytes], url: str, within: float = 60) -> None:
+def wait_http(proc: subprocess.Popen[bytes], url: str, within: float = 240) -> None:
+    # 240 s: `serve` took over a minute to start on the 2-core machine at load 20+.
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -5,7 +5,7 @@ import json
 import orjson
 import pytest
 
-from maplecollect.artifacts.lines import embeddable_body, failed_line, record_line
+from maplecollect.artifacts.lines import embeddable_body, failed_line, record_line, record_pieces
 
 BODY = '{"date":"2026-11-26","character_name":"메이플","item_equipment":[{"a":1.50,"b":null}]}'
 
@@ -83,3 +83,12 @@ def test_failed_line() -> None:
     line = failed_line("o", "character-basic", "t", 400, "OPENAPI00003", "invalid", 1)
     assert orjson.loads(line)["status"] == 400
     assert orjson.loads(line)["errorCode"] == "OPENAPI00003"
+
+
+def test_record_pieces_join_to_the_record_line_and_keep_the_body_object() -> None:
+    raw = b'{"date": null,\n "a": [1, 2]}'
+    for empty in (False, True):
+        pieces = record_pieces("k", "e", "t", raw, empty)
+        assert b"".join(pieces) == record_line("k", "e", "t", raw, empty)
+    clean = b'{"date":null,"a":[1,2]}'
+    assert record_pieces("k", "e", "t", clean, False)[1] is clean  # no copy of the body

@@ -19,6 +19,7 @@ from maplecollect.artifacts import (
     record_line,
 )
 from maplecollect.artifacts import codec as codec_module
+from maplecollect.artifacts.lines import record_pieces
 from maplecollect.artifacts.manifest import build_manifest, write_manifest
 from maplecollect.artifacts.store import Staging
 from maplecollect.errors import ClosedError, StoreError
@@ -395,3 +396,44 @@ async def test_provenance_is_put_at_the_front_of_every_line(local_store: Store) 
     assert chunks[0].raw_bytes == expected
     with pytest.raises(ValueError, match="non-empty JSON object"):
         await ChunkWriter(local_store, RUN, "ocid-lookup", provenance=stamp).add(0, b"{}\n")
+
+
+async def test_a_line_given_as_pieces_is_stored_like_the_joined_line(local_store: Store) -> None:
+    # record_pieces hands a large body over without copying it into a line first.
+    stamp = {"runId": RUN, "snapshotDate": "2026-11-26"}
+    joined = ChunkWriter(local_store, RUN, ENDPOINT, provenance=stamp, batch_bytes=64)
+    pieces = ChunkWriter(local_store, RUN, "character-basic", provenance=stamp, batch_bytes=64)
+    for i in range(5):
+        args = (f"ocid-{i}", ENDPOINT, "2026-11-27T03:00:00Z", body(i, size=i * 300), i == 3)
+        await joined.add(i, record_line(*args))
+        await pieces.add(i, record_pieces(*args))
+    a, b = await joined.close(), await pieces.close()
+    assert [c.raw_bytes for c in a] == [c.raw_bytes for c in b]
+    for endpoint in (ENDPOINT, "character-basic"):
+        manifest = build_manifest(
+            run_id=RUN,
+            phase="ITEM_EQUIPMENT",
+            endpoint=endpoint,
+            upstream_run_id="up",
+            snapshot_date="2026-11-26",
+            started_at="2026-11-27T03:00:00Z",
+            completed_at="2026-11-27T04:00:00Z",
+            status="COMPLETED",
+            chunks=a if endpoint == ENDPOINT else b,
+        )
+        await write_manifest(local_store, manifest, success=True)
+    assert list(read_run(RUN, ENDPOINT, store=local_store)) == list(
+        read_run(RUN, "character-basic", store=local_store)
+    )
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [(), (b'{"a":', b"1}"), (b'{"a":\n', b"1}\n"), (b'{"a":', b"1}\n\n"), (b"{", "}\n")],
+)
+async def test_pieces_must_make_one_line(store: Store, bad: tuple[Any, ...]) -> None:
+    w = writer(store)
+    with pytest.raises(ValueError):
+        await w.add(0, bad)
+    await w.add(0, (b'{"a":', b"1", b"}\n"))  # the writer is still fine
+    assert [c.records for c in await w.close()] == [1]

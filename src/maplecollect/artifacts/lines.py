@@ -12,6 +12,8 @@ import orjson
 # string it must be escaped), so turning them into spaces keeps the value
 # byte-for-byte (numbers, key order, big integers) without a parse.
 _NEWLINES_TO_SPACE = bytes.maketrans(b"\r\n", b"  ")
+_EMPTY_TRUE = b',"status":200,"empty":true,"body":'
+_EMPTY_FALSE = b',"status":200,"empty":false,"body":'
 
 
 def embeddable_body(body: bytes) -> bytes:
@@ -27,19 +29,22 @@ def embeddable_body(body: bytes) -> bytes:
     return body
 
 
+def record_pieces(
+    key: str, endpoint: str, fetched_at: str, body: bytes, empty: bool
+) -> tuple[bytes, bytes, bytes]:
+    """`record_line` as three pieces (envelope, body, `}` + newline), for ChunkWriter.add.
+
+    The body is not copied into a new line: the writer's batch join is its only copy,
+    which saves a copy of every 200 KB item-equipment body on the event loop.
+    """
+    head = orjson.dumps({"key": key, "endpoint": endpoint, "fetchedAt": fetched_at})
+    envelope = head[:-1] + (_EMPTY_TRUE if empty else _EMPTY_FALSE)
+    return envelope, embeddable_body(body), b"}\n"
+
+
 def record_line(key: str, endpoint: str, fetched_at: str, body: bytes, empty: bool) -> bytes:
     """`{"key","endpoint","fetchedAt","status":200,"empty","body":<body>}` plus a newline."""
-    head = orjson.dumps({"key": key, "endpoint": endpoint, "fetchedAt": fetched_at})
-    return b"".join(
-        (
-            head[:-1],
-            b',"status":200,"empty":true,"body":'
-            if empty
-            else b',"status":200,"empty":false,"body":',
-            embeddable_body(body),
-            b"}\n",
-        )
-    )
+    return b"".join(record_pieces(key, endpoint, fetched_at, body, empty))
 
 
 def failed_line(  # noqa: PLR0917 - positional, as the collectors call it

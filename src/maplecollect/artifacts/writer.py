@@ -46,6 +46,9 @@ from maplecollect.errors import ClosedError, StoreError
 
 _T = TypeVar("_T")
 OnPublish = Callable[[PublishedChunk], Awaitable[None]]
+# A line, or its pieces in order (lines.record_pieces): pieces are joined only with
+# the batch, in the worker thread, so a large body is copied once, not twice.
+Line = bytes | tuple[bytes, ...]
 BeforePublish = Callable[[], Awaitable[None]]
 
 # Lines handed to a worker thread at once: large enough to amortise the hop,
@@ -72,16 +75,29 @@ class _Stream:
         self.pending_bytes = 0
         self.head = head  # `{"runId":…,"snapshotDate":…,` or empty
 
-    def append(self, line: bytes) -> None:
+    def append(self, line: Line) -> None:
         head = self.head
-        if head:
-            # The line without its "{", after the shared head: a view, not a copy.
-            self.pending.append(head)
-            self.pending.append(memoryview(line)[1:])
-            size = len(head) + len(line) - 1
+        pending = self.pending
+        if isinstance(line, bytes):
+            if head:
+                # The line without its "{", after the shared head: a view, not a copy.
+                pending.append(head)
+                pending.append(memoryview(line)[1:])
+                size = len(head) + len(line) - 1
+            else:
+                pending.append(line)
+                size = len(line)
         else:
-            self.pending.append(line)
-            size = len(line)
+            first = line[0]
+            if head:
+                pending.append(head)
+                pending.append(memoryview(first)[1:])
+                size = len(head) - 1
+            else:
+                pending.append(first)
+                size = 0
+            pending.extend(line[1:])
+            size += sum(map(len, line))
         self.pending_bytes += size
         self.lines += 1
         self.raw_bytes += size
@@ -219,11 +235,11 @@ class ChunkWriter:
             return 0
         return part.records.lines + (part.failed.lines if part.failed else 0)
 
-    async def add(self, index: int, line: bytes) -> None:
-        """Append a record line (from `lines.record_line`) for input `index`."""
+    async def add(self, index: int, line: Line) -> None:
+        """Append a record line (`lines.record_line`, or `lines.record_pieces`) for `index`."""
         await self._add(index, line, failed=False)
 
-    async def add_failed(self, index: int, line: bytes) -> None:
+    async def add_failed(self, index: int, line: Line) -> None:
         """Append a failed-record line (from `lines.failed_line`) for input `index`."""
         await self._add(index, line, failed=True)
 
@@ -269,10 +285,22 @@ class ChunkWriter:
         if self._closed:
             raise ClosedError("chunk writer is closed")
 
-    async def _add(self, index: int, line: bytes, *, failed: bool) -> None:
-        if not line.endswith(b"\n") or line.find(b"\n") != len(line) - 1:
-            raise ValueError("a line must end with its only newline")
-        if self._head and (line[:1] != b"{" or line[1:2] == b"}"):
+    async def _add(self, index: int, line: Line, *, failed: bool) -> None:
+        if isinstance(line, bytes):
+            first = line
+            if not line.endswith(b"\n") or line.find(b"\n") != len(line) - 1:
+                raise ValueError("a line must end with its only newline")
+        else:
+            if not line or not all(isinstance(piece, bytes) for piece in line):
+                raise ValueError("a line's pieces must be a non-empty tuple of bytes")
+            first, last = line[0], line[-1]
+            if (
+                not last.endswith(b"\n")
+                or last.find(b"\n") != len(last) - 1
+                or any(b"\n" in piece for piece in line[:-1])
+            ):
+                raise ValueError("a line must end with its only newline")
+        if self._head and (first[:1] != b"{" or first[1:2] in (b"}", b"")):
             raise ValueError("a stamped line must be a non-empty JSON object")
         async with self._lock:
             self._check_usable()
@@ -291,7 +319,7 @@ class ChunkWriter:
                 await self._discard_open_part()
             raise
 
-    async def _append(self, index: int, line: bytes, *, failed: bool) -> None:
+    async def _append(self, index: int, line: Line, *, failed: bool) -> None:
         part = self._part
         if part is None:
             part = self._part = _Part(self._next_part, index, self._stream(layout.CHUNKS))

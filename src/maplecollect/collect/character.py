@@ -11,6 +11,7 @@ import functools
 from collections.abc import Awaitable, Callable
 
 from maplecollect.artifacts.writer import ChunkWriter
+from maplecollect.collect.heap import frozen_heap
 from maplecollect.collect.inputs import OcidKey, ocids
 from maplecollect.collect.ocid import CacheWriter
 from maplecollect.collect.outcome import Entry, failed, ok
@@ -88,6 +89,7 @@ class CharacterPhase:
             await collect_ordered(ctx, writer, items, fetch, workers=ctx.settings.max_in_flight)
 
         try:
-            await write_all(ctx, endpoint, body)
+            with frozen_heap():
+                await write_all(ctx, endpoint, body)
         finally:
             await cache.flush()

@@ -5,8 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from maplecollect.artifacts.lines import failed_line, record_line
+from maplecollect.artifacts.lines import failed_line, record_line, record_pieces
 from maplecollect.errors import RecordError
+
+# Bodies from this size on go to the writer as pieces, not copied into a line first;
+# smaller ones are joined (one exact-size object is cheaper than three list items).
+_SPLICE_FROM = 16 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,7 +18,7 @@ class Entry:
     """One line for the writer. `index` orders it in the run's input (strictly increasing)."""
 
     index: int
-    line: bytes
+    line: bytes | tuple[bytes, ...]  # one line, or its pieces (ChunkWriter.add takes both)
     failed: bool
     code: str | None = None  # a failed entry's error code, counted in failuresByCode
 
@@ -26,7 +30,9 @@ def utc_iso() -> str:
 def ok(
     index: int, key: str, endpoint: str, fetched_at: str, body: bytes, *, empty: bool = False
 ) -> Entry:
-    return Entry(index, record_line(key, endpoint, fetched_at, body, empty), failed=False)
+    if len(body) < _SPLICE_FROM:
+        return Entry(index, record_line(key, endpoint, fetched_at, body, empty), failed=False)
+    return Entry(index, record_pieces(key, endpoint, fetched_at, body, empty), failed=False)
 
 
 def failed(index: int, key: str, endpoint: str, exc: RecordError) -> Entry:

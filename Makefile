@@ -27,8 +27,16 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# In parallel (pytest-xdist): many tests wait on subprocesses, sockets and timers, so
+# one worker more than the 2 cores keeps the CPU busy (4 starved tests of their
+# time bounds at load 20, docs/performance.md "Test suite"). `loadfile` keeps each
+# file on one worker: module-scoped stacks are built once and the Airflow deployment
+# test's cases run in file order; --no-loadscope-reorder keeps the longest-first
+# order of tests/conftest.py. PYTEST_WORKERS=0 runs serially in this process.
+PYTEST_WORKERS ?= 3
+
 pytest: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test: lint typecheck pytest
 

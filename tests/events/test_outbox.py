@@ -169,8 +169,12 @@ async def _wait_for_a_blocked_advisory_lock(repo: Repository) -> None:
         while True:
             async with repo.engine.connect() as conn:
                 waiting = await conn.scalar(
+                    # pg_locks is server-wide: count only this database's waiters
+                    # (other xdist workers and test runs have databases of their own).
                     text(
                         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                        " AND database = (SELECT oid FROM pg_database"
+                        " WHERE datname = current_database())"
                     )
                 )
             if waiting:

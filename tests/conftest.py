@@ -13,11 +13,19 @@ services listen on ephemeral ports and write under `tmp_path` only.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+
+# xdist workers run with SIGINT ignored, and a child started with SIGINT ignored keeps
+# it ignored (Python installs its KeyboardInterrupt handler only over the default): the
+# CLI's Ctrl-C tests would then wait forever. Give the worker the normal handler so
+# every subprocess starts as it would from a shell.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 DEFAULT_POSTGRES_URL = "postgresql://root@127.0.0.1:5432/test"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"

@@ -78,7 +78,9 @@ def _only(dep: Deployment, run_id: str, ran: dict[str, str]) -> dict[str, str | 
     """Tasks in `ran` have these states; every other path task is SKIPPED."""
     states = dep.task_states(DAG, run_id)
     assert states[pl.CHECK_TASK] == states[pl.BRANCH_TASK] == "success", states
-    assert {t: states[t] for t in ran} == ran, states
+    wrong = [t for t in ran if states[t] != ran[t]]
+    logs = "\n".join(f"--- {t} ---\n{dep.task_log(DAG, run_id, t)[-4000:]}" for t in wrong)
+    assert {t: states[t] for t in ran} == ran, f"{states}\n{logs}"
     others = {t: states[t] for t in pl.PATH_TASKS if t not in ran}
     assert set(others.values()) == {"skipped"}, others
     return states

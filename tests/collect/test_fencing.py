@@ -142,7 +142,7 @@ def test_a_frozen_owner_is_fenced_out_and_the_run_completes_once(
                 frozen = False
                 # On a busy machine an earlier run of A's can lose its lease too (and is
                 # resumed by B): wait for the victim's own line.
-                lost = wait_log(log_a, f"run {victim}: lost the lease")
+                lost = wait_log(log_a, f"run {victim}: lost the lease (owner")
                 assert "another process took the run over" in lost
                 wait_log(log_a, "exited the run after losing its lease")
                 a_after_exit = _sim_total(sim_a.base_url)

@@ -201,7 +201,7 @@ async def write_all(
     The open part is published on success, on stop and on run-fatal errors
     (a FAILED run resumes after it); a store failure aborts the open part.
     """
-    from maplecollect.errors import StoreError
+    from maplecollect.errors import LeaseLost, StoreError
 
     writer, resume = await open_writer(ctx, endpoint)
     try:
@@ -212,6 +212,13 @@ async def write_all(
     except BaseException as exc:
         try:
             await writer.close()
+        except LeaseLost as close_exc:
+            # Expected once the lease is gone: the open part is not published, which is
+            # the point; the supervisor logs the loss itself.
+            log.info(
+                "run %s: the open %s part was not published: %s", ctx.run_id, endpoint, close_exc
+            )
+            exc.add_note(f"the open part was not published: {close_exc}")
         except Exception as close_exc:
             # The first error is the one the run ends with; the close failure is
             # logged and noted on it, never dropped.

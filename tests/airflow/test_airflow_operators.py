@@ -17,6 +17,7 @@ from maplecollect.airflow.operators import (
 )
 from maplecollect.airflow.triggers import PhaseRunTrigger
 from maplecollect.airflow.waiting import blank_to_none
+from support.bodies import loop_json, run_json, run_status_json
 
 RUN = "20260102-030000-equip-ab12cd34"
 AF_ID = "daily_collection_pipeline/manual__2026-01-02T00:00:00+00:00/t1"
@@ -126,6 +127,9 @@ def test_stop_requested_defers_until_the_phase_is_idle(api, make_context):
     api.post("/api/internal/stop/phase/ITEM_EQUIPMENT").respond(
         202, json={"status": "STOP_REQUESTED", "phase": "ITEM_EQUIPMENT", "runId": RUN}
     )
+    api.get("/api/internal/run-status").respond(
+        200, json=run_status_json({"ITEM_EQUIPMENT": run_json(RUN, status="STOPPING")})
+    )
     op = StopPhaseOperator(task_id="t1", phase="ITEM_EQUIPMENT", poll_interval=5, idle_timeout=60)
     with pytest.raises(TaskDeferred) as deferred:
         op.execute(make_context("t1"))
@@ -162,8 +166,43 @@ def test_stop_loop_not_looping_and_requested(api, make_context):
             },
         ),
     ]
+    stopping = run_status_json(
+        loops={"CHARACTER_BASIC": loop_json("loop-3", "CHARACTER_BASIC", "STOPPING")}
+    )
+    api.get("/api/internal/run-status").respond(200, json=stopping)
     op = StopLoopOperator(task_id="t1", phase="CHARACTER_BASIC")
     assert op.execute(make_context("t1")) is None
+    with pytest.raises(TaskDeferred):
+        op.execute(make_context("t1"))
+
+
+def test_stop_of_a_phase_already_idle_does_not_defer(api, make_context, capsys):
+    """A loop stopped between iterations is idle at once: judged without deferring (a
+    trigger firing at once meets Airflow's defer-exit race, apache/airflow#66374)."""
+    api.post("/api/internal/stop/loop/phase/CHARACTER_BASIC").respond(
+        202,
+        json={
+            "status": "STOP_REQUESTED",
+            "phase": "CHARACTER_BASIC",
+            "loopId": "loop-3",
+            "runId": None,
+        },
+    )
+    stopped = run_status_json(
+        loops={"CHARACTER_BASIC": loop_json("loop-3", "CHARACTER_BASIC", "STOPPED")}
+    )
+    api.get("/api/internal/run-status").respond(200, json=stopped)
+    op = StopLoopOperator(task_id="t1", phase="CHARACTER_BASIC")
+    assert op.execute(make_context("t1")) is None
+    assert "CHARACTER_BASIC is idle" in capsys.readouterr().out
+
+
+def test_stop_defers_when_the_first_look_fails(api, make_context):
+    api.post("/api/internal/stop/phase/ITEM_EQUIPMENT").respond(
+        202, json={"status": "STOP_REQUESTED", "phase": "ITEM_EQUIPMENT", "runId": RUN}
+    )
+    api.get("/api/internal/run-status").mock(side_effect=httpx.ConnectError("refused"))
+    op = StopPhaseOperator(task_id="t1", phase="ITEM_EQUIPMENT", poll_interval=5, idle_timeout=60)
     with pytest.raises(TaskDeferred):
         op.execute(make_context("t1"))
 

@@ -8,9 +8,13 @@ def test_the_heap_is_frozen_while_a_phase_collects_and_handed_back_after() -> No
     with frozen_heap():
         frozen = gc.get_freeze_count()
         assert frozen > 0  # what was alive at the start is out of the collector's way
+        # Frozen objects that die leave the permanent generation, so the count may only
+        # shrink; new objects show whether the inner phase froze again (it must not).
+        fresh = [[i] for i in range(10_000)]
         with frozen_heap():  # a second phase in the same process
-            assert gc.get_freeze_count() == frozen
-        assert gc.get_freeze_count() == frozen  # still frozen: the first phase goes on
+            assert 0 < gc.get_freeze_count() <= frozen
+        assert 0 < gc.get_freeze_count() <= frozen  # still frozen: the first phase goes on
+        del fresh
     assert gc.get_freeze_count() == 0  # nothing stays permanent: later cycles are collected
 
 

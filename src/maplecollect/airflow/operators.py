@@ -226,7 +226,7 @@ class _StopOperator(ExtApiOperator):
         stopped = result.run_id
         self.log.info("%s: %s", self.phase, stop_description(result))
         if self.wait_for_idle:
-            defer_until_idle(self, self.phase.value, stopped)
+            self.log.info("%s", defer_until_idle(self, self.phase.value, stopped))
         return stopped
 
     def execute_complete(

@@ -320,7 +320,8 @@ class RunStepsOperator(ExtApiOperator):
                 )
             if step.action in (Action.STOP, Action.STOP_LOOP) and target_id != "":
                 self.log.info("%s: waiting until %s is idle", label, step.phase)
-                defer_until_idle(self, step.phase.value, target_id, **resume)
+                idle = defer_until_idle(self, step.phase.value, target_id, **resume)
+                self.log.info("step %d/%d done: %s", index + 1, len(plan.steps), idle)
         self.log.info("all %d step(s) done", len(plan.steps))
         return done
 

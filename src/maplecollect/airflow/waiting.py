@@ -8,7 +8,8 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout
 
-from maplecollect.airflow.outcome import Target
+from maplecollect.airflow.errors import ExtApiError
+from maplecollect.airflow.outcome import Target, Verdict, classify_idle
 from maplecollect.airflow.triggers import PhaseRunTrigger
 
 # Airflow's own deferral timeout is a backstop (e.g. no triggerer running); the
@@ -81,12 +82,18 @@ def defer_until_idle(
     method_name: str = "execute_complete",
     kwargs: dict[str, Any] | None = None,
     echo: dict[str, Any] | None = None,
-) -> None:
+) -> str:
     """After a stop request: wait in the triggerer until `phase` holds no run.
 
-    `task` has conn_id, poll_interval and idle_timeout; its execute_complete
-    should return `stop_complete(...)`.
+    One look first: a phase already idle (a loop stopped between iterations, a run
+    that ended at once) returns its "is idle" message without deferring, because a
+    trigger that fires at once meets Airflow's defer-exit race (apache/airflow#66374:
+    the try is marked failed). `task` has conn_id, poll_interval, idle_timeout and
+    `api()`; its execute_complete should return `stop_complete(...)`.
     """
+    idle = idle_message(task, phase)
+    if idle is not None:
+        return idle
     defer_until_done(
         task,
         target=Target.PHASE_IDLE,
@@ -98,6 +105,18 @@ def defer_until_idle(
         echo=echo,
         **wait_knobs(task),
     )
+    raise AssertionError("defer() raises TaskDeferred")  # pragma: no cover
+
+
+def idle_message(task: Any, phase: str) -> str | None:
+    """The success message if `phase` is idle right now; None if not, or unknown."""
+    try:
+        with task.api() as api:
+            document = api.run_status().wire()
+    except ExtApiError:
+        return None  # unreachable or refused: the trigger waits out the outage
+    outcome = classify_idle(document, phase)
+    return outcome.message if outcome.verdict is Verdict.SUCCESS else None
 
 
 def stop_complete(task: Any, event: Any, stopped: str | None) -> str | None:

@@ -8,7 +8,6 @@ is one line on stderr (`--debug` adds the traceback).
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from typing import Annotated
 
@@ -34,9 +33,12 @@ app = typer.Typer(
     help="Collect daily MapleStory snapshots from the Nexon Open API.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Plain click help: Rich-formatted help imports rich.markdown, pygments and
+    # rich.traceback, a third of `--help` (docs/performance.md, "Start-up").
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-db_app = typer.Typer(help="Run-state database.", no_args_is_help=True)
+db_app = typer.Typer(help="Run-state database.", no_args_is_help=True, rich_markup_mode=None)
 
 
 @app.callback()
@@ -63,6 +65,8 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def _is_loopback(host: str) -> bool:
+    import ipaddress  # here, not at the top: `--help` need not pay for it
+
     if host == "localhost":
         return True
     try:

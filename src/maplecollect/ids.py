@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import re
-import secrets
 from datetime import datetime
 
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -12,7 +12,7 @@ _AIRFLOW_RUN_ID_MAX = 250
 
 def new_id(tag: str, now: datetime) -> str:
     """`<yyyymmdd>-<hhmmss>-<tag>-<random>` (UTC), URL-safe and sortable by start."""
-    return f"{now:%Y%m%d-%H%M%S}-{tag}-{secrets.token_hex(4)}"
+    return f"{now:%Y%m%d-%H%M%S}-{tag}-{os.urandom(4).hex()}"
 
 
 def is_valid_id(value: str) -> bool:

@@ -303,10 +303,10 @@ def test_a_malformed_nexon_base_url_is_bad_usage_before_any_run_row(
 
 def test_help_shows_defaults_and_environment_variables(clean_env: None) -> None:
     trigger = " ".join(invoke(["trigger", "--help"]).stdout.split())
-    assert "[env var: MAPLECOLLECT_URL]" in trigger
+    # Plain click help joins an option's notes: "[env var: X; default: Y]".
+    assert "[env var: MAPLECOLLECT_URL; default: http://127.0.0.1:8081]" in trigger
     assert "[env var: MAPLECOLLECT_API_TOKEN]" in trigger
-    assert "[default: http://127.0.0.1:8081]" in trigger
     assert "[default: (latest)]" in trigger
     assert "[default: (yesterday in KST)]" in trigger
     smoke = " ".join(invoke(["smoke", "--help"]).stdout.split())
-    assert "--date" in smoke and "[default: 900.0]" in smoke
+    assert "--date" in smoke and "[default: 900.0; x>=1]" in smoke

@@ -45,6 +45,19 @@ def test_help_loads_no_server_side_library() -> None:
     assert loaded_after(code, SERVER_SIDE + HEAVY_CLIENT) == []
 
 
+def test_help_loads_neither_asyncio_nor_rich_help_nor_live_displays() -> None:
+    # The rest of `--help`'s budget: plain click help, progress bars and asyncio on use.
+    code = (
+        "from maplecollect.cli import app\n"
+        "try:\n"
+        "    app(['--help'], prog_name='maplecollect')\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code == 0, exc.code\n"
+    )
+    names = ("asyncio", "typer.rich_utils", "rich.markdown", "rich.progress", "rich.live")
+    assert loaded_after(code, names) == []
+
+
 def test_sim_help_does_not_build_or_load_the_server() -> None:
     code = (
         "from maplecollect.cli import app\n"

@@ -14,6 +14,7 @@ import typer
 from typer.testing import CliRunner
 
 from maplecollect.sim.cli import build_config, parse_api_keys, sim_command
+from maplecollect.sim.config import DEFAULT_API_KEY
 
 
 def _app() -> typer.Typer:
@@ -72,6 +73,9 @@ def test_flags_map_to_the_config() -> None:
 def test_default_key() -> None:
     assert parse_api_keys([], 500.0) == {"test-key": 500.0}
     assert parse_api_keys([], None) == {"test-key": None}
+    # --help names the default without importing sim.config: it must stay the same key.
+    help_text = CliRunner().invoke(_app(), ["--help"], env={"COLUMNS": "200"}).output
+    assert f"Default: {DEFAULT_API_KEY}." in help_text
 
 
 def test_runs_until_interrupted() -> None:

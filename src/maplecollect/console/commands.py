@@ -10,7 +10,6 @@ import time
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.live import Live
 
 from maplecollect.console import options
 from maplecollect.console.client import describe
@@ -298,6 +297,7 @@ def status(
 def _watch(api: ControlClient, interval: float) -> None:
     """Refresh the table until Ctrl-C; a restarting service shows "unreachable, retrying"."""
     from rich.console import Group
+    from rich.live import Live
     from rich.text import Text
 
     from maplecollect.client.errors import Unavailable

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
+# asyncio is imported in the functions that use it: `maplecollect --help` imports this
+# module, and asyncio is a tenth of its start-up (docs/performance.md, "Start-up").
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -63,6 +64,8 @@ def export(
     as_json: JsonOpt = False,
 ) -> None:
     """Export a COMPLETED run, or a day's runs, as typed Parquet tables."""
+    import asyncio
+
     from maplecollect.artifacts.store import open_store
     from maplecollect.console.settings import load_settings
     from maplecollect.dates import parse_snapshot_date

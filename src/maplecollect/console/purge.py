@@ -10,7 +10,8 @@ each phase (what loops and `--upstream latest` read) unless `--all`.
 
 from __future__ import annotations
 
-import asyncio
+# asyncio is imported in the functions that use it: `maplecollect --help` imports this
+# module, and asyncio is a tenth of its start-up (docs/performance.md, "Start-up").
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -50,6 +51,8 @@ class PurgeResult:
 async def purge_older_than(
     settings: Settings, cutoff: datetime, *, dry_run: bool, keep_latest: bool = True
 ) -> PurgeResult:
+    import asyncio
+
     from maplecollect.artifacts import open_store, purge_runs
     from maplecollect.state import migrations
     from maplecollect.state.database import create_async_db_engine
@@ -113,6 +116,8 @@ def purge(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Delete runs (artifacts and database rows) that ended before now minus --older-than."""
+    import asyncio
+
     from maplecollect.console.settings import load_settings
 
     cutoff = datetime.now(UTC) - parse_age(older_than)

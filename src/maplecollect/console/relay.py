@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
+# asyncio is imported in the functions that use it: `maplecollect --help` imports this
+# module, and asyncio is a tenth of its start-up (docs/performance.md, "Start-up").
 import signal
 from typing import Annotated
 
@@ -18,6 +19,8 @@ _NONE = (
 
 
 async def _relay(once: bool) -> int:
+    import asyncio
+
     from maplecollect.console.settings import load_settings
     from maplecollect.events.relay import Relay
     from maplecollect.events.service import start_relays
@@ -65,6 +68,8 @@ def relay(
     ] = False,
 ) -> None:
     """Relay outbox events to Redis Streams / NATS JetStream / a webhook until Ctrl-C."""
+    import asyncio
+
     delivered = asyncio.run(_relay(once))
     if once:
         console(stderr=True).print(f"relayed {delivered} events", markup=False)

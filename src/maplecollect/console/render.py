@@ -10,22 +10,18 @@ import json
 import sys
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-)
 from rich.table import Table
 from rich.text import Text
 
 from maplecollect.phases import LOOPABLE, ORDER
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 STATUS_STYLE = {
     "RUNNING": "cyan",
@@ -309,6 +305,10 @@ class RunBars:
     """
 
     def __init__(self, out: Console | None = None) -> None:
+        # Imported here: rich.progress (and the live display under it) is a fifth of what
+        # `maplecollect --help` would import otherwise (docs/performance.md, "Start-up").
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
         self.progress = Progress(
             TextColumn("{task.description:<16}"),
             BarColumn(bar_width=30),

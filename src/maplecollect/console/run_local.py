@@ -9,7 +9,8 @@ collected); twice leaves them ABANDONED, resumable with `maplecollect resume`.
 
 from __future__ import annotations
 
-import asyncio
+# asyncio is imported in the functions that use it: `maplecollect --help` imports this
+# module, and asyncio is a tenth of its start-up (docs/performance.md, "Start-up").
 import contextlib
 import signal
 from dataclasses import dataclass, field
@@ -82,6 +83,8 @@ class _Interrupts:
     """First Ctrl-C: stop the runs cleanly. Second: give up (runs end ABANDONED)."""
 
     def __init__(self) -> None:
+        import asyncio
+
         self.stop = asyncio.Event()
         self.abort = asyncio.Event()
         self._installed = False
@@ -92,6 +95,8 @@ class _Interrupts:
         self.stop.set()
 
     def install(self) -> None:
+        import asyncio
+
         loop = asyncio.get_running_loop()
         try:
             loop.add_signal_handler(signal.SIGINT, self._on_signal)
@@ -101,6 +106,8 @@ class _Interrupts:
             self._installed = False
 
     def remove(self) -> None:
+        import asyncio
+
         if self._installed:
             loop = asyncio.get_running_loop()
             loop.remove_signal_handler(signal.SIGINT)
@@ -118,6 +125,8 @@ async def collect(
     poll_seconds: float = 0.25,
 ) -> Outcome:
     """Run the daily chain (`target="daily"`), one phase, or resume a run, in this process."""
+    import asyncio
+
     # The phases without the control API: `run` never loads FastAPI (docs/performance.md).
     from maplecollect.collect.registry import default_finalizer, phase_runners
     from maplecollect.control.supervisor import Supervisor
@@ -228,6 +237,8 @@ def print_summary(out: Console, outcome: Outcome) -> None:
 
 def resume_here(run_id: str, *, as_json: bool) -> None:
     """`maplecollect resume RUN_ID --local`: continue a run in this process."""
+    import asyncio
+
     from maplecollect.console.settings import load_settings
 
     settings = load_settings()
@@ -284,6 +295,8 @@ def run(
 
     Uses the same settings, database and store as `maplecollect serve`.
     """
+    import asyncio
+
     if target != "daily":
         phase = options.parse_phase(target)
         if phase.upstream is None and upstream is not None:

@@ -6,7 +6,8 @@ The first line on stdout is the base URL (useful with `--port 0`).
 
 from __future__ import annotations
 
-import asyncio
+# asyncio is imported in the functions that use it: `maplecollect --help` imports this
+# module, and asyncio is a tenth of its start-up (docs/performance.md, "Start-up").
 import signal
 import sys
 from collections.abc import Coroutine
@@ -16,9 +17,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from maplecollect.errors import ConfigError
-from maplecollect.sim.config import DEFAULT_API_KEY, Faults, Latency, SimConfig
 
 if TYPE_CHECKING:  # imported when the command runs: `maplecollect --help` stays light
+    from maplecollect.sim.config import SimConfig
     from maplecollect.sim.simulator import Simulator
 
 FAULT_KINDS = ("5xx", "gateway", "reset", "hang", "200-error")
@@ -26,6 +27,8 @@ FAULT_KINDS = ("5xx", "gateway", "reset", "hang", "200-error")
 
 def parse_api_keys(values: list[str], default_rate: float | None) -> dict[str, float | None]:
     """`KEY` (gets --rate-limit) or `KEY=RATE` (0 = unlimited)."""
+    from maplecollect.sim.config import DEFAULT_API_KEY
+
     keys: dict[str, float | None] = {}
     for value in values or [DEFAULT_API_KEY]:
         key, sep, rate_text = value.partition("=")
@@ -88,6 +91,8 @@ def build_config(
     item_min_kb: int,
 ) -> SimConfig:
     """The SimConfig the flags describe; bad combinations raise `typer.BadParameter`."""
+    from maplecollect.sim.config import Faults, Latency, SimConfig
+
     kinds = parse_fault_kinds(fault_kinds)
     if item_min_kb > item_max_kb:
         raise typer.BadParameter("--item-min-kb must not exceed --item-max-kb")
@@ -121,6 +126,8 @@ def build_config(
 
 
 async def _serve_until_stopped(simulator: Simulator, host: str, port: int) -> None:
+    import asyncio
+
     from maplecollect.sim.server import serve_simulator
 
     stop = asyncio.Event()
@@ -147,6 +154,8 @@ async def _serve_until_stopped(simulator: Simulator, host: str, port: int) -> No
 
 
 def _run(coro: Coroutine[Any, Any, None]) -> None:
+    import asyncio
+
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency, but stay runnable
@@ -170,7 +179,7 @@ def sim_command(
         typer.Option(
             "--api-key",
             help="Accepted API key, repeatable; KEY or KEY=RATE (0 = unlimited). "
-            f"Default: {DEFAULT_API_KEY}.",
+            "Default: test-key.",  # sim.config's DEFAULT_API_KEY (a test asserts it)
         ),
     ] = None,
     rate_limit: Annotated[

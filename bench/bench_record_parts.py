@@ -1,0 +1,59 @@
+"""What an item-equipment record must cost beyond the GET: the body check and zstd-1.
+
+    .venv/bin/python bench/bench_record_parts.py [--characters 300] [--reps 5]
+
+Simulator bodies (the same world as `bench_phases.py`, seed 42), made before timing.
+Per record, process CPU of the two steps the collector cannot skip: the character-body
+check (`nexon.bodies.is_empty_character`: a 2xx body that is not a character object is
+retried, so every byte is parsed) and zstd level 1, the artifacts' codec. Set against
+`bench_phases.py`'s floor (bare aiohttp GET + read, same run there) they bound the ratio a
+collector can reach: (floor + these) / floor, before any bookkeeping.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+import zstandard
+
+from maplecollect.nexon.bodies import is_empty_character
+from maplecollect.sim import ITEM_EQUIPMENT_PATH, KST, SimConfig, Simulator
+
+
+def per_record_ms(step: Callable[[bytes], object], bodies: list[bytes], reps: int) -> float:
+    started = time.process_time()
+    for _ in range(reps):
+        for body in bodies:
+            step(body)
+    return (time.process_time() - started) / (reps * len(bodies)) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--characters", type=int, default=300)
+    parser.add_argument("--reps", type=int, default=5)
+    args = parser.parse_args()
+    now = datetime(2026, 11, 27, 12, tzinfo=KST)
+    sim = Simulator(SimConfig(seed=42, characters=args.characters, now=now))
+    bodies = []
+    for character in sim.world.characters:
+        body = sim.expected_body(
+            ITEM_EQUIPMENT_PATH, {"ocid": character.ocid, "date": "2026-11-26"}
+        )
+        bodies.append(body if isinstance(body, bytes) else body.encode())
+    zstd = zstandard.ZstdCompressor(level=1, write_checksum=True)
+    check = per_record_ms(is_empty_character, bodies, args.reps)
+    compress = per_record_ms(zstd.compress, bodies, args.reps)
+    mean_kb = statistics.mean(len(b) for b in bodies) / 1024
+    print(f"{len(bodies)} item-equipment bodies, mean {mean_kb:.0f} KB")
+    print(f"body check (is_empty_character)  {check:.3f} ms/record")
+    print(f"zstd level 1                     {compress:.3f} ms/record")
+    print(f"both                             {check + compress:.3f} ms/record")
+
+
+if __name__ == "__main__":
+    main()

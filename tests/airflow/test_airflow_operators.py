@@ -152,19 +152,20 @@ def test_stop_without_wait_returns_at_once(api, make_context):
     assert op.execute(make_context("t1")) == RUN
 
 
+# A loop stopped between iterations: no run to stop.
+LOOP_STOP_REQUESTED = {
+    "status": "STOP_REQUESTED",
+    "phase": "CHARACTER_BASIC",
+    "loopId": "loop-3",
+    "runId": None,
+}
+
+
 def test_stop_loop_not_looping_and_requested(api, make_context):
     route = api.post("/api/internal/stop/loop/phase/CHARACTER_BASIC")
     route.side_effect = [
         httpx.Response(200, json={"status": "NOT_LOOPING", "phase": "CHARACTER_BASIC"}),
-        httpx.Response(
-            202,
-            json={
-                "status": "STOP_REQUESTED",
-                "phase": "CHARACTER_BASIC",
-                "loopId": "loop-3",
-                "runId": None,
-            },
-        ),
+        httpx.Response(202, json=LOOP_STOP_REQUESTED),
     ]
     stopping = run_status_json(
         loops={"CHARACTER_BASIC": loop_json("loop-3", "CHARACTER_BASIC", "STOPPING")}
@@ -179,15 +180,7 @@ def test_stop_loop_not_looping_and_requested(api, make_context):
 def test_stop_of_a_phase_already_idle_does_not_defer(api, make_context, capsys):
     """A loop stopped between iterations is idle at once: judged without deferring (a
     trigger firing at once meets Airflow's defer-exit race, apache/airflow#66374)."""
-    api.post("/api/internal/stop/loop/phase/CHARACTER_BASIC").respond(
-        202,
-        json={
-            "status": "STOP_REQUESTED",
-            "phase": "CHARACTER_BASIC",
-            "loopId": "loop-3",
-            "runId": None,
-        },
-    )
+    api.post("/api/internal/stop/loop/phase/CHARACTER_BASIC").respond(202, json=LOOP_STOP_REQUESTED)
     stopped = run_status_json(
         loops={"CHARACTER_BASIC": loop_json("loop-3", "CHARACTER_BASIC", "STOPPED")}
     )

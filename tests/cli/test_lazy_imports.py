@@ -30,43 +30,33 @@ def loaded_after(code: str, names: tuple[str, ...]) -> list[str]:
     return loaded
 
 
+def help_of(*command: str) -> str:
+    """Code that prints `maplecollect [command] --help` and checks it exits 0."""
+    return (
+        "from maplecollect.cli import app\n"
+        "try:\n"
+        f"    app({[*command, '--help']!r}, prog_name='maplecollect')\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code == 0, exc.code\n"
+    )
+
+
 def test_importing_the_cli_loads_no_server_side_library() -> None:
     assert loaded_after("import maplecollect.cli", SERVER_SIDE + HEAVY_CLIENT) == []
 
 
 def test_help_loads_no_server_side_library() -> None:
-    code = (
-        "from maplecollect.cli import app\n"
-        "try:\n"
-        "    app(['--help'], prog_name='maplecollect')\n"
-        "except SystemExit as exc:\n"
-        "    assert exc.code == 0, exc.code\n"
-    )
-    assert loaded_after(code, SERVER_SIDE + HEAVY_CLIENT) == []
+    assert loaded_after(help_of(), SERVER_SIDE + HEAVY_CLIENT) == []
 
 
 def test_help_loads_neither_asyncio_nor_rich_help_nor_live_displays() -> None:
     # The rest of `--help`'s budget: plain click help, progress bars and asyncio on use.
-    code = (
-        "from maplecollect.cli import app\n"
-        "try:\n"
-        "    app(['--help'], prog_name='maplecollect')\n"
-        "except SystemExit as exc:\n"
-        "    assert exc.code == 0, exc.code\n"
-    )
     names = ("asyncio", "typer.rich_utils", "rich.markdown", "rich.progress", "rich.live")
-    assert loaded_after(code, names) == []
+    assert loaded_after(help_of(), names) == []
 
 
 def test_sim_help_does_not_build_or_load_the_server() -> None:
-    code = (
-        "from maplecollect.cli import app\n"
-        "try:\n"
-        "    app(['sim', '--help'], prog_name='maplecollect')\n"
-        "except SystemExit as exc:\n"
-        "    assert exc.code == 0, exc.code\n"
-    )
-    assert loaded_after(code, ("maplecollect.sim.server", "aiohttp")) == []
+    assert loaded_after(help_of("sim"), ("maplecollect.sim.server", "aiohttp")) == []
 
 
 def test_the_app_loads_neither_alembic_airflow_duckdb_nor_the_simulator() -> None:

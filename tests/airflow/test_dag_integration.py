@@ -311,7 +311,9 @@ def test_item_equipment_without_any_ocid_run_fails_with_the_services_answer(
 # -- 5. loop, then stop the loop in a second DAG run ---------------------------------------
 
 
-def test_loop_then_stop_loop(live: ControlApi, run_dag: Any) -> None:
+def test_loop_then_stop_loop(
+    live: ControlApi, run_dag: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
     live.wait_idle()
     started = run_dag(live, {"scope": "ITEM_EQUIPMENT_LOOP"})
     started.only({"per_phase_loop_item_equipment": "success"})
@@ -322,8 +324,14 @@ def test_loop_then_stop_loop(live: ControlApi, run_dag: Any) -> None:
 
     stopped = run_dag(live, {"scope": ["ITEM_EQUIPMENT_STOP_LOOP"]})
     stopped.only({"per_phase_stop_loop_item_equipment": "success"})
-    # The stop task waited, deferred, until the phase was idle.
-    _deferred(stopped, "per_phase_stop_loop_item_equipment")
+    # The stop task waited until the phase was idle: deferred, or, when the stop had
+    # already taken effect at its first look (the loop between iterations), judged there
+    # without deferring (docs/airflow.md; both paths: tests/airflow/test_airflow_operators.py).
+    states = stopped.went_through("per_phase_stop_loop_item_equipment")
+    if "deferred" in states:
+        _deferred(stopped, "per_phase_stop_loop_item_equipment")
+    else:
+        assert "ITEM_EQUIPMENT is idle" in _output(capfd), states
     status = live.status()
     loop = status["loopSummaries"]["ITEM_EQUIPMENT"]
     assert (loop["loopId"], loop["status"]) == (loop_id, "STOPPED")

@@ -143,11 +143,10 @@ class RunNotFound(StateError):
 
 
 class InvalidTransition(StateError):
-    def __init__(self, run_id: str, status: str, wanted: str) -> None:
-        super().__init__(f"run {run_id} is {status}; cannot {wanted}")
+    def __init__(self, run_id: str, run_status: str) -> None:
+        super().__init__(f"run {run_id} is {run_status}; cannot resume")
         self.run_id = run_id
-        self.status = status
-        self.wanted = wanted
+        self.run_status = run_status
 
 
 class LeaseLost(StateError):
@@ -205,11 +204,13 @@ class UpstreamNotCompleted(UpstreamError):
 
 
 class UpstreamPhaseMismatch(UpstreamError):
-    def __init__(self, upstream_run_id: str, expected: str, actual: str) -> None:
-        super().__init__(f"upstream run {upstream_run_id} is a {actual} run, expected {expected}")
+    def __init__(self, upstream_run_id: str, expected_phase: str, upstream_phase: str) -> None:
+        super().__init__(
+            f"upstream run {upstream_run_id} is a {upstream_phase} run, expected {expected_phase}"
+        )
         self.upstream_run_id = upstream_run_id
-        self.expected = expected
-        self.actual = actual
+        self.expected_phase = expected_phase
+        self.upstream_phase = upstream_phase
 
 
 class UpstreamEmpty(UpstreamError):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import Body, Depends, Header, Path, Request
 
@@ -22,24 +23,18 @@ from maplecollect.phases import LOOPABLE, ORDER, Phase
 from maplecollect.state.repository import Repository
 
 
-def _supervisor(request: Request) -> Supervisor:
-    sup: Supervisor = request.app.state.supervisor
-    return sup
+def _app_state(name: str) -> Callable[[Request], Any]:
+    """A dependency answering `app.state.<name>` (set by the app's lifespan)."""
+
+    def get(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    return get
 
 
-def _repo(request: Request) -> Repository:
-    repo: Repository = request.app.state.repo
-    return repo
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-SupervisorDep = Annotated[Supervisor, Depends(_supervisor)]
-RepoDep = Annotated[Repository, Depends(_repo)]
-SettingsDep = Annotated[Settings, Depends(_settings)]
+SupervisorDep = Annotated[Supervisor, Depends(_app_state("supervisor"))]
+RepoDep = Annotated[Repository, Depends(_app_state("repo"))]
+SettingsDep = Annotated[Settings, Depends(_app_state("settings"))]
 
 
 def _invalid_phase(given: str, allowed: tuple[Phase, ...]) -> ApiError:

@@ -1,20 +1,9 @@
 """Judge a request by its headers before reading its body; never buffer more than the limit.
 
-A pure ASGI middleware, the outermost layer of the app (docs/control-api.md
-"Hostile input"):
-
-1. On `/api/internal/*` access (bearer token, or the status page's cookie and
-   CSRF header) is checked from the headers alone: a missing or wrong token is
-   `401` before one byte of the body is read.
-2. A body larger than `MAPLECOLLECT_MAX_BODY_BYTES` is `413`: at once when
-   `Content-Length` says so, else as soon as the bytes received pass the limit
-   (chunked uploads). Up to the limit the body is buffered here and replayed to
-   the app, so no layer below ever sees more.
-
-Hand-written because neither Starlette/FastAPI nor uvicorn limit request bodies.
-After such an early answer uvicorn reads and discards the rest of the body on
-the keep-alive connection (bounded by its keep-alive timeout), so the client
-gets the answer instead of a reset.
+The outermost, pure ASGI layer of the app (docs/control-api.md "Hostile input"):
+access on `/api/internal/*` is decided from the headers (401 before one byte of the
+body is read), and a body over MAPLECOLLECT_MAX_BODY_BYTES is 413 as soon as that is
+known. Hand-written because neither Starlette/FastAPI nor uvicorn limit request bodies.
 """
 
 from __future__ import annotations

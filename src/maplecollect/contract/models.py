@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
@@ -38,6 +38,14 @@ class Model(BaseModel):
     def wire(self, **kwargs: Any) -> dict[str, Any]:
         """The JSON object as sent (aliases, JSON types)."""
         return self.model_dump(mode="json", by_alias=True, **kwargs)
+
+    @classmethod
+    def of_row(cls, row: Any, **values: Any) -> Self:
+        """The required fields from `row`'s attributes, then `values`; a field with a
+        default (an answer's own `status`) keeps it unless given."""
+        fields = cls.model_fields.items()
+        found = {n: getattr(row, n) for n, f in fields if f.is_required() and n not in values}
+        return cls.model_validate({**found, **values})
 
 
 # -- state as the API shows it --------------------------------------------------
@@ -177,11 +185,12 @@ class ChainPublic(Model):
         by_phase: dict[str, Any] = {}
         for run in runs:
             by_phase.setdefault(run.phase, run)
-        values = {name: getattr(chain, name) for name in cls.model_fields if name != "runs"}
-        values["runs"] = {
-            p: RunPublic.model_validate(by_phase[p.value]) for p in ORDER if p.value in by_phase
-        }
-        return cls.model_validate(values)
+        return cls.of_row(
+            chain,
+            runs={
+                p: RunPublic.model_validate(by_phase[p.value]) for p in ORDER if p.value in by_phase
+            },
+        )
 
 
 class RunStatusPublic(Model):

@@ -18,7 +18,7 @@ from maplecollect.config import Settings
 from maplecollect.errors import SlotConflict
 from maplecollect.ids import new_id
 from maplecollect.phases import Phase
-from maplecollect.state.models import RunRow, RunStatus
+from maplecollect.state.models import ChainRow, LoopRow, RunRow, RunStatus
 from maplecollect.state.repository import Repository
 
 log = logging.getLogger(__name__)
@@ -119,6 +119,19 @@ class Drivers:
     def ids(self) -> list[str]:
         """The rows driven here: the heartbeat renews their ownership."""
         return list(self._tasks)
+
+    def _run_row(self, phase: Phase, upstream: RunRow | None, of: ChainRow | LoopRow) -> RunRow:
+        """A new run of `phase` for the driven row `of`: its date, Airflow run and id."""
+        ids = {"chain_id": of.chain_id} if isinstance(of, ChainRow) else {"loop_id": of.loop_id}
+        return run_row(
+            phase,
+            owner=self.executor.owner,
+            now=self.executor.now(),
+            upstream=upstream,
+            snapshot_date=of.snapshot_date,
+            airflow_run_id=of.airflow_run_id,
+            **ids,
+        )
 
     def _spawn(self, row_id: str, driver: Coroutine[Any, Any, None]) -> None:
         self._wakeups[row_id] = asyncio.Event()

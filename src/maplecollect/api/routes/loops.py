@@ -16,7 +16,6 @@ from maplecollect.contract.models import (
     LoopStarted,
 )
 from maplecollect.errors import SlotConflict
-from maplecollect.phases import Phase
 
 router = APIRouter(tags=["loops"])
 
@@ -55,11 +54,4 @@ async def start_loop(
         raise ApiError(
             409, AlreadyRunning(phase=phase, run_id=exc.run_id, chain_id=exc.chain_id)
         ) from None
-    return LoopStarted(
-        phase=Phase(loop.phase),
-        loop_id=loop.loop_id,
-        iteration_count=loop.iteration_count,
-        snapshot_date=loop.snapshot_date,
-        interval_seconds=loop.interval_seconds,
-        airflow_run_id=loop.airflow_run_id,
-    )
+    return LoopStarted.of_row(loop)

@@ -129,13 +129,7 @@ async def trigger_phase(
         )
     except SlotConflict as exc:
         raise slot_conflict(exc) from None
-    return PhaseStarted(
-        phase=Phase(run.phase),
-        run_id=run.run_id,
-        upstream_run_id=run.upstream_run_id,
-        snapshot_date=run.snapshot_date,
-        airflow_run_id=run.airflow_run_id,
-    )
+    return PhaseStarted.of_row(run)
 
 
 @router.post(
@@ -159,10 +153,4 @@ async def trigger_daily(
         )
     except SlotConflict as exc:
         raise daily_conflict(exc) from None
-    return DailyStarted(
-        chain_id=chain_id,
-        phase=Phase(run.phase),
-        run_id=run.run_id,
-        snapshot_date=run.snapshot_date,
-        airflow_run_id=run.airflow_run_id,
-    )
+    return DailyStarted.of_row(run, chain_id=chain_id)

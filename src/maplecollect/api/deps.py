@@ -116,9 +116,7 @@ def upstream_header(
         Header(description="the upstream run id, or `latest` (non-root phases)"),
     ] = None,
 ) -> str | None:
-    if x_upstream_run_id is None or x_upstream_run_id.strip() == "":
-        return None
-    return x_upstream_run_id.strip()
+    return (x_upstream_run_id or "").strip() or None
 
 
 AirflowRunIdDep = Annotated[str | None, Depends(airflow_run_id_header)]

@@ -38,11 +38,6 @@ _DESCRIPTIONS = {
 Models = type[BaseModel] | tuple[type[BaseModel], ...]
 
 
-def one_of(*models: type[BaseModel]) -> Any:
-    """`A | B | ...` of the models (a plain model for one): an `anyOf` in the schema."""
-    return reduce(operator.or_, models)
-
-
 def answers(
     extra: dict[int, Models] | None = None, *, write: bool = False, internal: bool = True
 ) -> dict[int | str, dict[str, Any]]:
@@ -61,6 +56,7 @@ def answers(
             if model not in listed:
                 listed.append(model)
     return {
-        code: {"model": one_of(*models), "description": _DESCRIPTIONS.get(code, "")}
+        # `A | B | ...` of the models (a plain model for one): an `anyOf` in the schema.
+        code: {"model": reduce(operator.or_, models), "description": _DESCRIPTIONS.get(code, "")}
         for code, models in sorted(codes.items())
     }

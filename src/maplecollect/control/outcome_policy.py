@@ -22,10 +22,6 @@ RANKING_ROWS_PER_PAGE = 200
 """RANKING_FETCH fails per page: one failed page stands for this many missing rows."""
 
 
-def is_fact(code: str | None) -> bool:
-    return code in FACT_CODES
-
-
 def by_code_text(failures_by_code: Mapping[str, int]) -> str:
     """`TRANSPORT 50, OPENAPI00003 2` (most frequent first), or `none`."""
     ordered = sorted(failures_by_code.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -68,7 +64,7 @@ class OutcomePolicy:
             what = "ranking rows" if phase is Phase.RANKING_FETCH else "records"
             return f"EMPTY_OUTPUT: 0 {what} published ({failed:,} failed key(s)); {counts}"
         weight = RANKING_ROWS_PER_PAGE if phase is Phase.RANKING_FETCH else 1
-        faults = sum(n for code, n in by_code.items() if not is_fact(code))
+        faults = sum(n for code, n in by_code.items() if code not in FACT_CODES)
         # Failed entries without a code bucket (should not happen) count as faults too.
         faults += max(failed - sum(by_code.values()), 0)
         share = faults * weight / (records + failed * weight)

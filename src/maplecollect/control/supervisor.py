@@ -193,9 +193,9 @@ class Supervisor:
         base = self.settings.auto_resume_backoff_seconds
         return float(min(base * 2**attempts, self.settings.auto_resume_max_backoff_seconds))
 
-    async def sweep(self) -> list[str]:
+    async def sweep(self) -> None:
         """Take the lease from owners that are gone; with auto-resume, resume their
-        runs and re-attach their loops and chains here. Returns the swept run ids."""
+        runs and re-attach their loops and chains here."""
         owners = await self.repo.active_owners()
         dead = [o for o in owners if is_dead_local_owner(o, me=self.owner)]
         stale = timedelta(seconds=self.settings.heartbeat_timeout_seconds)
@@ -220,7 +220,6 @@ class Supervisor:
             )
             for claim in claimed:
                 self._spawn_claimed(claim)
-        return swept.abandoned + swept.interrupted
 
     def _spawn_claimed(self, claim: Claimed) -> None:
         run = claim.run

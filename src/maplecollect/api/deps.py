@@ -37,18 +37,6 @@ RepoDep = Annotated[Repository, Depends(_app_state("repo"))]
 SettingsDep = Annotated[Settings, Depends(_app_state("settings"))]
 
 
-def _invalid_phase(given: str, allowed: tuple[Phase, ...]) -> ApiError:
-    return ApiError(
-        400,
-        InvalidPhaseError(
-            error=ErrorCode.INVALID_PHASE,
-            message=f"unknown phase {echo(given)!r}; phase names are exact and upper case",
-            phase=echo(given),
-            allowed=list(allowed),
-        ),
-    )
-
-
 # `{phase}` is an enum in the OpenAPI document; the server still parses the string
 # itself so that anything else is 400 INVALID_PHASE with the allowed names, not a
 # generic validation error.
@@ -63,10 +51,18 @@ _LoopablePath = Annotated[
 ]
 
 
-def parse_phase(phase: str) -> Phase:
+def parse_phase(phase: str, allowed: tuple[Phase, ...] = ORDER) -> Phase:
     parsed = Phase.parse(phase)
-    if parsed is None:
-        raise _invalid_phase(phase, ORDER)
+    if parsed is None or parsed not in allowed:
+        raise ApiError(
+            400,
+            InvalidPhaseError(
+                error=ErrorCode.INVALID_PHASE,
+                message=f"unknown phase {echo(phase)!r}; phase names are exact and upper case",
+                phase=echo(phase),
+                allowed=list(allowed),
+            ),
+        )
     return parsed
 
 
@@ -75,10 +71,7 @@ def phase_param(phase: _PhasePath) -> Phase:
 
 
 def loopable_phase_param(phase: _LoopablePath) -> Phase:
-    parsed = Phase.parse(phase)
-    if parsed is None or not parsed.loopable:
-        raise _invalid_phase(phase, LOOPABLE)
-    return parsed
+    return parse_phase(phase, LOOPABLE)
 
 
 PhaseDep = Annotated[Phase, Depends(phase_param)]

@@ -1,14 +1,8 @@
 """Request and response bodies of the control API (docs/control-api.md), pydantic only.
 
-The wire format is camelCase JSON (`runId`), numbers as numbers, datetimes as
-ISO 8601 UTC. Server and clients share these models: the server answers with
-them (so `/openapi.json` is generated from them), clients parse answers with
-`Model.model_validate(response.json())`. Unknown keys in an answer are ignored,
-so an older client keeps working against a newer service.
-
-The public run, loop, chain and chunk models are built from state rows with
-`model_validate(row)` (`from_attributes`): any object with the columns as
-attributes will do, so this module never imports SQLAlchemy.
+camelCase JSON on the wire; the server answers with these models (so `/openapi.json`
+is generated from them) and clients parse with them, ignoring unknown keys. Public
+models are built from state rows by attribute, so this module never imports SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -145,9 +139,8 @@ class RunDetailPublic(RunPublic):
 
     @classmethod
     def of(cls, run: Any, chunks: list[Any]) -> RunDetailPublic:
-        values = dict(RunPublic.model_validate(run))
-        values["chunks"] = [ChunkPublic.model_validate(c) for c in chunks]
-        return cls.model_validate(values)
+        found = [ChunkPublic.model_validate(c) for c in chunks]
+        return cls.model_validate(run).model_copy(update={"chunks": found})
 
 
 class LoopPublic(Model):
@@ -182,15 +175,9 @@ class ChainPublic(Model):
     @classmethod
     def of(cls, chain: Any, runs: list[Any]) -> ChainPublic:
         """`runs` newest first (as the repository lists them): the newest of each phase wins."""
-        by_phase: dict[str, Any] = {}
-        for run in runs:
-            by_phase.setdefault(run.phase, run)
-        return cls.of_row(
-            chain,
-            runs={
-                p: RunPublic.model_validate(by_phase[p.value]) for p in ORDER if p.value in by_phase
-            },
-        )
+        newest = {run.phase: run for run in reversed(runs)}
+        found = {p: RunPublic.model_validate(newest[p]) for p in ORDER if p in newest}
+        return cls.of_row(chain, runs=found)
 
 
 class RunStatusPublic(Model):

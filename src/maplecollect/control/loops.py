@@ -42,14 +42,11 @@ class Loops(Drivers):
             status=LoopStatus.RUNNING.value,
             snapshot_date=snapshot_date,
             interval_seconds=interval_seconds,
-            iteration_count=0,
-            consecutive_failures=0,
             airflow_run_id=airflow_run_id,
             owner=self.executor.owner,
             heartbeat_at=now,
             started_at=now,
             updated_at=now,
-            stop_requested=False,
         )
         loop = await self.repo.create_loop(row)
         self.drive(loop)

@@ -47,7 +47,7 @@ from maplecollect.metrics import RECORDS, RUNS_FINISHED
 from maplecollect.nexon.pause import PauseState
 from maplecollect.phases import Phase
 from maplecollect.state.models import LoopRow, RunRow, RunStatus
-from maplecollect.state.repository import Claimed, Lease, Repository
+from maplecollect.state.repository import Lease, Repository
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +66,8 @@ def _with_records(upstream: RunRow) -> RunRow:
 @dataclass
 class RunHandle:
     run: RunRow
-    stop: asyncio.Event
     progress: Progress
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[RunStatus | None] | None = None
     shutdown: bool = False
     reported: tuple[int, int] = (0, 0)  # records/failed already counted in metrics
@@ -219,20 +219,17 @@ class Supervisor:
                 max_attempts=self.settings.auto_resume_max_attempts,
             )
             for claim in claimed:
-                self._spawn_claimed(claim)
-
-    def _spawn_claimed(self, claim: Claimed) -> None:
-        run = claim.run
-        if claim.give_up:
-            log.error("run %s: giving up auto-resume: %s", run.run_id, claim.give_up)
-        else:
-            log.warning(
-                "run %s resumed automatically (epoch %d, attempt %d)",
-                run.run_id,
-                run.lease_epoch,
-                run.auto_resume_attempts,
-            )
-        self._spawn(run, give_up=claim.give_up)
+                run = claim.run
+                if claim.give_up:
+                    log.error("run %s: giving up auto-resume: %s", run.run_id, claim.give_up)
+                else:
+                    log.warning(
+                        "run %s resumed automatically (epoch %d, attempt %d)",
+                        run.run_id,
+                        run.lease_epoch,
+                        run.auto_resume_attempts,
+                    )
+                self._spawn(run, give_up=claim.give_up)
 
     async def _adopt(self, *, now: datetime, stale: timedelta, dead: list[str]) -> None:
         """Re-attach the drivers of chains and loops whose process died."""
@@ -372,10 +369,9 @@ class Supervisor:
         """Execute a run whose phase slot is already held (the daily chain's first run)."""
         self._spawn(run)
 
-    def _spawn(self, run: RunRow, *, give_up: str | None = None) -> RunHandle:
+    def _spawn(self, run: RunRow, *, give_up: str | None = None) -> None:
         handle = RunHandle(
             run=run,
-            stop=asyncio.Event(),
             progress=Progress(
                 total_keys=run.total_keys,
                 records=run.records_processed,
@@ -390,7 +386,6 @@ class Supervisor:
             handle.ask_stop()
         self._runs[run.run_id] = handle
         handle.task = asyncio.create_task(self._execute(handle), name=f"run-{run.run_id}")
-        return handle
 
     async def wait_run(self, run_id: str) -> RunStatus:
         """Wait for a run to end, through interruptions and takeovers (then the database

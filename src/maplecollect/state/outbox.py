@@ -171,17 +171,14 @@ class EventBell:
 class EventStore:
     """Reads of the outbox and the relays' cursors."""
 
+    poll_seconds = 0.5
+
     def __init__(
-        self,
-        write: async_sessionmaker[AsyncSession],
-        read: async_sessionmaker[AsyncSession],
-        *,
-        poll_seconds: float = 0.5,
+        self, write: async_sessionmaker[AsyncSession], read: async_sessionmaker[AsyncSession]
     ) -> None:
         self._write = write
         self._read = read
         self.bell = EventBell()
-        self.poll_seconds = poll_seconds
 
     async def after(self, seq: int, limit: int) -> list[StoredEvent]:
         """Events with `seq > after`, ascending, at most `limit`."""

@@ -6,7 +6,7 @@ Each method is one short transaction. Slot rules are enforced by the database
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum, auto
@@ -157,13 +157,6 @@ class StatusSnapshot:
     newest: dict[Phase, RunRow | None]
     last_terminal: dict[Phase, RunRow | None]
     newest_loop: dict[Phase, LoopRow | None]
-
-
-@dataclass(frozen=True)
-class CachedOcid:
-    ocid: str
-    world_name: str | None
-    fetched_at: datetime
 
 
 def _held_by(run: RunRow) -> SlotConflict:
@@ -490,13 +483,6 @@ class Repository:
                 .values(pause_code=code, pause_reason=reason, pause_since=since, pause_until=until)
             )
 
-    async def stop_requested(self, run_id: str) -> bool:
-        async with self._read() as session:
-            res = await session.execute(
-                select(RunRow.stop_requested).where(RunRow.run_id == run_id)
-            )
-            return bool(res.scalar())
-
     async def finish_run(
         self,
         lease: Lease,
@@ -556,26 +542,25 @@ class Repository:
         *,
         now: datetime,
         owner: str,
-        leases: Iterable[Lease] = (),
-        loop_ids: Iterable[str] = (),
-        chain_ids: Iterable[str] = (),
+        leases: Sequence[Lease] = (),
+        loop_ids: Sequence[str] = (),
+        chain_ids: Sequence[str] = (),
     ) -> HeartbeatResult:
         """Renew what this process holds; report what it no longer holds."""
-        held, loops, chains = list(leases), list(loop_ids), list(chain_ids)
         lost = HeartbeatResult()
         async with self._session.begin() as session:
-            if held:
+            if leases:
                 res = await session.execute(
                     update(RunRow)
-                    .where(or_(*(lease.held() for lease in held)))
+                    .where(or_(*(lease.held() for lease in leases)))
                     .values(heartbeat_at=now)
                     .returning(RunRow.run_id)
                 )
                 renewed = set(res.scalars())
-                lost.lost_runs = [lease.run_id for lease in held if lease.run_id not in renewed]
-            drivers: list[tuple[Any, list[str], list[str]]] = [
-                (LoopRow.loop_id, loops, lost.lost_loops),
-                (ChainRow.chain_id, chains, lost.lost_chains),
+                lost.lost_runs = [lease.run_id for lease in leases if lease.run_id not in renewed]
+            drivers: list[tuple[Any, Sequence[str], list[str]]] = [
+                (LoopRow.loop_id, loop_ids, lost.lost_loops),
+                (ChainRow.chain_id, chain_ids, lost.lost_chains),
             ]
             for key, ids, lost_ids in drivers:  # a loop/chain row is held by its owner alone
                 if ids:
@@ -897,8 +882,8 @@ class Repository:
 
     # -- OCID cache ----------------------------------------------------------
 
-    async def cached_ocids(self, names: Sequence[str]) -> dict[str, CachedOcid]:
-        out: dict[str, CachedOcid] = {}
+    async def cached_ocids(self, names: Sequence[str]) -> dict[str, OcidCacheRow]:
+        out: dict[str, OcidCacheRow] = {}
         async with self._read() as session:
             # Bounded IN lists: SQLite caps bound parameters per statement.
             for start in range(0, len(names), 500):
@@ -906,8 +891,7 @@ class Repository:
                 res = await session.execute(
                     select(OcidCacheRow).where(OcidCacheRow.character_name.in_(batch))
                 )
-                for row in res.scalars():
-                    out[row.character_name] = CachedOcid(row.ocid, row.world_name, row.fetched_at)
+                out.update((row.character_name, row) for row in res.scalars())
         return out
 
     async def cache_ocids(

@@ -47,11 +47,7 @@ async def start_loop(
             interval_seconds=body.interval_seconds if body else None,
             airflow_run_id=airflow_run_id,
         )
-    except SlotConflict as exc:
-        if exc.loop_id is not None:
-            raise ApiError(409, LoopAlreadyActive(phase=phase, loop_id=exc.loop_id)) from None
-        assert exc.run_id is not None  # a one-shot run holds the phase
-        raise ApiError(
-            409, AlreadyRunning(phase=phase, run_id=exc.run_id, chain_id=exc.chain_id)
-        ) from None
+    except SlotConflict as exc:  # the phase's loop, or a one-shot run
+        reply = LoopAlreadyActive if exc.loop_id is not None else AlreadyRunning
+        raise ApiError(409, reply.of_row(exc)) from None
     return LoopStarted.of_row(loop)

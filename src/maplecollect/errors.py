@@ -1,28 +1,16 @@
 """The one exception tree of maplecollect. Callers decide by type, never by text.
 
-    MaplecollectError
-    ├── ConfigError                 bad settings or arguments (a user mistake)
-    ├── NexonApiError               anything from the Nexon Open API client
-    │   ├── RecordError             this key failed (00003, 00004, retries exhausted);
-    │   │                           written as a failed record, the phase goes on
-    │   └── RunFatalError           the run cannot go on (00002, 00005, 00006,
-    │       │                       pause budget exhausted); the run FAILS at once
-    │       └── CircuitOpen         the run's circuit breaker gave up (API unreachable)
-    ├── StoreError                  the artifact store cannot be written (run-fatal)
-    ├── StateError                  durable run state problems
-    │   ├── SlotConflict            a phase slot is held by another run, loop or chain
-    │   │   └── ChainActive         the running daily chain still has this phase to do
-    │   ├── RunNotFound
-    │   ├── InvalidTransition       e.g. resuming a COMPLETED run
-    │   ├── LeaseLost               this process no longer owns the run (fenced out)
-    │   └── UpstreamError           MissingUpstream, UpstreamNotAllowed,
-    │                               UpstreamNotFound, UpstreamNotCompleted,
-    │                               UpstreamPhaseMismatch, UpstreamEmpty
-    ├── InvalidRequest              a request naming something impossible (code)
-    └── ClosedError                 a client/limiter/supervisor used after close
-
-Every NexonApiError carries status, error code, message, endpoint and key,
-never the API key (the client strips it before raising).
+MaplecollectError
+├── ConfigError, StoreError, InvalidRequest, ClosedError
+├── NexonApiError               from the Nexon client, never carrying the API key
+│   ├── RecordError             this key failed: a failed record, the phase goes on
+│   └── RunFatalError           the run FAILS at once
+│       └── CircuitOpen         the run's circuit breaker gave up
+└── StateError                  durable run state problems
+    ├── SlotConflict            a phase slot is held by another run, loop or chain
+    │   └── ChainActive         the running daily chain still has this phase to do
+    ├── RunNotFound, InvalidTransition, LeaseLost
+    └── UpstreamError           the upstream run named for a phase cannot feed it
 """
 
 from __future__ import annotations
@@ -143,11 +131,10 @@ class RunNotFound(StateError):
 
 
 class InvalidTransition(StateError):
-    def __init__(self, run_id: str, status: str, wanted: str) -> None:
-        super().__init__(f"run {run_id} is {status}; cannot {wanted}")
+    def __init__(self, run_id: str, run_status: str) -> None:
+        super().__init__(f"run {run_id} is {run_status}; cannot resume")
         self.run_id = run_id
-        self.status = status
-        self.wanted = wanted
+        self.run_status = run_status
 
 
 class LeaseLost(StateError):
@@ -205,11 +192,13 @@ class UpstreamNotCompleted(UpstreamError):
 
 
 class UpstreamPhaseMismatch(UpstreamError):
-    def __init__(self, upstream_run_id: str, expected: str, actual: str) -> None:
-        super().__init__(f"upstream run {upstream_run_id} is a {actual} run, expected {expected}")
+    def __init__(self, upstream_run_id: str, expected_phase: str, upstream_phase: str) -> None:
+        super().__init__(
+            f"upstream run {upstream_run_id} is a {upstream_phase} run, expected {expected_phase}"
+        )
         self.upstream_run_id = upstream_run_id
-        self.expected = expected
-        self.actual = actual
+        self.expected_phase = expected_phase
+        self.upstream_phase = upstream_phase
 
 
 class UpstreamEmpty(UpstreamError):

@@ -13,7 +13,7 @@ class Phase(StrEnum):
 
     @property
     def upstream(self) -> Phase | None:
-        return _UPSTREAM[self]
+        return _TRAITS[self][0]
 
     @property
     def loopable(self) -> bool:
@@ -22,12 +22,12 @@ class Phase(StrEnum):
     @property
     def endpoint(self) -> str:
         """The artifact folder name of the phase's records."""
-        return _ENDPOINT[self]
+        return _TRAITS[self][1]
 
     @property
     def short(self) -> str:
         """Short tag used inside run ids."""
-        return _SHORT[self]
+        return _TRAITS[self][2]
 
     @classmethod
     def parse(cls, name: str) -> Phase | None:
@@ -38,34 +38,13 @@ class Phase(StrEnum):
             return None
 
 
-# Pipeline order: stops, triggers and reports iterate in this order.
-ORDER: tuple[Phase, ...] = (
-    Phase.RANKING_FETCH,
-    Phase.OCID_LOOKUP,
-    Phase.CHARACTER_BASIC,
-    Phase.ITEM_EQUIPMENT,
-)
+# Upstream phase, artifact folder and run id tag of each phase, in pipeline order:
+# stops, triggers and reports iterate in this order.
+_TRAITS: dict[Phase, tuple[Phase | None, str, str]] = {
+    Phase.RANKING_FETCH: (None, "ranking-overall", "rank"),
+    Phase.OCID_LOOKUP: (Phase.RANKING_FETCH, "ocid-lookup", "ocid"),
+    Phase.CHARACTER_BASIC: (Phase.OCID_LOOKUP, "character-basic", "basic"),
+    Phase.ITEM_EQUIPMENT: (Phase.OCID_LOOKUP, "item-equipment", "equip"),
+}
+ORDER: tuple[Phase, ...] = tuple(_TRAITS)
 LOOPABLE: tuple[Phase, ...] = (Phase.CHARACTER_BASIC, Phase.ITEM_EQUIPMENT)
-
-_UPSTREAM: dict[Phase, Phase | None] = {
-    Phase.RANKING_FETCH: None,
-    Phase.OCID_LOOKUP: Phase.RANKING_FETCH,
-    Phase.CHARACTER_BASIC: Phase.OCID_LOOKUP,
-    Phase.ITEM_EQUIPMENT: Phase.OCID_LOOKUP,
-}
-_ENDPOINT: dict[Phase, str] = {
-    Phase.RANKING_FETCH: "ranking-overall",
-    Phase.OCID_LOOKUP: "ocid-lookup",
-    Phase.CHARACTER_BASIC: "character-basic",
-    Phase.ITEM_EQUIPMENT: "item-equipment",
-}
-_SHORT: dict[Phase, str] = {
-    Phase.RANKING_FETCH: "rank",
-    Phase.OCID_LOOKUP: "ocid",
-    Phase.CHARACTER_BASIC: "basic",
-    Phase.ITEM_EQUIPMENT: "equip",
-}
-
-
-def downstream_of(phase: Phase) -> tuple[Phase, ...]:
-    return tuple(p for p in ORDER if p.upstream is phase)

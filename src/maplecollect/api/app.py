@@ -41,11 +41,8 @@ from maplecollect.statuspage.samples import ThroughputSampler
 
 
 class _LazyRunner:
-    """The real runner of one phase, imported at its first run.
-
-    The phases pull in aiohttp, fsspec and zstandard (~15 % of the start-up CPU):
-    a restarted service answers /health without them (docs/performance.md, "Start-up").
-    """
+    """The real runner of one phase, imported at its first run: the phases' imports are
+    ~15 % of the start-up CPU (docs/performance.md, "Start-up")."""
 
     def __init__(self, phase: Phase) -> None:
         self.phase = phase
@@ -101,11 +98,8 @@ def create_app(
             await asyncio.to_thread(migrations.upgrade, url)
         engine = create_async_db_engine(url, timeouts=settings.db_timeouts())
         repo = Repository(engine)
-        supervisor = Supervisor(
-            settings, repo, runners, services=services or Services(settings), finalizer=finalizer
-        )
+        supervisor = Supervisor(settings, repo, runners, services=services, finalizer=finalizer)
         await supervisor.start()
-        app.state.settings = settings
         app.state.repo = repo
         app.state.supervisor = supervisor
         relays = start_relays(settings, repo)

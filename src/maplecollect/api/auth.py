@@ -1,20 +1,8 @@
 """Who may call the service: the bearer token, or the status page's login cookie.
 
-With MAPLECOLLECT_API_TOKEN set, `/api/internal/*`, `/metrics` (unless
-MAPLECOLLECT_METRICS_PUBLIC=1) and the status page need either
-
-* `Authorization: Bearer <token>` (CLI, Airflow, Prometheus), or
-* the session cookie that `POST /login` sets after the form posted the token.
-
-The token never travels in a URL (no `?token=`), so it never reaches an access
-log or a browser history. The cookie holds no token: it is
-`<issued-at>.<HMAC-SHA256(token, issued-at)>`, HttpOnly, SameSite=Strict, and
-expires after MAPLECOLLECT_SESSION_HOURS; changing the token ends every session.
-A state-changing request authenticated by the cookie must also carry the
-`X-CSRF-Token` header the page reads from its own HTML (HMAC of the session):
-SameSite=Strict already keeps other sites' requests cookie-less, the header is
-the second lock. Without a token configured everything is open (the service
-then binds loopback only).
+The cookie holds no token: it is `<issued-at>.<HMAC-SHA256(token, issued-at)>`, and a
+write it authenticates also needs the `X-CSRF-Token` header (an HMAC of the session).
+Without a token configured everything is open (docs/control-api.md "Hostile input").
 """
 
 from __future__ import annotations
@@ -25,9 +13,10 @@ import secrets
 import time
 from typing import Annotated
 
-from fastapi import Depends, Header, Request, Security
+from fastapi import Header, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from maplecollect.api.deps import SettingsDep
 from maplecollect.api.errors import ApiError
 from maplecollect.config import Settings
 from maplecollect.contract.models import CsrfRejectedError, UnauthorizedError
@@ -36,11 +25,6 @@ from maplecollect.contract.statuses import ErrorCode
 SESSION_COOKIE = "maplecollect_session"
 CSRF_HEADER = "X-CSRF-Token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 def _mac(token: str, message: str) -> str:
@@ -119,7 +103,7 @@ _RawAuthorization = Annotated[str | None, Header(include_in_schema=False)]
 
 def require_access(
     request: Request,
-    settings: Annotated[Settings, Depends(_settings)],
+    settings: SettingsDep,
     _scheme: _Documented,
     authorization: _RawAuthorization = None,
 ) -> None:
@@ -129,7 +113,7 @@ def require_access(
 
 def require_metrics_access(
     request: Request,
-    settings: Annotated[Settings, Depends(_settings)],
+    settings: SettingsDep,
     _scheme: _Documented,
     authorization: _RawAuthorization = None,
 ) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import Body, Depends, Header, Path, Request
 
@@ -22,36 +23,18 @@ from maplecollect.phases import LOOPABLE, ORDER, Phase
 from maplecollect.state.repository import Repository
 
 
-def _supervisor(request: Request) -> Supervisor:
-    sup: Supervisor = request.app.state.supervisor
-    return sup
+def _app_state(name: str) -> Callable[[Request], Any]:
+    """A dependency answering `app.state.<name>` (set by the app's lifespan)."""
+
+    def get(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    return get
 
 
-def _repo(request: Request) -> Repository:
-    repo: Repository = request.app.state.repo
-    return repo
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-SupervisorDep = Annotated[Supervisor, Depends(_supervisor)]
-RepoDep = Annotated[Repository, Depends(_repo)]
-SettingsDep = Annotated[Settings, Depends(_settings)]
-
-
-def _invalid_phase(given: str, allowed: tuple[Phase, ...]) -> ApiError:
-    return ApiError(
-        400,
-        InvalidPhaseError(
-            error=ErrorCode.INVALID_PHASE,
-            message=f"unknown phase {echo(given)!r}; phase names are exact and upper case",
-            phase=echo(given),
-            allowed=list(allowed),
-        ),
-    )
+SupervisorDep = Annotated[Supervisor, Depends(_app_state("supervisor"))]
+RepoDep = Annotated[Repository, Depends(_app_state("repo"))]
+SettingsDep = Annotated[Settings, Depends(_app_state("settings"))]
 
 
 # `{phase}` is an enum in the OpenAPI document; the server still parses the string
@@ -68,10 +51,18 @@ _LoopablePath = Annotated[
 ]
 
 
-def parse_phase(phase: str) -> Phase:
+def parse_phase(phase: str, allowed: tuple[Phase, ...] = ORDER) -> Phase:
     parsed = Phase.parse(phase)
-    if parsed is None:
-        raise _invalid_phase(phase, ORDER)
+    if parsed is None or parsed not in allowed:
+        raise ApiError(
+            400,
+            InvalidPhaseError(
+                error=ErrorCode.INVALID_PHASE,
+                message=f"unknown phase {echo(phase)!r}; phase names are exact and upper case",
+                phase=echo(phase),
+                allowed=list(allowed),
+            ),
+        )
     return parsed
 
 
@@ -80,10 +71,7 @@ def phase_param(phase: _PhasePath) -> Phase:
 
 
 def loopable_phase_param(phase: _LoopablePath) -> Phase:
-    parsed = Phase.parse(phase)
-    if parsed is None or not parsed.loopable:
-        raise _invalid_phase(phase, LOOPABLE)
-    return parsed
+    return parse_phase(phase, LOOPABLE)
 
 
 PhaseDep = Annotated[Phase, Depends(phase_param)]
@@ -121,9 +109,7 @@ def upstream_header(
         Header(description="the upstream run id, or `latest` (non-root phases)"),
     ] = None,
 ) -> str | None:
-    if x_upstream_run_id is None or x_upstream_run_id.strip() == "":
-        return None
-    return x_upstream_run_id.strip()
+    return (x_upstream_run_id or "").strip() or None
 
 
 AirflowRunIdDep = Annotated[str | None, Depends(airflow_run_id_header)]

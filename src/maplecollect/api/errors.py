@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Any
+from typing import get_args
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -31,7 +30,7 @@ from maplecollect.contract.models import (
     UpstreamNotFoundError,
     UpstreamPhaseMismatchError,
 )
-from maplecollect.contract.statuses import ErrorCode, RunStatus
+from maplecollect.contract.statuses import ErrorCode
 from maplecollect.echo import echo
 from maplecollect.errors import (
     ClosedError,
@@ -45,7 +44,6 @@ from maplecollect.errors import (
     UpstreamNotFound,
     UpstreamPhaseMismatch,
 )
-from maplecollect.phases import Phase
 
 log = logging.getLogger(__name__)
 
@@ -69,100 +67,35 @@ _INVALID_REQUEST_BODIES: dict[str, type[ErrorBody]] = {
     ErrorCode.INVALID_PHASE: InvalidPhaseError,
 }
 
-
-def _invalid_request(exc: InvalidRequest) -> tuple[int, ErrorBody]:
-    values = {"error": exc.code, "message": exc.message, **exc.details}
-    model = _INVALID_REQUEST_BODIES.get(exc.code, ErrorBody)
-    try:
-        return 400, model.model_validate(values)
-    except ValidationError:
-        # A code raised without its usual details: still a 400, never a 500.
-        return 400, ErrorBody.model_validate(values)
-
-
-def _missing(exc: MissingUpstream) -> tuple[int, ErrorBody]:
-    return 400, MissingUpstreamError(
-        error=ErrorCode.MISSING_UPSTREAM,
-        message=str(exc),
-        phase=Phase(exc.phase),
-        upstream_phase=Phase(exc.upstream_phase),
-    )
-
-
-def _not_allowed(exc: UpstreamNotAllowed) -> tuple[int, ErrorBody]:
-    return 400, UpstreamNotAllowedError(
-        error=ErrorCode.UPSTREAM_NOT_ALLOWED, message=str(exc), phase=Phase(exc.phase)
-    )
-
-
-def _not_found(exc: UpstreamNotFound) -> tuple[int, ErrorBody]:
-    return 404, UpstreamNotFoundError(
-        error=ErrorCode.UPSTREAM_NOT_FOUND,
-        message=str(exc),
-        upstream_run_id=exc.upstream_run_id,
-        upstream_phase=Phase(exc.upstream_phase) if exc.upstream_phase else None,
-    )
-
-
-def _not_completed(exc: UpstreamNotCompleted) -> tuple[int, ErrorBody]:
-    return 409, UpstreamNotCompletedError(
-        error=ErrorCode.UPSTREAM_NOT_COMPLETED,
-        message=str(exc),
-        upstream_run_id=exc.upstream_run_id,
-        upstream_status=RunStatus(exc.upstream_status),
-    )
-
-
-def _empty(exc: UpstreamEmpty) -> tuple[int, ErrorBody]:
-    return 409, UpstreamEmptyError(
-        error=ErrorCode.UPSTREAM_EMPTY,
-        message=str(exc),
-        upstream_run_id=exc.upstream_run_id,
-        upstream_phase=Phase(exc.upstream_phase),
-    )
-
-
-def _mismatch(exc: UpstreamPhaseMismatch) -> tuple[int, ErrorBody]:
-    return 400, UpstreamPhaseMismatchError(
-        error=ErrorCode.UPSTREAM_PHASE_MISMATCH,
-        message=str(exc),
-        upstream_run_id=exc.upstream_run_id,
-        expected_phase=Phase(exc.expected),
-        upstream_phase=Phase(exc.actual),
-    )
-
-
-def _run_not_found(exc: RunNotFound) -> tuple[int, ErrorBody]:
-    return 404, RunNotFoundError(error=ErrorCode.RUN_NOT_FOUND, message=str(exc), run_id=exc.run_id)
-
-
-def _transition(exc: InvalidTransition) -> tuple[int, ErrorBody]:
-    return 409, NotResumableError(
-        error=ErrorCode.NOT_RESUMABLE,
-        message=str(exc),
-        run_id=exc.run_id,
-        run_status=RunStatus(exc.status),
-    )
-
-
-def _closed(exc: ClosedError) -> tuple[int, ErrorBody]:
-    return 503, ShuttingDownError(
-        error=ErrorCode.SHUTTING_DOWN, message="the service is shutting down"
-    )
-
-
-_TABLE: dict[type[Exception], Callable[[Any], tuple[int, ErrorBody]]] = {
-    InvalidRequest: _invalid_request,
-    MissingUpstream: _missing,
-    UpstreamNotAllowed: _not_allowed,
-    UpstreamNotFound: _not_found,
-    UpstreamNotCompleted: _not_completed,
-    UpstreamEmpty: _empty,
-    UpstreamPhaseMismatch: _mismatch,
-    RunNotFound: _run_not_found,
-    InvalidTransition: _transition,
-    ClosedError: _closed,
+# Domain errors: status and body; the body's details are the exception's attributes of
+# the same names (InvalidRequest: its `details`).
+_TABLE: dict[type[Exception], tuple[int, type[ErrorBody]]] = {
+    InvalidRequest: (400, ErrorBody),
+    MissingUpstream: (400, MissingUpstreamError),
+    UpstreamNotAllowed: (400, UpstreamNotAllowedError),
+    UpstreamNotFound: (404, UpstreamNotFoundError),
+    UpstreamNotCompleted: (409, UpstreamNotCompletedError),
+    UpstreamEmpty: (409, UpstreamEmptyError),
+    UpstreamPhaseMismatch: (400, UpstreamPhaseMismatchError),
+    RunNotFound: (404, RunNotFoundError),
+    InvalidTransition: (409, NotResumableError),
+    ClosedError: (503, ShuttingDownError),
 }
+
+
+def _answer(exc: Exception) -> tuple[int, ErrorBody]:
+    if isinstance(exc, InvalidRequest):
+        values = {"error": exc.code, "message": exc.message, **exc.details}
+        try:
+            return 400, _INVALID_REQUEST_BODIES.get(exc.code, ErrorBody).model_validate(values)
+        except ValidationError:
+            # A code raised without its usual details: still a 400, never a 500.
+            return 400, ErrorBody.model_validate(values)
+    status, model = next(_TABLE[cls] for cls in type(exc).__mro__ if cls in _TABLE)
+    (code,) = get_args(model.model_fields["error"].annotation)
+    message = "the service is shutting down" if isinstance(exc, ClosedError) else str(exc)
+    details = {name: getattr(exc, name) for name in model.model_fields if hasattr(exc, name)}
+    return status, model.model_validate({**details, "error": code, "message": message})
 
 
 _MAX_DETAILS = 10
@@ -184,12 +117,8 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, list[FieldPro
 
 def install_error_handlers(app: FastAPI) -> None:
     async def domain_handler(_request: Request, exc: Exception) -> JSONResponse:
-        for cls in type(exc).__mro__:
-            render = _TABLE.get(cls)
-            if render is not None:
-                status, body = render(exc)
-                return JSONResponse(body.wire(), status_code=status)
-        raise exc  # pragma: no cover - only registered for table types
+        status, body = _answer(exc)
+        return JSONResponse(body.wire(), status_code=status)
 
     for exc_type in _TABLE:
         app.add_exception_handler(exc_type, domain_handler)

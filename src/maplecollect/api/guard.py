@@ -1,27 +1,15 @@
 """Judge a request by its headers before reading its body; never buffer more than the limit.
 
-A pure ASGI middleware, the outermost layer of the app (docs/control-api.md
-"Hostile input"):
-
-1. On `/api/internal/*` access (bearer token, or the status page's cookie and
-   CSRF header) is checked from the headers alone: a missing or wrong token is
-   `401` before one byte of the body is read.
-2. A body larger than `MAPLECOLLECT_MAX_BODY_BYTES` is `413`: at once when
-   `Content-Length` says so, else as soon as the bytes received pass the limit
-   (chunked uploads). Up to the limit the body is buffered here and replayed to
-   the app, so no layer below ever sees more.
-
-Hand-written because neither Starlette/FastAPI nor uvicorn limit request bodies.
-After such an early answer uvicorn reads and discards the rest of the body on
-the keep-alive connection (bounded by its keep-alive timeout), so the client
-gets the answer instead of a reset.
+The outermost, pure ASGI layer of the app (docs/control-api.md "Hostile input"):
+access on `/api/internal/*` is decided from the headers (401 before one byte of the
+body is read), and a body over MAPLECOLLECT_MAX_BODY_BYTES is 413 as soon as that is
+known. Hand-written because neither Starlette/FastAPI nor uvicorn limit request bodies.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -45,51 +33,47 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        if str(scope.get("path", "")).startswith(PROTECTED_PREFIX):
-            try:
-                self.authorize(scope)
-            except ApiError as exc:
-                await exc.response()(scope, receive, send)
-                return
-        declared = headers.get("content-length")
-        if declared is not None:
-            if not declared.isdigit():
-                answer = InvalidRequestError(
-                    error=ErrorCode.INVALID_REQUEST, message="Content-Length is not a number"
-                )
-                await JSONResponse(answer.wire(), 400)(scope, receive, send)
-                return
-            if int(declared) > self.max_body_bytes:
-                await self._too_large(scope, receive, send)
-                return
-        body = bytearray()
-        first: Message | None = None
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                first = message  # a disconnect: hand it on as is
-                break
-            body += message.get("body", b"")
-            if len(body) > self.max_body_bytes:
-                await self._too_large(scope, receive, send)
-                return
-            if not message.get("more_body", False):
-                break
-        replay: list[Message] = [
-            first or {"type": "http.request", "body": bytes(body), "more_body": False}
-        ]
+        try:
+            replay = await self._judge(scope, receive)
+        except ApiError as exc:
+            await exc.response()(scope, receive, send)
+            return
 
         async def replayed() -> Message:
             return replay.pop() if replay else await receive()
 
         await self.app(scope, replayed, send)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _judge(self, scope: Scope, receive: Receive) -> list[Message]:
+        """Authorise the request and read its body: the message to replay, or ApiError."""
+        if str(scope.get("path", "")).startswith(PROTECTED_PREFIX):
+            self.authorize(scope)
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and not declared.isdigit():
+            raise ApiError(
+                400,
+                InvalidRequestError(
+                    error=ErrorCode.INVALID_REQUEST, message="Content-Length is not a number"
+                ),
+            )
+        if declared is not None and int(declared) > self.max_body_bytes:
+            raise self._too_large()
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return [message]  # a disconnect: hand it on as is
+            body += message.get("body", b"")
+            if len(body) > self.max_body_bytes:
+                raise self._too_large()
+            if not message.get("more_body", False):
+                return [{"type": "http.request", "body": bytes(body), "more_body": False}]
+
+    def _too_large(self) -> ApiError:
         limit = self.max_body_bytes
         answer = PayloadTooLargeError(
             error=ErrorCode.PAYLOAD_TOO_LARGE,
             message=f"the request body is larger than {limit} bytes (MAPLECOLLECT_MAX_BODY_BYTES)",
             limit_bytes=limit,
         )
-        await JSONResponse(answer.wire(), 413)(scope, receive, send)
+        return ApiError(413, answer)

@@ -1,11 +1,7 @@
 """What a route can answer besides its success, for `responses=` (docs/control-api.md).
 
-Every route under /api/internal also answers what the request guard and the
-error handlers answer for any request: 400 INVALID_REQUEST (a query, header or
-body that does not validate), 401 UNAUTHORIZED and 413 PAYLOAD_TOO_LARGE
-(api/guard.py); a write also 403 CSRF_REJECTED (a status-page session without
-its CSRF header) and 503 SHUTTING_DOWN. `answers()` adds those, so each route
-lists only its own codes. Validation errors are 400, never FastAPI's 422.
+`answers()` adds what any request can get from the guard and the error handlers
+(400, 401, 413; a write also 403 and 503), so each route lists only its own codes.
 """
 
 from __future__ import annotations
@@ -38,20 +34,15 @@ _DESCRIPTIONS = {
 Models = type[BaseModel] | tuple[type[BaseModel], ...]
 
 
-def one_of(*models: type[BaseModel]) -> Any:
-    """`A | B | ...` of the models (a plain model for one): an `anyOf` in the schema."""
-    return reduce(operator.or_, models)
-
-
 def answers(
-    extra: dict[int, Models] | None = None, *, write: bool = False, internal: bool = True
+    extra: dict[int, Models] | None = None, *, write: bool = False
 ) -> dict[int | str, dict[str, Any]]:
     """`responses=` for a route: its own codes (`extra`) plus those every request can get."""
-    codes: dict[int, list[type[BaseModel]]] = {}
-    if internal:
-        codes[400] = [InvalidRequestError]
-        codes[401] = [UnauthorizedError]
-        codes[413] = [PayloadTooLargeError]
+    codes: dict[int, list[type[BaseModel]]] = {
+        400: [InvalidRequestError],
+        401: [UnauthorizedError],
+        413: [PayloadTooLargeError],
+    }
     if write:
         codes[403] = [CsrfRejectedError]
         codes[503] = [ShuttingDownError]
@@ -61,6 +52,7 @@ def answers(
             if model not in listed:
                 listed.append(model)
     return {
-        code: {"model": one_of(*models), "description": _DESCRIPTIONS.get(code, "")}
+        # `A | B | ...` of the models (a plain model for one): an `anyOf` in the schema.
+        code: {"model": reduce(operator.or_, models), "description": _DESCRIPTIONS.get(code, "")}
         for code, models in sorted(codes.items())
     }

@@ -20,7 +20,8 @@ from maplecollect.control.context import RunContext
 from maplecollect.errors import RecordError
 from maplecollect.nexon.bodies import ocid_of
 from maplecollect.nexon.classify import BAD_BODY
-from maplecollect.state.repository import CachedOcid, Repository
+from maplecollect.state.models import OcidCacheRow
+from maplecollect.state.repository import Repository
 
 CACHE_BATCH = 500
 
@@ -67,7 +68,7 @@ class OcidLookup:
         ctx.progress.set_total(len(keys))
         client = await ctx.services.nexon()
         settings = ctx.settings
-        cached: dict[str, CachedOcid] = {}
+        cached: dict[str, OcidCacheRow] = {}
         if settings.ocid_cache:
             cached = await ctx.repo.cached_ocids([k.character_name for k in keys])
         fresh_after = datetime.now(UTC) - timedelta(seconds=settings.ocid_cache_ttl_seconds)

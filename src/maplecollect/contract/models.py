@@ -1,21 +1,15 @@
 """Request and response bodies of the control API (docs/control-api.md), pydantic only.
 
-The wire format is camelCase JSON (`runId`), numbers as numbers, datetimes as
-ISO 8601 UTC. Server and clients share these models: the server answers with
-them (so `/openapi.json` is generated from them), clients parse answers with
-`Model.model_validate(response.json())`. Unknown keys in an answer are ignored,
-so an older client keeps working against a newer service.
-
-The public run, loop, chain and chunk models are built from state rows with
-`model_validate(row)` (`from_attributes`): any object with the columns as
-attributes will do, so this module never imports SQLAlchemy.
+camelCase JSON on the wire; the server answers with these models (so `/openapi.json`
+is generated from them) and clients parse with them, ignoring unknown keys. Public
+models are built from state rows by attribute, so this module never imports SQLAlchemy.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
@@ -38,6 +32,14 @@ class Model(BaseModel):
     def wire(self, **kwargs: Any) -> dict[str, Any]:
         """The JSON object as sent (aliases, JSON types)."""
         return self.model_dump(mode="json", by_alias=True, **kwargs)
+
+    @classmethod
+    def of_row(cls, row: Any, **values: Any) -> Self:
+        """The required fields from `row`'s attributes, then `values`; a field with a
+        default (an answer's own `status`) keeps it unless given."""
+        fields = cls.model_fields.items()
+        found = {n: getattr(row, n) for n, f in fields if f.is_required() and n not in values}
+        return cls.model_validate({**found, **values})
 
 
 # -- state as the API shows it --------------------------------------------------
@@ -137,9 +139,8 @@ class RunDetailPublic(RunPublic):
 
     @classmethod
     def of(cls, run: Any, chunks: list[Any]) -> RunDetailPublic:
-        values = dict(RunPublic.model_validate(run))
-        values["chunks"] = [ChunkPublic.model_validate(c) for c in chunks]
-        return cls.model_validate(values)
+        found = [ChunkPublic.model_validate(c) for c in chunks]
+        return cls.model_validate(run).model_copy(update={"chunks": found})
 
 
 class LoopPublic(Model):
@@ -174,14 +175,9 @@ class ChainPublic(Model):
     @classmethod
     def of(cls, chain: Any, runs: list[Any]) -> ChainPublic:
         """`runs` newest first (as the repository lists them): the newest of each phase wins."""
-        by_phase: dict[str, Any] = {}
-        for run in runs:
-            by_phase.setdefault(run.phase, run)
-        values = {name: getattr(chain, name) for name in cls.model_fields if name != "runs"}
-        values["runs"] = {
-            p: RunPublic.model_validate(by_phase[p.value]) for p in ORDER if p.value in by_phase
-        }
-        return cls.model_validate(values)
+        newest = {run.phase: run for run in reversed(runs)}
+        found = {p: RunPublic.model_validate(newest[p]) for p in ORDER if p in newest}
+        return cls.of_row(chain, runs=found)
 
 
 class RunStatusPublic(Model):

@@ -1,15 +1,8 @@
 """The daily chain: RANKING_FETCH → OCID_LOOKUP → CHARACTER_BASIC + ITEM_EQUIPMENT.
 
-Each run carries the chain's id and is fed by the chain's own upstream run.
-The chain stops at the first phase that does not complete.
-
-The driver follows each step's run through the database, so an INTERRUPTED
-run (resumed automatically, maybe by another replica) is waited for, not a
-failure. With auto-resume, a chain whose process went away stays RUNNING and
-is adopted by the replica that sweeps it: `Chains.drive` re-attaches a driver,
-which picks up at the chain's newest run of each step (docs/reliability.md).
-Runs are started, followed and stopped through a RunExecutor
-(control/executor.py), never through the supervisor itself.
+Each run is fed by the chain's own upstream run; the chain stops at the first
+phase that does not complete. An adopted chain picks up at its newest run of
+each step (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -19,7 +12,7 @@ import logging
 from collections.abc import Callable
 
 from maplecollect.config import Settings
-from maplecollect.control.executor import Drivers, RunExecutor, holder, run_row
+from maplecollect.control.executor import Drivers, RunExecutor, holder
 from maplecollect.errors import SlotConflict
 from maplecollect.ids import new_id
 from maplecollect.phases import Phase
@@ -47,11 +40,8 @@ def _holder(exc: SlotConflict) -> str:
 
 
 class Chains(Drivers):
-    """The daily-chain drivers of this process.
-
-    `phase_done` is called whenever a chain's leaf run or the chain ends, so
-    loops waiting for the chain go on at once, not at their next poll.
-    """
+    """The daily-chain drivers of this process. `phase_done` wakes the loops waiting
+    for a chain when its leaf run or the chain ends."""
 
     kind = "chain"
 
@@ -68,20 +58,13 @@ class Chains(Drivers):
 
     @property
     def preempt_timeout_seconds(self) -> float:
-        """How long the chain waits for a stopped loop iteration to end.
-
-        A live owner ends it at its next batch boundary; a silent one has its run
-        marked ABANDONED by the sweep after the heartbeat timeout, which frees the slot.
-        """
+        """How long the chain waits for a stopped loop iteration to end (a silent owner's
+        run is swept after the heartbeat timeout)."""
         s = self.settings
         return 2 * s.heartbeat_timeout_seconds + 10 * s.progress_seconds
 
     async def start(self, *, snapshot_date: str, airflow_run_id: str | None) -> tuple[str, RunRow]:
-        """Take the chain and its RANKING_FETCH slot in one transaction (SlotConflict if not).
-
-        Refused while another chain runs or a one-shot run holds any phase; loops
-        do not refuse it, they yield (docs/control-api.md "The daily chain has priority").
-        """
+        """Take the chain and its RANKING_FETCH slot in one transaction (SlotConflict if not)."""
         ex = self.executor
         now = ex.now()
         chain = ChainRow(
@@ -94,15 +77,7 @@ class Chains(Drivers):
             started_at=now,
             updated_at=now,
         )
-        ranking = run_row(
-            Phase.RANKING_FETCH,
-            owner=ex.owner,
-            now=now,
-            upstream=None,
-            snapshot_date=snapshot_date,
-            airflow_run_id=airflow_run_id,
-            chain_id=chain.chain_id,
-        )
+        ranking = self._run_row(Phase.RANKING_FETCH, None, chain)
         await self.repo.create_chain(chain, ranking)
         ex.execute(ranking)
         self.drive(chain)
@@ -139,24 +114,10 @@ class Chains(Drivers):
         log.info("chain %s ended %s", chain_id, status.value)
 
     async def _start(self, chain: ChainRow, phase: Phase, upstream: RunRow) -> str:
-        """Take `phase` for the chain; a loop iteration in the way is stopped and waited for.
-
-        The chain has priority over loops: the iteration ends STOPPED at its next
-        batch boundary (published, with its manifest) and its loop waits
-        (WAITING_FOR_CHAIN) until the chain's run of the phase has ended. Anything
-        else in the way (a one-shot run: refused up front, so only a replica on an
-        older version could start one) is a SlotConflict for the caller.
-        """
+        """Take `phase` for the chain; a loop iteration in the way is stopped (it publishes
+        what it has) and waited for. Anything else in the way is the caller's SlotConflict."""
         ex = self.executor
-        row = run_row(
-            phase,
-            owner=ex.owner,
-            now=ex.now(),
-            upstream=upstream,
-            snapshot_date=chain.snapshot_date,
-            airflow_run_id=chain.airflow_run_id,
-            chain_id=chain.chain_id,
-        )
+        row = self._run_row(phase, upstream, chain)
         # Two attempts: after the iteration ended nothing but the chain can take the
         # slot (loops and one-shot runs yield to a running chain), so a second
         # conflict is a real one.

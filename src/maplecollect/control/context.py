@@ -22,16 +22,10 @@ if TYPE_CHECKING:
 class RunContext:
     """One run being executed.
 
-    `stop` is set when a stop was requested (through any replica) or the
-    service shuts down; a runner checks it between batches, flushes what it
-    has collected and returns normally. `chunks` are the parts already
-    published by an earlier attempt of this run (resume): continue after them.
-
-    `lease` is this attempt's fencing token: every write of the run (progress,
-    part rows, file publication, manifest) is conditional on it. `lost` is set
-    when the supervisor learns the lease moved on; `check_lease()` raises
-    LeaseLost then (and asks the database otherwise) - the writer calls it
-    right before renaming a part into `chunks/` (docs/reliability.md).
+    A runner checks `stop` between batches, then publishes what it has and returns;
+    `chunks` are the parts an earlier attempt published (continue after them). Every
+    write of the run is fenced by `lease`; `check_lease()` (before publishing a part)
+    raises LeaseLost once it moved on (docs/reliability.md).
     """
 
     run: RunRow

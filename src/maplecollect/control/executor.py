@@ -1,9 +1,7 @@
 """What the loop and chain drivers need from whoever executes runs, and their bookkeeping.
 
-The drivers (control/loops.py, control/chains.py) decide which run to start
-next; executing a run (its task, lease, heartbeat, progress and end) is the
-supervisor's. They meet at `RunExecutor`, a few operations wide, so neither
-side imports the other's internals (docs/reliability.md: ownership).
+The drivers decide which run to start next; executing it is the supervisor's. They
+meet at the narrow `RunExecutor`, so neither side imports the other's internals.
 """
 
 from __future__ import annotations
@@ -18,7 +16,7 @@ from maplecollect.config import Settings
 from maplecollect.errors import SlotConflict
 from maplecollect.ids import new_id
 from maplecollect.phases import Phase
-from maplecollect.state.models import RunRow, RunStatus
+from maplecollect.state.models import ChainRow, LoopRow, RunRow, RunStatus
 from maplecollect.state.repository import Repository
 
 log = logging.getLogger(__name__)
@@ -60,7 +58,8 @@ def run_row(
     chain_id: str | None = None,
     loop_id: str | None = None,
 ) -> RunRow:
-    """A new RUNNING run of `phase` held by `owner` (not yet in the database)."""
+    """A new RUNNING run of `phase` held by `owner` (not yet in the database); its
+    counters take their column defaults when it is inserted."""
     return RunRow(
         run_id=new_id(phase.short, now),
         phase=phase.value,
@@ -74,13 +73,6 @@ def run_row(
         updated_at=now,
         heartbeat_at=now,
         owner=owner,
-        records_processed=0,
-        records_failed=0,
-        chunks_processed=0,
-        stop_requested=False,
-        resume_count=0,
-        lease_epoch=0,
-        auto_resume_attempts=0,
     )
 
 
@@ -119,6 +111,19 @@ class Drivers:
     def ids(self) -> list[str]:
         """The rows driven here: the heartbeat renews their ownership."""
         return list(self._tasks)
+
+    def _run_row(self, phase: Phase, upstream: RunRow | None, of: ChainRow | LoopRow) -> RunRow:
+        """A new run of `phase` for the driven row `of`: its date, Airflow run and id."""
+        ids = {"chain_id": of.chain_id} if isinstance(of, ChainRow) else {"loop_id": of.loop_id}
+        return run_row(
+            phase,
+            owner=self.executor.owner,
+            now=self.executor.now(),
+            upstream=upstream,
+            snapshot_date=of.snapshot_date,
+            airflow_run_id=of.airflow_run_id,
+            **ids,
+        )
 
     def _spawn(self, row_id: str, driver: Coroutine[Any, Any, None]) -> None:
         self._wakeups[row_id] = asyncio.Event()

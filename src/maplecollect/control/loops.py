@@ -1,22 +1,9 @@
-"""The loop driver: re-run a loopable phase back to back (docs/control-api.md).
+"""The loop driver: re-run a loopable phase back to back (docs/control-api.md "Loops").
 
-Each iteration is a new run carrying the loop's id, fed by the newest
-COMPLETED upstream run read at the start of that iteration. A missing upstream
-or a busy slot makes the loop wait, not die; failed iterations back off; N
-consecutive failures stop the loop with `lastError`.
-
-The daily chain has priority (docs/control-api.md "The daily chain has
-priority"): while a running chain has the loop's phase still to do, the loop
-is WAITING_FOR_CHAIN and starts no iteration; an iteration the chain stopped to
-take the phase is not a failure and does not end the loop.
-
-Iterations are followed through the database, so an INTERRUPTED iteration
-(resumed automatically) is waited for. With auto-resume, a loop whose process
-went away stays active and is adopted by the replica that sweeps it, which runs
-this driver again: it first waits for the iteration left in flight
-(`currentRunId`), then goes on (docs/reliability.md). Iterations are started
-and followed through a RunExecutor (control/executor.py), never through the
-supervisor itself.
+Each iteration is a new run fed by the newest COMPLETED upstream run. A missing
+upstream or a busy slot makes the loop wait; the daily chain has priority
+(WAITING_FOR_CHAIN, and an iteration it stopped is no failure). An adopted loop
+first waits for its iteration left in flight (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -24,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from maplecollect.control.executor import Drivers, holder, run_row, wait_event
+from maplecollect.control.executor import Drivers, holder, wait_event
 from maplecollect.errors import SlotConflict
 from maplecollect.ids import new_id
 from maplecollect.phases import Phase
@@ -55,14 +42,11 @@ class Loops(Drivers):
             status=LoopStatus.RUNNING.value,
             snapshot_date=snapshot_date,
             interval_seconds=interval_seconds,
-            iteration_count=0,
-            consecutive_failures=0,
             airflow_run_id=airflow_run_id,
             owner=self.executor.owner,
             heartbeat_at=now,
             started_at=now,
             updated_at=now,
-            stop_requested=False,
         )
         loop = await self.repo.create_loop(row)
         self.drive(loop)
@@ -121,17 +105,8 @@ class Loops(Drivers):
                         loop_id, f"waiting: no COMPLETED {upstream_phase.value} run yet"
                     )
                     continue
-                row = run_row(
-                    phase,
-                    owner=ex.owner,
-                    now=ex.now(),
-                    upstream=upstream,
-                    snapshot_date=loop.snapshot_date,
-                    airflow_run_id=loop.airflow_run_id,
-                    loop_id=loop_id,
-                )
                 try:
-                    run_id = (await ex.start_run(row)).run_id
+                    run_id = (await ex.start_run(self._run_row(phase, upstream, loop))).run_id
                 except SlotConflict as exc:
                     if exc.chain_id is not None:
                         reason = (

@@ -1,23 +1,8 @@
 """The outcome policy: when a run that got to its end is COMPLETED, and when FAILED.
 
-The one place of the rules in docs/collection.md "Outcome policy". The
-supervisor asks `judge()` once, when a phase returned normally (not stopped,
-not shut down); `new_breaker()` builds the circuit breaker each run passes
-with its Nexon calls (nexon/breaker.py), the rule that fails a run while it
-is still going.
-
-Rules, in the order they are checked:
-
-  EMPTY_INPUT   a phase fed by an upstream run found no keys in it (the trigger
-                refuses such upstreams with UPSTREAM_EMPTY; this catches the rest)
-  EMPTY_OUTPUT  0 records published (RANKING_FETCH with 0 rows included)
-  FAILED_RATIO  the share of failed keys whose code is not a fact about the data
-                exceeds `max_failed_ratio` (MAPLECOLLECT_MAX_FAILED_RATIO)
-
-Facts about the data are answers that will be the same tomorrow and say
-something true about a key: OPENAPI00003 (no such character / stale ocid).
-Empty characters are records, not failures. Everything else (transport
-errors, timeouts, 5xx, BAD_BODY, unknown codes) counts against the run.
+The one place of the rules in docs/collection.md "Outcome policy": `judge()` once a
+phase returned normally; `new_breaker()` the circuit breaker that fails a run while
+it is still going. Rules, in order: EMPTY_INPUT, EMPTY_OUTPUT, FAILED_RATIO.
 """
 
 from __future__ import annotations
@@ -35,10 +20,6 @@ FACT_CODES = frozenset({"OPENAPI00003"})
 
 RANKING_ROWS_PER_PAGE = 200
 """RANKING_FETCH fails per page: one failed page stands for this many missing rows."""
-
-
-def is_fact(code: str | None) -> bool:
-    return code in FACT_CODES
 
 
 def by_code_text(failures_by_code: Mapping[str, int]) -> str:
@@ -83,7 +64,7 @@ class OutcomePolicy:
             what = "ranking rows" if phase is Phase.RANKING_FETCH else "records"
             return f"EMPTY_OUTPUT: 0 {what} published ({failed:,} failed key(s)); {counts}"
         weight = RANKING_ROWS_PER_PAGE if phase is Phase.RANKING_FETCH else 1
-        faults = sum(n for code, n in by_code.items() if not is_fact(code))
+        faults = sum(n for code, n in by_code.items() if code not in FACT_CODES)
         # Failed entries without a code bucket (should not happen) count as faults too.
         faults += max(failed - sum(by_code.values()), 0)
         share = faults * weight / (records + failed * weight)

@@ -22,7 +22,6 @@ class Progress:
     failures_by_code: dict[str, int] = field(default_factory=dict)
     chunks: int = 0
     rate: float | None = None
-    paused_reason: str | None = None
     _last_done: int = field(default=0, repr=False)
     _last_time: float = field(default_factory=time.monotonic, repr=False)
 

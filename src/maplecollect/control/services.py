@@ -19,11 +19,8 @@ if TYPE_CHECKING:
 class Services:
     """Built lazily: a service that only answers status calls never opens HTTP pools.
 
-    It owns the rate limiter and daily quota of each API key it made a client
-    for: every phase and loop using this Services shares one budget per key
-    (docs/nexon-client.md), across processes too when it is the Redis limiter.
-    Nothing is process-wide: another Services (a test, a second client at
-    another rate) has budgets of its own, and `close()` closes only these.
+    Every run using this Services shares one rate limiter and daily quota per API key
+    (docs/nexon-client.md); nothing is process-wide, `close()` closes only these.
     """
 
     def __init__(self, settings: Settings, *, client: NexonClient | None = None) -> None:

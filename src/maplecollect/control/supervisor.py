@@ -1,10 +1,7 @@
 """The supervisor: phase slots, runs, loops, chains, stop and resume.
 
-Every decision that must hold across processes (who holds a phase, whether a
-stop was requested, who owns a run) is made in the database; this object only
-runs the tasks of the runs it owns and keeps their heartbeat and progress
-current. Ownership is a lease with a fencing token (docs/reliability.md): a run
-whose lease moved on is stopped here at once and publishes nothing more.
+Every decision that must hold across processes is made in the database; this
+object runs the tasks of the runs it owns under a fenced lease (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -38,7 +35,6 @@ from maplecollect.errors import (
     NexonApiError,
     RunFatalError,
     RunNotFound,
-    SlotConflict,
     StoreError,
     UpstreamEmpty,
     UpstreamNotAllowed,
@@ -51,7 +47,7 @@ from maplecollect.metrics import RECORDS, RUNS_FINISHED
 from maplecollect.nexon.pause import PauseState
 from maplecollect.phases import Phase
 from maplecollect.state.models import LoopRow, RunRow, RunStatus
-from maplecollect.state.repository import Claimed, Lease, Repository
+from maplecollect.state.repository import Lease, Repository
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +66,8 @@ def _with_records(upstream: RunRow) -> RunRow:
 @dataclass
 class RunHandle:
     run: RunRow
-    stop: asyncio.Event
     progress: Progress
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[RunStatus | None] | None = None
     shutdown: bool = False
     reported: tuple[int, int] = (0, 0)  # records/failed already counted in metrics
@@ -92,6 +88,11 @@ class RunHandle:
     @property
     def lease(self) -> Lease:
         return Lease.of(self.run)
+
+    def ask_stop(self) -> None:
+        """A stop asked for by a user (any replica): the run ends STOPPED."""
+        self.stop_asked = True
+        self.stop.set()
 
 
 @dataclass(frozen=True)
@@ -153,26 +154,17 @@ class Supervisor:
         await self.sweep()
         self._background = asyncio.create_task(self._heartbeat_loop(), name="supervisor-heartbeat")
 
-    @property
-    def auto_resume(self) -> bool:
-        return self.settings.auto_resume
-
     def now(self) -> datetime:
         return self._clock()
 
     @property
     def releasing(self) -> bool:
         """Closing with auto-resume: loops and chains are left for another owner."""
-        return self._closed and self.auto_resume
+        return self._closed and self.settings.auto_resume
 
     async def close(self) -> None:
-        """Stop this process's work.
-
-        Runs publish what they collected and end INTERRUPTED (auto-resume: any
-        replica, or this service restarted, resumes them) or ABANDONED (resumed
-        by hand). Loops and chains are left running for the next owner with
-        auto-resume, and end STOPPED / FAILED without it.
-        """
+        """Stop this process's work: runs publish what they collected and end INTERRUPTED
+        (auto-resume) or ABANDONED; loops and chains are left for the next owner or end."""
         if self._closed:
             return
         self._closed = True
@@ -201,9 +193,9 @@ class Supervisor:
         base = self.settings.auto_resume_backoff_seconds
         return float(min(base * 2**attempts, self.settings.auto_resume_max_backoff_seconds))
 
-    async def sweep(self) -> list[str]:
+    async def sweep(self) -> None:
         """Take the lease from owners that are gone; with auto-resume, resume their
-        runs and re-attach their loops and chains here. Returns the swept run ids."""
+        runs and re-attach their loops and chains here."""
         owners = await self.repo.active_owners()
         dead = [o for o in owners if is_dead_local_owner(o, me=self.owner)]
         stale = timedelta(seconds=self.settings.heartbeat_timeout_seconds)
@@ -212,14 +204,14 @@ class Supervisor:
             now=now,
             stale_after=stale,
             dead_owners=dead,
-            auto_resume=self.auto_resume,
+            auto_resume=self.settings.auto_resume,
             backoff=self._backoff,
         )
         for run_id in swept.abandoned:
             log.warning("run %s abandoned: its owner stopped heart-beating", run_id)
         for run_id in swept.interrupted:
             log.warning("run %s interrupted: its owner stopped heart-beating", run_id)
-        if self.auto_resume and not self._closed:
+        if self.settings.auto_resume and not self._closed:
             await self._adopt(now=now, stale=stale, dead=dead)
             claimed = await self.repo.claim_interrupted(
                 owner=self.owner,
@@ -227,21 +219,17 @@ class Supervisor:
                 max_attempts=self.settings.auto_resume_max_attempts,
             )
             for claim in claimed:
-                self._spawn_claimed(claim)
-        return swept.abandoned + swept.interrupted
-
-    def _spawn_claimed(self, claim: Claimed) -> None:
-        run = claim.run
-        if claim.give_up:
-            log.error("run %s: giving up auto-resume: %s", run.run_id, claim.give_up)
-        else:
-            log.warning(
-                "run %s resumed automatically (epoch %d, attempt %d)",
-                run.run_id,
-                run.lease_epoch,
-                run.auto_resume_attempts,
-            )
-        self._spawn(run, give_up=claim.give_up)
+                run = claim.run
+                if claim.give_up:
+                    log.error("run %s: giving up auto-resume: %s", run.run_id, claim.give_up)
+                else:
+                    log.warning(
+                        "run %s resumed automatically (epoch %d, attempt %d)",
+                        run.run_id,
+                        run.lease_epoch,
+                        run.auto_resume_attempts,
+                    )
+                self._spawn(run, give_up=claim.give_up)
 
     async def _adopt(self, *, now: datetime, stale: timedelta, dead: list[str]) -> None:
         """Re-attach the drivers of chains and loops whose process died."""
@@ -350,10 +338,7 @@ class Supervisor:
         date: str | None = None,
         airflow_run_id: str | None = None,
     ) -> RunRow:
-        """Take the phase slot and start the run; returns once the slot is held.
-
-        Raises UpstreamError subclasses, InvalidRequest, or SlotConflict.
-        """
+        """Take the phase slot and start the run (UpstreamError, InvalidRequest, SlotConflict)."""
         self._check_open()
         upstream_run = await self._resolve_upstream(phase, upstream)
         snapshot = self._snapshot_date(date, upstream=upstream_run, loop=False)
@@ -384,10 +369,9 @@ class Supervisor:
         """Execute a run whose phase slot is already held (the daily chain's first run)."""
         self._spawn(run)
 
-    def _spawn(self, run: RunRow, *, give_up: str | None = None) -> RunHandle:
+    def _spawn(self, run: RunRow, *, give_up: str | None = None) -> None:
         handle = RunHandle(
             run=run,
-            stop=asyncio.Event(),
             progress=Progress(
                 total_keys=run.total_keys,
                 records=run.records_processed,
@@ -399,19 +383,13 @@ class Supervisor:
             give_up=give_up,
         )
         if run.stop_requested:  # stopped while INTERRUPTED: end it STOPPED
-            handle.stop_asked = True
-            handle.stop.set()
+            handle.ask_stop()
         self._runs[run.run_id] = handle
         handle.task = asyncio.create_task(self._execute(handle), name=f"run-{run.run_id}")
-        return handle
 
     async def wait_run(self, run_id: str) -> RunStatus:
-        """Wait for a run to end; returns its final (terminal) status.
-
-        Follows the run through interruptions and takeovers: when this process's
-        attempt ends without a terminal status (INTERRUPTED, lease lost) or the
-        run is executed elsewhere, the database is polled until it is terminal.
-        """
+        """Wait for a run to end, through interruptions and takeovers (then the database
+        is polled); returns its terminal status."""
         handle = self._runs.get(run_id)
         if handle is not None:
             await handle.done.wait()
@@ -517,16 +495,12 @@ class Supervisor:
         )
 
     def _shutdown_status(self, run: RunRow) -> tuple[RunStatus, str]:
-        if self.auto_resume:
+        if self.settings.auto_resume:
             return RunStatus.INTERRUPTED, (
                 "the service stopped while this run was in progress; it resumes "
                 "automatically when a service is up again"
             )
-        return RunStatus.ABANDONED, self._shutdown_message(run)
-
-    @staticmethod
-    def _shutdown_message(run: RunRow) -> str:
-        return (
+        return RunStatus.ABANDONED, (
             "the service stopped while this run was in progress; resume it with "
             f"POST /api/internal/resume/run/{run.run_id}"
         )
@@ -609,12 +583,11 @@ class Supervisor:
         if pause == handle.pause:
             return
         await self.repo.record_pause(
-            handle.run.run_id,
+            handle.lease,
             code=pause.code if pause else None,
             reason=pause.reason if pause else None,
             since=pause.since if pause else None,
             until=pause.until if pause else None,
-            lease=handle.lease,
         )
         handle.pause = pause
 
@@ -624,8 +597,7 @@ class Supervisor:
         while not await wait_event(handle.ended, self.settings.progress_seconds):
             try:
                 if await self._write_progress(handle):
-                    handle.stop_asked = True
-                    handle.stop.set()
+                    handle.ask_stop()
                 await self._write_pause(handle, self._services.nexon_pause())
             except LeaseLost:
                 self._lose(handle.run.run_id, "progress")
@@ -637,14 +609,9 @@ class Supervisor:
 
     async def stop_phase(self, phase: Phase) -> StopResult:
         """Stop the phase's run, and its loop if one is running."""
-        self._check_open()
-        now = self._clock()
-        loop = await self.repo.request_loop_stop(phase, now=now)
-        if loop is not None:
-            self._loops.wake(loop.loop_id)
+        loop = await self.stop_loop(phase)
         active = await self.repo.active_run(phase)
-        if active is not None and await self.repo.request_run_stop(active.run_id, now=now):
-            self._stop_local(active.run_id)
+        if active is not None and await self._request_stop(active.run_id):
             return StopResult(True, active.run_id, loop.loop_id if loop else None)
         if loop is not None:
             return StopResult(True, loop.current_run_id or loop.last_run_id, loop.loop_id)
@@ -652,13 +619,8 @@ class Supervisor:
         return StopResult(False, last[0].run_id if last else None)
 
     async def stop_run(self, run_id: str, *, within: float) -> bool:
-        """Stop one run (owned here or by another replica); wait up to `within` s for its end.
-
-        The daily chain uses it to take a phase from a loop iteration (docs/control-api.md
-        "The daily chain has priority"). True once the run has ended.
-        """
-        if await self.repo.request_run_stop(run_id, now=self._clock()):
-            self._stop_local(run_id)
+        """Stop one run (owned here or elsewhere); True once it ended within `within` s."""
+        await self._request_stop(run_id)
         try:  # run by another replica, its progress loop reads the stop flag
             async with asyncio.timeout(within):
                 await self.wait_run(run_id)
@@ -668,11 +630,13 @@ class Supervisor:
             pass  # deleted: it has ended
         return True
 
-    def _stop_local(self, run_id: str) -> None:
-        handle = self._runs.get(run_id)
-        if handle is not None:
-            handle.stop_asked = True
-            handle.stop.set()
+    async def _request_stop(self, run_id: str) -> bool:
+        """Flag the run's stop in the database, and at once if it runs here."""
+        if not await self.repo.request_run_stop(run_id, now=self._clock()):
+            return False
+        if (handle := self._runs.get(run_id)) is not None:
+            handle.ask_stop()
+        return True
 
     # -- loops -------------------------------------------------------------------
 
@@ -698,13 +662,12 @@ class Supervisor:
     async def stop_loop(self, phase: Phase) -> LoopRow | None:
         """Stop the phase's loop and its running iteration; None if it was not looping."""
         self._check_open()
-        now = self._clock()
-        loop = await self.repo.request_loop_stop(phase, now=now)
+        loop = await self.repo.request_loop_stop(phase, now=self._clock())
         if loop is None:
             return None
         self._loops.wake(loop.loop_id)
-        if loop.current_run_id and await self.repo.request_run_stop(loop.current_run_id, now=now):
-            self._stop_local(loop.current_run_id)
+        if loop.current_run_id:
+            await self._request_stop(loop.current_run_id)
         return loop
 
     # -- daily chain -----------------------------------------------------------
@@ -712,12 +675,7 @@ class Supervisor:
     async def trigger_daily(
         self, *, date: str | None = None, airflow_run_id: str | None = None
     ) -> tuple[str, RunRow]:
-        """Start RANKING_FETCH → OCID_LOOKUP → CHARACTER_BASIC + ITEM_EQUIPMENT.
-
-        Refused (SlotConflict) while a chain runs or a one-shot run holds a phase;
-        loops yield to the chain. Returns (chainId, the RANKING_FETCH run, whose
-        slot is already held).
-        """
+        """Start the daily chain (SlotConflict if refused); returns its id and first run."""
         self._check_open()
         snapshot = self._snapshot_date(date, upstream=None, loop=False)
         return await self._chains.start(snapshot_date=snapshot, airflow_run_id=airflow_run_id)
@@ -730,6 +688,3 @@ def _row_pause(run: RunRow) -> PauseState | None:
     if run.pause_code is None or run.pause_since is None:
         return None
     return PauseState(run.pause_code, run.pause_reason or "", run.pause_since, run.pause_until)
-
-
-__all__ = ["RunHandle", "SlotConflict", "StopResult", "Supervisor"]

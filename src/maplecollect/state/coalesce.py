@@ -1,13 +1,9 @@
 """Coalesce concurrent identical reads without ever answering with stale data.
 
-Status is polled by every sensor, CLI and dashboard at once. A caller that
-arrives while a read is in flight does not join that read (it may have started
-before the caller's own write committed); it waits for the NEXT read, which
-starts when the current one ends and is shared by everyone who arrived in the
-meantime. So every answer comes from a read that started after the caller
-arrived, and at most two reads are ever queued, however many callers there
-are. Hand-written: asyncio has no such primitive and the libraries that cache
-(aiocache, async-lru) serve results from before the call.
+A caller that arrives while a read is in flight may have written after it started,
+so it waits for the NEXT read, shared by everyone who arrived meanwhile: at most two
+reads are ever queued. Hand-written: asyncio has no such primitive, and caching
+libraries (aiocache, async-lru) serve results from before the call.
 """
 
 from __future__ import annotations

@@ -28,14 +28,8 @@ _SYNC_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
 
 @dataclass(frozen=True)
 class DbTimeouts:
-    """Bounds on every database session, so a frozen or stalled process cannot
-    block its peers (docs/reliability.md "Bounded database sessions").
-
-    PostgreSQL: `lock_timeout` (waiting for a row lock), `statement_timeout`, and
-    `idle_in_transaction_session_timeout`, which makes the server end the session
-    of a process frozen inside a transaction and so release its row locks.
-    SQLite: the busy timeout (waiting for the file's write lock).
-    """
+    """Bounds on every database session, so a frozen or stalled process cannot block its
+    peers (docs/reliability.md "Bounded database sessions"); SQLite has only the busy one."""
 
     lock_seconds: float = 5.0
     statement_seconds: float = 30.0
@@ -67,31 +61,21 @@ def _with_postgres_options(url: URL, timeouts: DbTimeouts) -> URL:
     return url.update_query_dict({"options": merged})
 
 
-def _parse(url: str) -> URL:
+def _with_driver(url: str, drivers: dict[str, str]) -> URL:
     try:
         parsed = make_url(url)
     except Exception as exc:  # sqlalchemy raises ArgumentError with the URL in it
         raise ConfigError("MAPLECOLLECT_DATABASE_URL is not a valid database URL") from exc
     backend = parsed.get_backend_name()
-    if backend not in _ASYNC_DRIVERS:
+    if backend not in drivers:
         raise ConfigError(
             f"unsupported database backend {backend!r}: use sqlite:///path or postgresql://..."
         )
-    return parsed
-
-
-def async_url(url: str) -> URL:
-    parsed = _parse(url)
-    return parsed.set(drivername=_ASYNC_DRIVERS[parsed.get_backend_name()])
+    return parsed.set(drivername=drivers[backend])
 
 
 def sync_url(url: str) -> URL:
-    parsed = _parse(url)
-    return parsed.set(drivername=_SYNC_DRIVERS[parsed.get_backend_name()])
-
-
-def is_sqlite(url: str) -> bool:
-    return _parse(url).get_backend_name() == "sqlite"
+    return _with_driver(url, _SYNC_DRIVERS)
 
 
 def _ensure_sqlite_dir(url: URL) -> None:
@@ -104,10 +88,8 @@ def _sqlite_tuning(
 ) -> None:
     """WAL for concurrent readers, a busy timeout, and BEGIN IMMEDIATE for writers.
 
-    pysqlite's implicit transactions start as readers and fail with "database is
-    locked" when two of them upgrade to writers; taking the write lock at BEGIN
-    makes concurrent writers queue instead (the SQLAlchemy-documented recipe).
-    Readers use a deferred BEGIN: under WAL they never wait for the writer.
+    Two implicit transactions upgrading to writers fail with "database is locked";
+    taking the write lock at BEGIN makes writers queue (the SQLAlchemy recipe).
     """
     begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
 
@@ -130,7 +112,7 @@ def create_async_db_engine(
 ) -> AsyncEngine:
     """The service's engine; `writer=False` gives SQLite a read-only-use engine."""
     timeouts = timeouts or DbTimeouts()
-    parsed = async_url(url)
+    parsed = _with_driver(url, _ASYNC_DRIVERS)
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if parsed.get_backend_name() == "sqlite":
         _ensure_sqlite_dir(parsed)

@@ -23,8 +23,7 @@ from sqlalchemy.types import TypeDecorator
 
 from maplecollect.contract import statuses as _statuses
 
-# The statuses live in the contract (importable without SQLAlchemy); these names stay
-# importable from here for the repository, the supervisor and older imports.
+# The statuses live in the contract (importable without SQLAlchemy), re-exported here.
 RunStatus = _statuses.RunStatus
 LoopStatus = _statuses.LoopStatus
 ChainStatus = _statuses.ChainStatus
@@ -104,9 +103,7 @@ class RunRow(Base):
     pause_reason: Mapped[str | None] = mapped_column(Text)
     pause_since: Mapped[datetime | None] = mapped_column(TS)
     pause_until: Mapped[datetime | None] = mapped_column(TS)
-    # Fencing token: bumped whenever a process takes the run over (resume,
-    # auto-resume). Every write of the run's executor is conditional on
-    # (owner, lease_epoch) still being its own - see docs/reliability.md.
+    # Fencing token, bumped by every takeover (docs/reliability.md "Fencing").
     lease_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     # Automatic resumes since the run last published a part (bounded by
     # MAPLECOLLECT_AUTO_RESUME_MAX_ATTEMPTS), and when the next one may start.
@@ -221,12 +218,8 @@ class OcidCacheRow(Base):
 
 
 class PhaseLockRow(Base):
-    """One row per phase, locked while a run or loop takes the phase.
-
-    The partial unique indexes already forbid two active runs (or loops) of a
-    phase; this row serialises the cross-check "no loop holds it / no run
-    holds it" so a racing trigger and loop start cannot both win.
-    """
+    """One row per phase, locked while a run or loop takes the phase: it serialises the
+    cross-check of runs and loops the unique indexes cannot make."""
 
     __tablename__ = "phase_locks"
 
@@ -239,12 +232,8 @@ SEQ = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class EventRow(Base):
-    """The transactional outbox (docs/downstream.md): one row per announced change.
-
-    Written in the same transaction as the chunk row or run status it announces.
-    `seq` only grows (AUTOINCREMENT never reuses a value on SQLite) and, because
-    inserts are serialised (state/outbox.py), commits in `seq` order.
-    """
+    """The transactional outbox (docs/downstream.md): one row per announced change, written
+    with it; `seq` only grows and commits in order (state/outbox.py)."""
 
     __tablename__ = "events"
 

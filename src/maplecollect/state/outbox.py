@@ -1,26 +1,18 @@
-"""SQL of the transactional outbox (docs/downstream.md).
+"""SQL of the transactional outbox (docs/downstream.md "The outbox").
 
 Writers call `announce_chunk` / `announce_finish` inside the transaction that
-promotes the chunk or ends the run, so an event exists exactly when the change
-it announces is committed. Readers (the events route, the relays) use
-`EventStore`.
-
-Ordering: on PostgreSQL two transactions can take sequence values 5 and 6 and
-commit 6 first; a consumer that read 6 and then asks for `after=6` would never
-see 5. Event inserts therefore take one transaction-scoped advisory lock first
-(released at commit), so transactions that write events commit one after the
-other, in `seq` order: whatever a reader sees, every lower `seq` is already
-visible. SQLite's writers are serialised by BEGIN IMMEDIATE anyway. The lock is
-taken as the transaction's last step, so it is held only for one INSERT and
-the COMMIT.
+promotes the chunk or ends the run; readers use `EventStore`. Event inserts take
+one transaction-scoped advisory lock as their last step, so they commit in `seq`
+order and a reader never skips one ("Sequence and ordering guarantees").
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -54,16 +46,8 @@ class StoredEvent:
 
     @classmethod
     def of(cls, row: EventRow) -> StoredEvent:
-        return cls(
-            seq=row.seq,
-            event_id=row.event_id,
-            event_type=row.event_type,
-            topic=row.topic,
-            key=row.key,
-            run_id=row.run_id,
-            value=orjson.loads(row.payload),
-            created_at=row.created_at,
-        )
+        columns = {f.name: getattr(row, f.name) for f in fields(cls) if f.name != "value"}
+        return cls(**columns, value=orjson.loads(row.payload))
 
     def value_bytes(self) -> bytes:
         return orjson.dumps(self.value)
@@ -138,7 +122,7 @@ async def announce_finish(
             .select_from(ChunkRow)
             .where(ChunkRow.run_id == run.run_id, ChunkRow.endpoint == endpoint)
         )
-        fields: dict[str, Any] = {
+        values: dict[str, Any] = {
             "run_id": run.run_id,
             "phase": run.phase,
             "endpoint": endpoint,
@@ -152,9 +136,9 @@ async def announce_finish(
             "finished_at": run.completed_at or now,
             "now": now,
         }
-        events = [schema.run_completed(**fields)]
+        events = [schema.run_completed(**values)]
         if phase is Phase.OCID_LOOKUP:
-            events.append(schema.run_completed(**fields, event_type=EventType.OCID_LOOKUP_READY))
+            events.append(schema.run_completed(**values, event_type=EventType.OCID_LOOKUP_READY))
         await append(session, events)
     elif run.status == RunStatus.FAILED.value:
         event = schema.run_failed(
@@ -180,27 +164,21 @@ class EventBell:
         self._rung = asyncio.Event()
 
     async def wait(self, seconds: float) -> None:
-        rung = self._rung
-        try:
-            await asyncio.wait_for(rung.wait(), timeout=seconds)
-        except TimeoutError:
-            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._rung.wait(), timeout=seconds)
 
 
 class EventStore:
     """Reads of the outbox and the relays' cursors."""
 
+    poll_seconds = 0.5
+
     def __init__(
-        self,
-        write: async_sessionmaker[AsyncSession],
-        read: async_sessionmaker[AsyncSession],
-        *,
-        poll_seconds: float = 0.5,
+        self, write: async_sessionmaker[AsyncSession], read: async_sessionmaker[AsyncSession]
     ) -> None:
         self._write = write
         self._read = read
         self.bell = EventBell()
-        self.poll_seconds = poll_seconds
 
     async def after(self, seq: int, limit: int) -> list[StoredEvent]:
         """Events with `seq > after`, ascending, at most `limit`."""
@@ -223,11 +201,6 @@ class EventStore:
             if found or left <= 0:
                 return found
             await self.bell.wait(min(self.poll_seconds, left))
-
-    async def last_seq(self) -> int:
-        async with self._read() as session:
-            res = await session.execute(select(func.max(EventRow.seq)))
-            return int(res.scalar() or 0)
 
     async def cursor(self, name: str) -> int:
         """The relay's last acknowledged sequence (0 before its first ack)."""

@@ -6,7 +6,7 @@ Each method is one short transaction. Slot rules are enforced by the database
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum, auto
@@ -74,13 +74,8 @@ UNSET = Unset.UNSET
 
 @dataclass(frozen=True)
 class Lease:
-    """Who may write a run: one owner at one epoch (the fencing token).
-
-    Every write a run's executor makes is conditional on the row still carrying
-    this owner and epoch in a leased status (RUNNING/STOPPING); a takeover bumps
-    the epoch, so a process that was frozen or partitioned finds every later
-    write refused (LeaseLost). See docs/reliability.md "Fencing".
-    """
+    """Who may write a run: one owner at one epoch, the fencing token that every write of
+    the run's executor is conditional on (docs/reliability.md "Fencing")."""
 
     run_id: str
     owner: str
@@ -123,14 +118,8 @@ class SweepResult:
 
 
 def _status_picks() -> Any:
-    """The one statement `status_snapshot` starts with (built once: it never changes).
-
-    A UNION ALL that picks every id the status needs - the active runs and, per
-    phase, the newest run, the newest terminal run and the newest loop - as
-    (kind, phase, id) rows; two more statements load those rows. 3 round trips
-    instead of 13: each costs driver work and, on SQLite, hops to the aiosqlite
-    thread and back, and this route is polled by every sensor and UI.
-    """
+    """One UNION ALL of the (kind, phase, id) of every row `status_snapshot` shows: with the
+    two statements that load them, 3 round trips instead of 13 for the most polled route."""
     picks: list[Any] = [
         select(literal_column("'active'").label("kind"), RunRow.phase, RunRow.run_id).where(
             RunRow.status.in_(_ACTIVE_RUN)
@@ -170,11 +159,21 @@ class StatusSnapshot:
     newest_loop: dict[Phase, LoopRow | None]
 
 
-@dataclass(frozen=True)
-class CachedOcid:
-    ocid: str
-    world_name: str | None
-    fetched_at: datetime
+def _held_by(run: RunRow) -> SlotConflict:
+    return SlotConflict(run.phase, run_id=run.run_id, loop_id=run.loop_id, chain_id=run.chain_id)
+
+
+def _resume(run_id: str) -> str:
+    return f"POST /api/internal/resume/run/{run_id}"
+
+
+def _abandon(run: RunRow, *, now: datetime, message: str) -> None:
+    """ABANDONED: resumed by hand only (`message` says how)."""
+    run.status = RunStatus.ABANDONED.value
+    run.stop_requested = False
+    run.completed_at = now
+    run.updated_at = now
+    run.error_message = message
 
 
 class Repository:
@@ -245,12 +244,8 @@ class Repository:
     async def _yield_to_chain(
         cls, session: AsyncSession, phase: Phase, *, chain_id: str | None
     ) -> None:
-        """Raise if the running daily chain (other than `chain_id`) has `phase` still to do.
-
-        The chain has priority (docs/control-api.md "The daily chain has priority"):
-        until its run of the phase has ended, nothing else takes the phase. Raises
-        SlotConflict naming the chain's run when it holds the slot, else ChainActive.
-        """
+        """Raise if the running daily chain (other than `chain_id`) has `phase` still to do:
+        SlotConflict naming its run when that holds the slot, else ChainActive."""
         chain = await cls._running_chain(session)
         if chain is None or chain.chain_id == chain_id:
             return
@@ -267,9 +262,7 @@ class Repository:
             return
         active = await cls._active_run(session, phase)
         if active is not None:
-            raise SlotConflict(
-                phase.value, run_id=active.run_id, loop_id=active.loop_id, chain_id=active.chain_id
-            )
+            raise _held_by(active)
         raise ChainActive(phase.value, chain_id=chain.chain_id)
 
     @classmethod
@@ -278,10 +271,8 @@ class Repository:
     ) -> None:
         """Raise SlotConflict (carrying what holds the slot) unless `run` may take `phase`.
 
-        A loop's own iteration (`run.loop_id` the active loop) may take it. A run
-        of the daily chain (`chain_first`) ignores loops - it has priority and
-        stops a running iteration on a SlotConflict with `loop_id` - while
-        everything else yields to a running chain that has not done the phase yet.
+        A run of the daily chain (`chain_first`) ignores loops; anything else yields to
+        a running chain and to any loop but its own.
         """
         if not chain_first:
             await cls._yield_to_chain(session, phase, chain_id=run.chain_id)
@@ -290,9 +281,7 @@ class Repository:
                 raise SlotConflict(phase.value, loop_id=loop.loop_id)
         active = await cls._active_run(session, phase, exclude=run.run_id)
         if active is not None:
-            raise SlotConflict(
-                phase.value, run_id=active.run_id, loop_id=active.loop_id, chain_id=active.chain_id
-            )
+            raise _held_by(active)
 
     async def _take_slot(
         self,
@@ -300,13 +289,9 @@ class Repository:
         take: Callable[[AsyncSession], Awaitable[_T]],
         race: Callable[[], Awaitable[SlotConflict]] | None = None,
     ) -> _T:
-        """The one slot-taking transaction: lock the phases' lock rows (always in
-        ORDER: no lock-order deadlock), then `take` checks the slot rules and writes.
-
-        A unique index refusing the commit is a race the lock rows did not
-        cover (e.g. another dialect): `race` reads what holds the slot now
-        (by default the active run of the first phase).
-        """
+        """The one slot-taking transaction: lock the phases' rows (in ORDER: no deadlock),
+        then `take` checks the slot rules and writes. If a unique index still refuses the
+        commit, `race` says what holds the slot (default: the first phase's active run)."""
         try:
             async with self._session.begin() as session:
                 for phase in sorted(phases, key=ORDER.index):
@@ -330,11 +315,8 @@ class Repository:
         return await self._take_slot([phase], take)
 
     async def resume_run(self, run_id: str, *, owner: str, now: datetime) -> RunRow:
-        """Put a FAILED/ABANDONED/INTERRUPTED run back into its phase slot, same runId.
-
-        Takes the run over: the lease epoch is bumped, so any earlier executor
-        of the run is fenced out from here on.
-        """
+        """Put a FAILED/ABANDONED/INTERRUPTED run back into its slot, same runId, under a
+        new lease epoch (fencing out any earlier executor)."""
         found = await self.get_run(run_id)
         if found is None:
             raise RunNotFound(run_id)
@@ -345,7 +327,7 @@ class Repository:
             if run is None:
                 raise RunNotFound(run_id)
             if not RunStatus(run.status).resumable:
-                raise InvalidTransition(run_id, run.status, "resume")
+                raise InvalidTransition(run_id, run.status)
             await self._free_for(session, phase, run, chain_first=False)
             self._take_over(run, owner=owner, now=now)
             run.auto_resume_attempts = 0
@@ -369,13 +351,8 @@ class Repository:
     async def claim_interrupted(
         self, *, owner: str, now: datetime, max_attempts: int
     ) -> list[Claimed]:
-        """Take over every INTERRUPTED run that is due (auto-resume).
-
-        One conditional UPDATE per run (same epoch, still INTERRUPTED), so two
-        replicas sweeping at once never both win. A run already resumed
-        `max_attempts` times without publishing a part is claimed with
-        `give_up` set: its new owner ends it FAILED (with a manifest).
-        """
+        """Take over every INTERRUPTED run that is due (auto-resume), one run per
+        transaction so two replicas never both win; past `max_attempts`, with `give_up`."""
         async with self._read() as session:
             res = await session.execute(
                 select(RunRow.run_id, RunRow.lease_epoch).where(
@@ -395,8 +372,7 @@ class Repository:
                 if run.auto_resume_attempts >= max_attempts:
                     give_up = (
                         f"interrupted {run.auto_resume_attempts + 1} times without publishing "
-                        f"a part; last: {reason or 'unknown'}; resume it with POST "
-                        f"/api/internal/resume/run/{run_id}"
+                        f"a part; last: {reason or 'unknown'}; resume it with {_resume(run_id)}"
                     )
                 self._take_over(run, owner=owner, now=now)
                 run.auto_resume_attempts += 1
@@ -433,15 +409,8 @@ class Repository:
         limit: int = 50,
         older_than: datetime | None = None,
     ) -> list[RunRow]:
-        stmt = select(RunRow)
-        if phase is not None:
-            stmt = stmt.where(RunRow.phase == phase.value)
-        if status is not None:
-            stmt = stmt.where(RunRow.status == status.value)
-        if chain_id is not None:
-            stmt = stmt.where(RunRow.chain_id == chain_id)
-        if loop_id is not None:
-            stmt = stmt.where(RunRow.loop_id == loop_id)
+        given = {"phase": phase, "status": status, "chain_id": chain_id, "loop_id": loop_id}
+        stmt = select(RunRow).filter_by(**{k: v for k, v in given.items() if v is not None})
         if older_than is not None:
             stmt = stmt.where(RunRow.started_at < older_than)
         stmt = stmt.order_by(RunRow.started_at.desc(), RunRow.run_id.desc()).limit(limit)
@@ -498,33 +467,21 @@ class Repository:
 
     async def record_pause(
         self,
-        run_id: str,
+        lease: Lease,
         *,
         code: str | None,
         reason: str | None,
         since: datetime | None,
         until: datetime | None,
-        lease: Lease | None = None,
     ) -> None:
-        """Set (or, with None, clear) why a run waits; the supervisor calls it on change only.
-
-        With `lease`, only while it is held (a fenced-out executor changes nothing;
-        its next progress write reports the loss).
-        """
-        cond = lease.held() if lease is not None else RunRow.run_id == run_id
+        """Set (or, with None, clear) why a run waits, while `lease` is held (a fenced-out
+        executor changes nothing; its next progress write reports the loss)."""
         async with self._session.begin() as session:
             await session.execute(
                 update(RunRow)
-                .where(cond)
+                .where(lease.held())
                 .values(pause_code=code, pause_reason=reason, pause_since=since, pause_until=until)
             )
-
-    async def stop_requested(self, run_id: str) -> bool:
-        async with self._read() as session:
-            res = await session.execute(
-                select(RunRow.stop_requested).where(RunRow.run_id == run_id)
-            )
-            return bool(res.scalar())
 
     async def finish_run(
         self,
@@ -535,11 +492,7 @@ class Repository:
         error_message: str | None = None,
         manifest_path: str | None = None,
     ) -> RunRow:
-        """End a run (or leave it INTERRUPTED) under `lease`; raises LeaseLost.
-
-        The stop flag is cleared with it so it can never hit another run. An
-        INTERRUPTED run may be resumed by any replica at once.
-        """
+        """End a run (or leave it INTERRUPTED, due at once) under `lease`; raises LeaseLost."""
         async with self._session.begin() as session:
             res = await session.execute(select(RunRow).where(lease.held()).with_for_update())
             run = res.scalars().first()
@@ -589,26 +542,25 @@ class Repository:
         *,
         now: datetime,
         owner: str,
-        leases: Iterable[Lease] = (),
-        loop_ids: Iterable[str] = (),
-        chain_ids: Iterable[str] = (),
+        leases: Sequence[Lease] = (),
+        loop_ids: Sequence[str] = (),
+        chain_ids: Sequence[str] = (),
     ) -> HeartbeatResult:
         """Renew what this process holds; report what it no longer holds."""
-        held, loops, chains = list(leases), list(loop_ids), list(chain_ids)
         lost = HeartbeatResult()
         async with self._session.begin() as session:
-            if held:
+            if leases:
                 res = await session.execute(
                     update(RunRow)
-                    .where(or_(*(lease.held() for lease in held)))
+                    .where(or_(*(lease.held() for lease in leases)))
                     .values(heartbeat_at=now)
                     .returning(RunRow.run_id)
                 )
                 renewed = set(res.scalars())
-                lost.lost_runs = [lease.run_id for lease in held if lease.run_id not in renewed]
-            drivers: list[tuple[Any, list[str], list[str]]] = [
-                (LoopRow.loop_id, loops, lost.lost_loops),
-                (ChainRow.chain_id, chains, lost.lost_chains),
+                lost.lost_runs = [lease.run_id for lease in leases if lease.run_id not in renewed]
+            drivers: list[tuple[Any, Sequence[str], list[str]]] = [
+                (LoopRow.loop_id, loop_ids, lost.lost_loops),
+                (ChainRow.chain_id, chain_ids, lost.lost_chains),
             ]
             for key, ids, lost_ids in drivers:  # a loop/chain row is held by its owner alone
                 if ids:
@@ -631,14 +583,9 @@ class Repository:
         auto_resume: bool = False,
         backoff: Callable[[int], float] = lambda _attempts: 0.0,
     ) -> SweepResult:
-        """Runs whose owner stopped heart-beating lose their lease.
-
-        With `auto_resume` they become INTERRUPTED (still holding the slot), due
-        for a new owner after `backoff(auto_resume_attempts)` seconds; loops and
-        chains are left for `adopt_*` to take over. Without it they become
-        ABANDONED (resumed by hand), their loops end STOPPED and their chains
-        FAILED, each with the reason - as before auto-resume existed.
-        """
+        """Runs whose owner stopped heart-beating lose their lease: INTERRUPTED (due after
+        `backoff(attempts)` s) with `auto_resume`, else ABANDONED, and their loops and
+        chains end."""
         cutoff = now - stale_after
         dead = list(dead_owners)
         stale_runs = or_(RunRow.heartbeat_at < cutoff, RunRow.owner.in_(dead))
@@ -649,24 +596,16 @@ class Repository:
             )
             for run in res.scalars():
                 last = run.heartbeat_at.isoformat()
-                run.updated_at = now
+                gone = f"owner {run.owner} stopped heart-beating (last at {last})"
                 if auto_resume:
                     delay = backoff(run.auto_resume_attempts)
                     run.status = _INTERRUPTED
+                    run.updated_at = now
                     run.resume_after = now + timedelta(seconds=delay)
-                    run.error_message = (
-                        f"owner {run.owner} stopped heart-beating (last at {last}); "
-                        f"resuming automatically in {delay:g} s"
-                    )
+                    run.error_message = f"{gone}; resuming automatically in {delay:g} s"
                     result.interrupted.append(run.run_id)
                     continue
-                run.status = RunStatus.ABANDONED.value
-                run.stop_requested = False
-                run.completed_at = now
-                run.error_message = (
-                    f"owner {run.owner} stopped heart-beating (last at {last}); resume it "
-                    f"with POST /api/internal/resume/run/{run.run_id}"
-                )
+                _abandon(run, now=now, message=f"{gone}; resume it with {_resume(run.run_id)}")
                 result.abandoned.append(run.run_id)
             if auto_resume:
                 return result
@@ -675,14 +614,8 @@ class Repository:
                 select(RunRow).where(RunRow.status == _INTERRUPTED).with_for_update()
             )
             for run in res.scalars():
-                run.status = RunStatus.ABANDONED.value
-                run.stop_requested = False
-                run.completed_at = now
-                run.updated_at = now
-                run.error_message = (
-                    f"{run.error_message or 'interrupted'}; MAPLECOLLECT_AUTO_RESUME is off: "
-                    f"resume it with POST /api/internal/resume/run/{run.run_id}"
-                )
+                off = f"{run.error_message or 'interrupted'}; MAPLECOLLECT_AUTO_RESUME is off"
+                _abandon(run, now=now, message=f"{off}: resume it with {_resume(run.run_id)}")
                 result.abandoned.append(run.run_id)
             res_l = await session.execute(
                 select(LoopRow).where(
@@ -745,11 +678,8 @@ class Repository:
     # -- loops ---------------------------------------------------------------
 
     async def create_loop(self, row: LoopRow) -> LoopRow:
-        """Take the phase for a loop. SlotConflict carries the loop or one-shot run in the way.
-
-        A run of the daily chain does not refuse a loop: the loop starts and
-        waits for the chain (WAITING_FOR_CHAIN).
-        """
+        """Take the phase for a loop (SlotConflict: the loop or one-shot run in the way);
+        a run of the daily chain does not refuse it."""
         phase = Phase(row.phase)
 
         async def take(session: AsyncSession) -> LoopRow:
@@ -790,11 +720,8 @@ class Repository:
         stopped_at: datetime | Unset | None = UNSET,
         stop_requested: bool | Unset = UNSET,
     ) -> None:
-        """Set the given columns of a loop (and `updated_at` := `now`).
-
-        Explicit keywords, so a misspelt column is a TypeError (and a mypy
-        error), never dropped; UNSET leaves a column as it is, None clears it.
-        """
+        """Set the given columns of a loop (and `updated_at`); UNSET leaves one as it is.
+        Explicit keywords, so a misspelt column is a TypeError, never dropped."""
         # The keywords are the columns: read back by name rather than listed twice.
         given = {k: v for k, v in locals().items() if k not in ("self", "loop_id", "now")}
         values = {name: value for name, value in given.items() if value is not UNSET}
@@ -808,11 +735,8 @@ class Repository:
     async def set_loop_waiting_for_chain(
         self, loop_id: str, waiting: bool, *, now: datetime, reason: str | None
     ) -> bool:
-        """RUNNING → WAITING_FOR_CHAIN (waiting) or back; `reason` becomes `lastError`.
-
-        Conditional on the status it leaves, so a stop (STOPPING) is never undone.
-        Returns whether the row changed.
-        """
+        """RUNNING → WAITING_FOR_CHAIN (waiting) or back, never undoing a stop; `reason`
+        becomes `lastError`. Returns whether the row changed."""
         before, after = (
             (LoopStatus.RUNNING, LoopStatus.WAITING_FOR_CHAIN)
             if waiting
@@ -846,13 +770,8 @@ class Repository:
     # -- chains --------------------------------------------------------------
 
     async def create_chain(self, chain: ChainRow, first: RunRow) -> ChainRow:
-        """Start a daily chain: its row and its first run (RANKING_FETCH), in one transaction.
-
-        Refused with SlotConflict while another chain runs (`chain_id` is that
-        chain, `run_id` its run holding a slot, None between two of its phases) or
-        while a run that is not a loop iteration holds any of the four phases
-        (`run_id`, `chain_id` None). Loops never refuse it: they yield to the chain.
-        """
+        """Start a daily chain and its first run in one transaction. SlotConflict while
+        another chain runs or a run that is not a loop iteration holds any phase."""
 
         async def take(session: AsyncSession) -> ChainRow:
             running = await self._running_chain(session)
@@ -921,14 +840,9 @@ class Repository:
     # -- chunks --------------------------------------------------------------
 
     async def add_chunk(self, row: ChunkRow, lease: Lease | None = None) -> None:
-        """Promote a published part: from now on it is the run's resume point.
+        """Promote a published part (the run's resume point; idempotent) with its event.
 
-        With `lease`, in one transaction that first checks (and, on PostgreSQL,
-        row-locks) the run under that lease, so a fenced-out executor never adds
-        a row; a promoted part also resets the auto-resume attempt count (the
-        run is making progress). Re-publishing the same part after a crash
-        replaces the row (idempotent).
-        Its SNAPSHOT_CHUNK_READY event is written in the same transaction.
+        With `lease`, only while it is held; the part also resets the auto-resume count.
         """
         async with self._session.begin() as session:
             if lease is not None:
@@ -968,8 +882,8 @@ class Repository:
 
     # -- OCID cache ----------------------------------------------------------
 
-    async def cached_ocids(self, names: Sequence[str]) -> dict[str, CachedOcid]:
-        out: dict[str, CachedOcid] = {}
+    async def cached_ocids(self, names: Sequence[str]) -> dict[str, OcidCacheRow]:
+        out: dict[str, OcidCacheRow] = {}
         async with self._read() as session:
             # Bounded IN lists: SQLite caps bound parameters per statement.
             for start in range(0, len(names), 500):
@@ -977,8 +891,7 @@ class Repository:
                 res = await session.execute(
                     select(OcidCacheRow).where(OcidCacheRow.character_name.in_(batch))
                 )
-                for row in res.scalars():
-                    out[row.character_name] = CachedOcid(row.ocid, row.world_name, row.fetched_at)
+                out.update((row.character_name, row) for row in res.scalars())
         return out
 
     async def cache_ocids(
@@ -1013,31 +926,21 @@ class Repository:
         return await self._status_reads()
 
     async def _read_status_snapshot(self) -> StatusSnapshot:
-        active: dict[Phase, RunRow | None] = dict.fromkeys(ORDER)
-        newest: dict[Phase, RunRow | None] = dict.fromkeys(ORDER)
-        terminal: dict[Phase, RunRow | None] = dict.fromkeys(ORDER)
-        loops: dict[Phase, LoopRow | None] = dict.fromkeys(ORDER)
+        kinds = ("active", "newest", "terminal", "loop")
+        snap: dict[str, dict[Phase, Any]] = {kind: dict.fromkeys(ORDER) for kind in kinds}
+        rows: dict[tuple[bool, str], RunRow | LoopRow] = {}  # by (is a loop, id)
         async with self._read() as session:
             picked = [tuple(row) for row in (await session.execute(_STATUS_PICKS)).all()]
-            run_ids = {row_id for kind, _, row_id in picked if kind != "loop"}
-            loop_ids = {row_id for kind, _, row_id in picked if kind == "loop"}
-            runs: dict[str, RunRow] = {}
-            if run_ids:
-                found = await session.execute(select(RunRow).where(RunRow.run_id.in_(run_ids)))
-                runs = {run.run_id: run for run in found.scalars()}
-            loop_rows: dict[str, LoopRow] = {}
-            if loop_ids:
-                found_loops = await session.execute(
-                    select(LoopRow).where(LoopRow.loop_id.in_(loop_ids))
-                )
-                loop_rows = {loop.loop_id: loop for loop in found_loops.scalars()}
-        for kind, phase_name, row_id in picked:
-            phase = Phase(phase_name)
-            if kind == "loop":
-                loops[phase] = loop_rows.get(row_id)
-            else:
-                target = {"active": active, "newest": newest, "terminal": terminal}[kind]
-                target[phase] = runs.get(row_id)
+            for loops, key in ((False, RunRow.run_id), (True, LoopRow.loop_id)):
+                ids = {row_id for kind, _, row_id in picked if (kind == "loop") is loops}
+                if ids:
+                    found = await session.execute(select(key.class_).where(key.in_(ids)))
+                    rows.update(((loops, getattr(r, key.key)), r) for r in found.scalars())
+        for kind, phase, row_id in picked:
+            snap[kind][Phase(phase)] = rows.get((kind == "loop", row_id))
         return StatusSnapshot(
-            active=active, newest=newest, last_terminal=terminal, newest_loop=loops
+            active=snap["active"],
+            newest=snap["newest"],
+            last_terminal=snap["terminal"],
+            newest_loop=snap["loop"],
         )

@@ -22,14 +22,11 @@ log = logging.getLogger(__name__)
 )
 async def health(repo: RepoDep, response: Response) -> HealthPublic:
     """200 UP, or 503 DOWN when the database does not answer (no token needed)."""
+    db = Health.UP
     try:
         await repo.ping()
     except Exception as exc:
         log.warning("health: database unreachable: %s", type(exc).__name__)
         response.status_code = 503
-        return HealthPublic(
-            status=Health.DOWN, version=__version__, api_version=API_VERSION, database=Health.DOWN
-        )
-    return HealthPublic(
-        status=Health.UP, version=__version__, api_version=API_VERSION, database=Health.UP
-    )
+        db = Health.DOWN
+    return HealthPublic(status=db, version=__version__, api_version=API_VERSION, database=db)

@@ -16,7 +16,6 @@ from maplecollect.contract.models import (
     LoopStarted,
 )
 from maplecollect.errors import SlotConflict
-from maplecollect.phases import Phase
 
 router = APIRouter(tags=["loops"])
 
@@ -48,18 +47,7 @@ async def start_loop(
             interval_seconds=body.interval_seconds if body else None,
             airflow_run_id=airflow_run_id,
         )
-    except SlotConflict as exc:
-        if exc.loop_id is not None:
-            raise ApiError(409, LoopAlreadyActive(phase=phase, loop_id=exc.loop_id)) from None
-        assert exc.run_id is not None  # a one-shot run holds the phase
-        raise ApiError(
-            409, AlreadyRunning(phase=phase, run_id=exc.run_id, chain_id=exc.chain_id)
-        ) from None
-    return LoopStarted(
-        phase=Phase(loop.phase),
-        loop_id=loop.loop_id,
-        iteration_count=loop.iteration_count,
-        snapshot_date=loop.snapshot_date,
-        interval_seconds=loop.interval_seconds,
-        airflow_run_id=loop.airflow_run_id,
-    )
+    except SlotConflict as exc:  # the phase's loop, or a one-shot run
+        reply = LoopAlreadyActive if exc.loop_id is not None else AlreadyRunning
+        raise ApiError(409, reply.of_row(exc)) from None
+    return LoopStarted.of_row(loop)

@@ -124,11 +124,4 @@ async def resume_run(run_id: RunIdDep, sup: SupervisorDep) -> RunResumed:
         run = await sup.resume(run_id)
     except SlotConflict as exc:
         raise slot_conflict(exc) from None
-    return RunResumed(
-        phase=Phase(run.phase),
-        run_id=run.run_id,
-        upstream_run_id=run.upstream_run_id,
-        snapshot_date=run.snapshot_date,
-        resume_count=run.resume_count,
-        records_processed=run.records_processed,
-    )
+    return RunResumed.of_row(run)

@@ -35,7 +35,6 @@ from maplecollect.contract.models import (
 )
 from maplecollect.contract.statuses import ErrorCode
 from maplecollect.errors import ChainActive, SlotConflict
-from maplecollect.phases import Phase
 
 router = APIRouter(tags=["triggers"])
 
@@ -44,38 +43,11 @@ SLOT_CONFLICTS = (AlreadyRunning, LoopActive, ChainActiveReply)
 
 
 def slot_conflict(exc: SlotConflict) -> ApiError:
-    """409 naming what holds the phase (docs/control-api.md "Slots are rows").
-
-    CHAIN_ACTIVE: the running daily chain has not done this phase yet (nothing to
-    follow: wait for the chain). LOOP_ACTIVE: a loop holds it. ALREADY_RUNNING:
-    `runId` holds it; `chainId` is the chain that run belongs to, or null.
-    """
-    assert exc.phase is not None  # only a daily conflict has no phase
-    phase = Phase(exc.phase)
+    """409 naming what holds the phase: the daily chain still to do it, a loop, or a run
+    (docs/control-api.md "The daily chain has priority")."""
     if isinstance(exc, ChainActive):
-        assert exc.chain_id is not None  # a ChainActive always names its chain
-        return ApiError(409, ChainActiveReply(phase=phase, chain_id=exc.chain_id, message=str(exc)))
-    if exc.loop_id is not None:
-        return ApiError(409, LoopActive(phase=phase, loop_id=exc.loop_id))
-    assert exc.run_id is not None  # a one-shot conflict always names the run
-    return ApiError(409, AlreadyRunning(phase=phase, run_id=exc.run_id, chain_id=exc.chain_id))
-
-
-def daily_conflict(exc: SlotConflict) -> ApiError:
-    """409 of /trigger/daily: always ALREADY_RUNNING (loops never refuse the chain).
-
-    `chainId`: the running chain (follow it with GET /chains/{chainId}), or null
-    when a one-shot run is in the way. `runId`/`phase`: the run holding a slot -
-    the chain's current run (null between two of its phases) or the one-shot run.
-    """
-    return ApiError(
-        409,
-        DailyAlreadyRunning(
-            phase=Phase(exc.phase) if exc.phase else None,
-            run_id=exc.run_id,
-            chain_id=exc.chain_id,
-        ),
-    )
+        return ApiError(409, ChainActiveReply.of_row(exc, message=str(exc)))
+    return ApiError(409, (LoopActive if exc.loop_id is not None else AlreadyRunning).of_row(exc))
 
 
 def _no_interval(body: TriggerBody | None) -> None:
@@ -129,13 +101,7 @@ async def trigger_phase(
         )
     except SlotConflict as exc:
         raise slot_conflict(exc) from None
-    return PhaseStarted(
-        phase=Phase(run.phase),
-        run_id=run.run_id,
-        upstream_run_id=run.upstream_run_id,
-        snapshot_date=run.snapshot_date,
-        airflow_run_id=run.airflow_run_id,
-    )
+    return PhaseStarted.of_row(run)
 
 
 @router.post(
@@ -158,11 +124,6 @@ async def trigger_daily(
             date=body.date if body else None, airflow_run_id=airflow_run_id
         )
     except SlotConflict as exc:
-        raise daily_conflict(exc) from None
-    return DailyStarted(
-        chain_id=chain_id,
-        phase=Phase(run.phase),
-        run_id=run.run_id,
-        snapshot_date=run.snapshot_date,
-        airflow_run_id=run.airflow_run_id,
-    )
+        # Always ALREADY_RUNNING (loops never refuse the chain), from the conflict's ids.
+        raise ApiError(409, DailyAlreadyRunning.of_row(exc)) from None
+    return DailyStarted.of_row(run, chain_id=chain_id)

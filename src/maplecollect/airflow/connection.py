@@ -20,8 +20,6 @@ from maplecollect.errors import ConfigError
 DEFAULT_CONN_ID = "external_api"
 _SCHEMES = ("http", "https")
 USER_AGENT = f"maplecollect-airflow/{maplecollect.__version__}"
-# The client's endpoint, under the name this provider has always exported.
-ApiEndpoint = Endpoint
 
 
 def _number(extras: Mapping[str, Any], key: str, default: float, *, minimum: float) -> float:

@@ -17,6 +17,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from maplecollect.airflow.connection import DEFAULT_CONN_ID
 from maplecollect.airflow.hook import ExtApiHook
+from maplecollect.airflow.scope import Action
 from maplecollect.airflow.waiting import blank_to_none, defer_until_idle, stop_complete
 from maplecollect.client.calls import StopRequested
 from maplecollect.client.errors import Conflict, Refused
@@ -25,13 +26,15 @@ from maplecollect.contract import LoopActive
 from maplecollect.phases import Phase
 
 AIRFLOW_RUN_ID_MAX = 250
+# What `send` returns for a stop when nothing held the phase.
+NOTHING_TO_STOP = ""
 
 
-def airflow_run_id(dag_id: str, run_id: str, task_id: str) -> str:
+def airflow_run_id_of(context: Any) -> str:
     """`<dag_id>/<run_id>/<task_id>` as printable ASCII, at most 250 characters."""
-    raw = f"{dag_id}/{run_id}/{task_id}"
-    clean = "".join(c if 32 <= ord(c) < 127 else "_" for c in raw)
-    return clean[:AIRFLOW_RUN_ID_MAX]
+    ti = context["ti"]
+    raw = f"{ti.dag_id}/{ti.run_id}/{ti.task_id}"
+    return "".join(c if 32 <= ord(c) < 127 else "_" for c in raw)[:AIRFLOW_RUN_ID_MAX]
 
 
 def stop_description(result: StopRequested) -> str:
@@ -43,11 +46,6 @@ def stop_description(result: StopRequested) -> str:
     if result.run_id:
         return f"stop requested: run {result.run_id}"
     return "stop requested (no run holds the phase right now)"
-
-
-def airflow_run_id_of(context: Any) -> str:
-    ti = context["ti"]
-    return airflow_run_id(ti.dag_id, ti.run_id, ti.task_id)
 
 
 @contextmanager
@@ -64,20 +62,67 @@ def refusals_fail_task() -> Iterator[None]:
         raise AirflowFailException(f"{exc}{hint}") from None
 
 
+def send(
+    api: ControlClient,
+    action: Action,
+    phase: Phase,
+    *,
+    context: Any,
+    log: Any,
+    label: str,
+    upstream_run_id: str | None = None,
+    date: str | None = None,
+    interval_seconds: float | None = None,
+) -> str | None:
+    """Send one phase action, logging under `label`. Returns the run id (trigger), the
+    loop id (loop), or the stopped run id (stop; None when a loop was between
+    iterations, NOTHING_TO_STOP when nothing held the phase)."""
+    airflow_run_id = airflow_run_id_of(context)
+    if action is Action.TRIGGER:
+        run = api.trigger_phase(
+            phase, upstream_run_id=upstream_run_id, date=date, airflow_run_id=airflow_run_id
+        )
+        verb = "following running" if run.followed else "started"
+        log.info(
+            "%s: %s run %s (upstream %s, date %s)",
+            label,
+            verb,
+            run.run_id,
+            run.upstream_run_id or upstream_run_id,
+            run.snapshot_date,
+        )
+        return run.run_id
+    if action is Action.LOOP:
+        loop = api.start_loop(
+            phase, date=date, interval_seconds=interval_seconds, airflow_run_id=airflow_run_id
+        )
+        verb = "already active" if loop.already_active else "started"
+        log.info("%s: loop %s %s", label, loop.loop_id, verb)
+        return loop.loop_id
+    stop = (api.stop_phase if action is Action.STOP else api.stop_loop)(
+        phase, airflow_run_id=airflow_run_id
+    )
+    if not stop.requested:
+        log.info("%s: nothing to stop", label)
+        return NOTHING_TO_STOP
+    log.info("%s: %s", label, stop_description(stop))
+    return stop.run_id
+
+
 class ExtApiOperator(BaseOperator):
-    """Base: holds the connection id and hands out the hook."""
+    """Base: holds the connection id and hands out the client."""
 
     def __init__(self, *, conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.conn_id = conn_id
 
-    @property
-    def hook(self) -> ExtApiHook:
-        return ExtApiHook(self.conn_id)
-
     def api(self) -> ControlClient:
         """A client of the task's connection (`with self.api() as api: ...`)."""
-        return self.hook.get_conn()
+        return ExtApiHook(self.conn_id).get_conn()
+
+    def send(self, action: Action, phase: Phase, context: Any, **kwargs: Any) -> str | None:
+        with refusals_fail_task(), self.api() as api:
+            return send(api, action, phase, context=context, log=self.log, label=phase, **kwargs)
 
 
 class TriggerPhaseOperator(ExtApiOperator):
@@ -107,25 +152,14 @@ class TriggerPhaseOperator(ExtApiOperator):
         self.upstream_run_id = upstream_run_id
         self.date = date
 
-    def execute(self, context: Any) -> str:
-        with refusals_fail_task(), self.api() as api:
-            result = api.trigger_phase(
-                self.phase,
-                upstream_run_id=blank_to_none(self.upstream_run_id),
-                date=blank_to_none(self.date),
-                airflow_run_id=airflow_run_id_of(context),
-            )
-        if result.followed:
-            self.log.info("%s already running as %s: following it", self.phase, result.run_id)
-        else:
-            self.log.info(
-                "%s started: run %s (upstream %s, date %s)",
-                self.phase,
-                result.run_id,
-                result.upstream_run_id,
-                result.snapshot_date,
-            )
-        return result.run_id
+    def execute(self, context: Any) -> str | None:
+        return self.send(
+            Action.TRIGGER,
+            self.phase,
+            context,
+            upstream_run_id=blank_to_none(self.upstream_run_id),
+            date=blank_to_none(self.date),
+        )
 
 
 class TriggerDailyOperator(ExtApiOperator):
@@ -138,23 +172,19 @@ class TriggerDailyOperator(ExtApiOperator):
         self.date = date
 
     def execute(self, context: Any) -> str:
-        with refusals_fail_task(), self.api() as api:
-            result = api.trigger_daily(
-                date=blank_to_none(self.date), airflow_run_id=airflow_run_id_of(context)
-            )
-        verb = "already running, following" if result.followed else "started"
-        self.log.info("daily chain %s: %s", verb, result.chain_id)
         date = blank_to_none(self.date)
-        if result.followed and date is not None:
+        with refusals_fail_task(), self.api() as api:
+            result = api.trigger_daily(date=date, airflow_run_id=airflow_run_id_of(context))
+            verb = "already running, following" if result.followed else "started"
+            self.log.info("daily chain %s: %s", verb, result.chain_id)
             # Following another day's chain would "succeed" without collecting this
             # day (e.g. two backfill days at once): refuse instead.
-            with refusals_fail_task(), self.api() as api:
-                held = api.chain(result.chain_id).snapshot_date
-            if held not in (None, date):
-                raise AirflowFailException(
-                    f"the daily chain {result.chain_id} of {held} holds the phases, not one "
-                    f"of {date}: run days one after another (backfill: --max-active-runs 1)"
-                )
+            held = api.chain(result.chain_id).snapshot_date if result.followed and date else None
+        if held not in (None, date):
+            raise AirflowFailException(
+                f"the daily chain {result.chain_id} of {held} holds the phases, not one "
+                f"of {date}: run days one after another (backfill: --max-active-runs 1)"
+            )
         return result.chain_id
 
 
@@ -176,22 +206,22 @@ class LoopPhaseOperator(ExtApiOperator):
         self.date = date
         self.interval_seconds = interval_seconds
 
-    def execute(self, context: Any) -> str:
-        with refusals_fail_task(), self.api() as api:
-            result = api.start_loop(
-                self.phase,
-                date=blank_to_none(self.date),
-                interval_seconds=self.interval_seconds,
-                airflow_run_id=airflow_run_id_of(context),
-            )
-        verb = "already active" if result.already_active else "started"
-        self.log.info("%s loop %s: %s", self.phase, verb, result.loop_id)
-        return result.loop_id
+    def execute(self, context: Any) -> str | None:
+        return self.send(
+            Action.LOOP,
+            self.phase,
+            context,
+            date=blank_to_none(self.date),
+            interval_seconds=self.interval_seconds,
+        )
 
 
 class _StopOperator(ExtApiOperator):
     """Ask for a stop, then (by default) wait in the triggerer until the phase is idle,
-    so a trigger or loop that follows in the same DAG run finds the slot free."""
+    so a trigger or loop that follows in the same DAG run finds the slot free.
+    Returns the stopped runId, or None when nothing was running."""
+
+    action: Action
 
     def __init__(
         self,
@@ -202,7 +232,6 @@ class _StopOperator(ExtApiOperator):
         idle_timeout: float = 3600.0,
         progress_interval: float = 300.0,
         unreachable_timeout: float = 900.0,
-        max_consecutive_errors: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -212,19 +241,11 @@ class _StopOperator(ExtApiOperator):
         self.idle_timeout = idle_timeout
         self.progress_interval = progress_interval
         self.unreachable_timeout = unreachable_timeout
-        self.max_consecutive_errors = max_consecutive_errors
-
-    def _request(self, api: ControlClient, context: Any) -> StopRequested:
-        raise NotImplementedError
 
     def execute(self, context: Any) -> str | None:
-        with refusals_fail_task(), self.api() as api:
-            result = self._request(api, context)
-        if not result.requested:
-            self.log.info("%s: nothing to stop", self.phase)
+        stopped = self.send(self.action, self.phase, context)
+        if stopped == NOTHING_TO_STOP:
             return None
-        stopped = result.run_id
-        self.log.info("%s: %s", self.phase, stop_description(result))
         if self.wait_for_idle:
             self.log.info("%s", defer_until_idle(self, self.phase.value, stopped))
         return stopped
@@ -236,15 +257,12 @@ class _StopOperator(ExtApiOperator):
 
 
 class StopPhaseOperator(_StopOperator):
-    """Stop a phase's run (and its loop, per the service). NOT_RUNNING is a success.
-    Returns the stopped runId, or None when nothing was running."""
+    """Stop a phase's run (and its loop, per the service). NOT_RUNNING is a success."""
 
-    def _request(self, api: ControlClient, context: Any) -> StopRequested:
-        return api.stop_phase(self.phase, airflow_run_id=airflow_run_id_of(context))
+    action = Action.STOP
 
 
 class StopLoopOperator(_StopOperator):
     """Stop a phase's loop and its running iteration. NOT_LOOPING is a success."""
 
-    def _request(self, api: ControlClient, context: Any) -> StopRequested:
-        return api.stop_loop(self.phase, airflow_run_id=airflow_run_id_of(context))
+    action = Action.STOP_LOOP

@@ -1,21 +1,10 @@
 """Parts of `daily_collection_pipeline` that carry logic: task ids, the branch, the
 conf guard of the first task, the snapshot date, and the steps runner.
 
-Shape (see docs/airflow.md):
-
-    check_external_api >> branch_on_scope >> trigger_daily_collection >> wait_for_daily_chain
-                                          >> per_phase_stop_ranking_fetch, ... (16 tasks)
-                                          >> run_steps
-
-Every path task hangs directly off `branch_on_scope`, and each per-phase task also
-depends on EVERY per-phase task before it (not only the one just before). The branch
-skips, at once and by id, every task this run does not need -- so a single-phase
-scope runs exactly its trigger and its wait, with no chain of tasks skipping
-themselves one after another -- and the all-earlier edges keep the chosen tasks in
-the fixed order: a task runs only when everything before it succeeded or was
-skipped (`none_failed_min_one_success`; a failure ends everything after it as
-`upstream_failed`). `run_steps` is ONE task for the whole `steps` list: it defers
-to the triggerer between steps and resumes at the next one.
+Every path task hangs directly off `branch_on_scope`, which skips by id every task
+this run does not need; each per-phase task also depends on EVERY per-phase task
+before it, which keeps the chosen ones in the fixed order (docs/airflow.md, "What
+the DAG does").
 """
 
 from __future__ import annotations
@@ -35,15 +24,15 @@ from airflow.sdk.exceptions import (
 
 from maplecollect.airflow.assets import all_assets, asset_for
 from maplecollect.airflow.operators import (
+    NOTHING_TO_STOP,
     ExtApiOperator,
     LoopPhaseOperator,
     StopLoopOperator,
     StopPhaseOperator,
     TriggerDailyOperator,
     TriggerPhaseOperator,
-    airflow_run_id_of,
     refusals_fail_task,
-    stop_description,
+    send,
 )
 from maplecollect.airflow.outcome import Target
 from maplecollect.airflow.scope import (
@@ -59,12 +48,7 @@ from maplecollect.airflow.scope import (
 )
 from maplecollect.airflow.sensors import DailyChainSensor, PhaseRunSensor
 from maplecollect.airflow.settings import WaitSettings
-from maplecollect.airflow.waiting import (
-    defer_until_done,
-    defer_until_idle,
-    raise_for_event,
-    wait_knobs,
-)
+from maplecollect.airflow.waiting import defer, defer_until_idle, raise_for_event
 
 log = logging.getLogger(__name__)
 
@@ -239,12 +223,10 @@ def xcom_template(task_id: str) -> str:
 class RunStepsOperator(ExtApiOperator):
     """Runs the conf's `steps` in order, as ONE task that frees its worker slot while
     a step waits: a trigger step defers until its run COMPLETES, a stop step until
-    the phase is idle; then `resume_step` judges the event and goes on with the next
-    step. Loops do not wait. Returns (XCom) `[{step, action, phase, id}, ...]`.
+    the phase is idle; `resume_step` judges the event and goes on with the next step.
+    Loops do not wait. Returns (XCom) `[{step, action, phase, id}, ...]`.
 
-    No retries: a retry would start the steps again from the first one (a second
-    run of a phase that already completed); clear the task or trigger the remaining
-    steps instead.
+    No retries: a retry would start again from the first step (docs/airflow.md).
     """
 
     def __init__(
@@ -255,7 +237,6 @@ class RunStepsOperator(ExtApiOperator):
         poll_interval: float = 30.0,
         progress_interval: float = 300.0,
         unreachable_timeout: float = 900.0,
-        max_consecutive_errors: int | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("retries", 0)
@@ -265,7 +246,6 @@ class RunStepsOperator(ExtApiOperator):
         self.poll_interval = poll_interval
         self.progress_interval = progress_interval
         self.unreachable_timeout = unreachable_timeout
-        self.max_consecutive_errors = max_consecutive_errors
 
     def execute(self, context: Any) -> list[dict[str, Any]]:
         plan = _plan(context)
@@ -293,73 +273,39 @@ class RunStepsOperator(ExtApiOperator):
         self.log.info("step %d/%d done: %s", index + 1, len(plan.steps), event.get("message"))
         return self._run_from(context, plan, index + 1, list(done or []))
 
-    def _label(self, plan: Plan, index: int) -> str:
-        step = plan.steps[index]
-        return f"step {index + 1}/{len(plan.steps)} ({step.action} {step.phase})"
-
     def _run_from(
         self, context: Any, plan: Plan, start: int, done: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
         date = snapshot_date(context["params"], context.get("dag_run")) or None
         for index in range(start, len(plan.steps)):
-            step, label = plan.steps[index], self._label(plan, index)
-            target_id = self._start(context, plan, index, date, done)
+            step = plan.steps[index]
+            label = f"step {index + 1}/{len(plan.steps)} ({step.action} {step.phase})"
+            source = upstream_source(plan.steps, index)
+            in_run = done[source]["id"] if source is not None else None
+            with refusals_fail_task(), self.api() as api:
+                target_id = send(
+                    api,
+                    step.action,
+                    step.phase,
+                    context=context,
+                    log=self.log,
+                    label=label,
+                    upstream_run_id=resolve_upstream(step.phase, plan.upstream_run_ids, in_run),
+                    date=date,
+                )
             done.append({"step": index + 1, **step.as_dict(), "id": target_id})
             state = {"index": index, "done": done}
             resume: dict[str, Any] = {"method_name": "resume_step", "kwargs": state, "echo": state}
             if step.action is Action.TRIGGER and target_id is not None:
                 self.log.info("%s: waiting for run %s in the triggerer", label, target_id)
-                defer_until_done(
-                    self,
-                    target=Target.RUN,
-                    target_id=target_id,
-                    conn_id=self.conn_id,
-                    timeout=self.phase_timeouts[step.phase.value],
-                    **resume,
-                    **wait_knobs(self),
-                )
-            if step.action in (Action.STOP, Action.STOP_LOOP) and target_id != "":
+                timeout = self.phase_timeouts[step.phase.value]
+                defer(self, target=Target.RUN, target_id=target_id, timeout=timeout, **resume)
+            if step.action in (Action.STOP, Action.STOP_LOOP) and target_id != NOTHING_TO_STOP:
                 self.log.info("%s: waiting until %s is idle", label, step.phase)
                 idle = defer_until_idle(self, step.phase.value, target_id, **resume)
                 self.log.info("step %d/%d done: %s", index + 1, len(plan.steps), idle)
         self.log.info("all %d step(s) done", len(plan.steps))
         return done
-
-    def _start(
-        self, context: Any, plan: Plan, index: int, date: str | None, done: list[dict[str, Any]]
-    ) -> str | None:
-        """Send step `index`; the id to wait on (run id; for a stop the stopped run id,
-        None if a loop was between iterations, "" if nothing was running)."""
-        step, label = plan.steps[index], self._label(plan, index)
-        run_id = airflow_run_id_of(context)
-        with refusals_fail_task(), self.api() as api:
-            if step.action is Action.TRIGGER:
-                source = upstream_source(plan.steps, index)
-                in_run = done[source]["id"] if source is not None else None
-                upstream = resolve_upstream(step.phase, plan.upstream_run_ids, in_run)
-                result = api.trigger_phase(
-                    step.phase, upstream_run_id=upstream, date=date, airflow_run_id=run_id
-                )
-                verb = "following running" if result.followed else "started"
-                self.log.info("%s: %s run %s (upstream %s)", label, verb, result.run_id, upstream)
-                return result.run_id
-            if step.action is Action.LOOP:
-                loop = api.start_loop(
-                    step.phase, date=date, interval_seconds=None, airflow_run_id=run_id
-                )
-                verb = "already active" if loop.already_active else "started"
-                self.log.info("%s: loop %s %s", label, loop.loop_id, verb)
-                return loop.loop_id
-            stop = (
-                api.stop_phase(step.phase, airflow_run_id=run_id)
-                if step.action is Action.STOP
-                else api.stop_loop(step.phase, airflow_run_id=run_id)
-            )
-        if not stop.requested:
-            self.log.info("%s: nothing to stop", label)
-            return ""
-        self.log.info("%s: %s", label, stop_description(stop))
-        return stop.run_id
 
 
 # -- builders used by the DAG file ------------------------------------------------
@@ -420,7 +366,7 @@ def per_phase_tasks(step: Step, settings: WaitSettings) -> list[BaseOperator]:
     wait = PhaseRunSensor(
         task_id=wait_task_id(step),
         run_id=xcom_template(task_id),
-        timeout=settings.phase_timeout(step.phase),
+        timeout=settings.phase_timeouts[step.phase],
         outlets=[asset_for(step.phase)],
         **settings.wait_kwargs(),
         **common,

@@ -1,4 +1,8 @@
-"""Deferring to `PhaseRunTrigger` and judging its event: shared by sensors and operators."""
+"""Deferring to `PhaseRunTrigger` and judging its event: shared by sensors and operators.
+
+A deferring task carries `conn_id`, `poll_interval`, `progress_interval` and
+`unreachable_timeout`.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,10 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout
 
-from maplecollect.airflow.errors import ExtApiError
-from maplecollect.airflow.outcome import Target, Verdict, classify_idle
+from maplecollect.airflow.hook import ExtApiHook
+from maplecollect.airflow.outcome import Outcome, Target, Verdict, classify_target
 from maplecollect.airflow.triggers import PhaseRunTrigger
+from maplecollect.client.errors import ControlApiError
 
 # Airflow's own deferral timeout is a backstop (e.g. no triggerer running); the
 # trigger's deadline fires first and says what it was waiting for.
@@ -27,17 +32,36 @@ def blank_to_none(value: Any) -> str | None:
     return None if text in _EMPTY else text
 
 
-def defer_until_done(
+def fetch(conn_id: str, target: Target, target_id: str) -> dict[str, Any]:
+    """The document a wait on `target` polls, as JSON (what trigger events carry too)."""
+    with ExtApiHook(conn_id).get_conn() as api:
+        document: dict[str, Any] = api.send(target.watch(target_id).call).wire()
+    return document
+
+
+def look(
+    task: Any, target: Target, target_id: str, *, stop_expected: bool = False
+) -> tuple[Outcome, dict[str, Any]] | None:
+    """One look before deferring; None when the service cannot answer (the trigger will).
+
+    A target already done is judged by the task: a trigger that fires at once meets
+    Airflow's defer-exit race (apache/airflow#66374: the try is marked failed).
+    """
+    try:
+        document = fetch(task.conn_id, target, target_id)
+    except ControlApiError:
+        return None
+    return classify_target(
+        target, document, target_id=target_id, stop_expected=stop_expected
+    ), document
+
+
+def defer(
     task: Any,
     *,
     target: Target,
     target_id: str,
-    conn_id: str,
-    poll_interval: float,
     timeout: float,
-    max_consecutive_errors: int | None = None,
-    unreachable_timeout: float = 900.0,
-    progress_interval: float = 300.0,
     stop_expected: bool = False,
     method_name: str = "execute_complete",
     kwargs: dict[str, Any] | None = None,
@@ -47,12 +71,11 @@ def defer_until_done(
     trigger = PhaseRunTrigger(
         target=target.value,
         target_id=target_id,
-        conn_id=conn_id,
-        poll_interval=poll_interval,
+        conn_id=task.conn_id,
+        poll_interval=task.poll_interval,
         end_at=time.time() + timeout,
-        max_consecutive_errors=max_consecutive_errors,
-        unreachable_timeout=unreachable_timeout,
-        progress_interval=progress_interval,
+        unreachable_timeout=task.unreachable_timeout,
+        progress_interval=task.progress_interval,
         stop_expected=stop_expected,
         echo=echo,
     )
@@ -64,16 +87,6 @@ def defer_until_done(
     )
 
 
-def wait_knobs(task: Any) -> dict[str, Any]:
-    """The wait settings a task carries (poll, progress, unreachable bounds)."""
-    return {
-        "poll_interval": task.poll_interval,
-        "progress_interval": getattr(task, "progress_interval", 300.0),
-        "unreachable_timeout": getattr(task, "unreachable_timeout", 900.0),
-        "max_consecutive_errors": getattr(task, "max_consecutive_errors", None),
-    }
-
-
 def defer_until_idle(
     task: Any,
     phase: str,
@@ -83,40 +96,29 @@ def defer_until_idle(
     kwargs: dict[str, Any] | None = None,
     echo: dict[str, Any] | None = None,
 ) -> str:
-    """After a stop request: wait in the triggerer until `phase` holds no run.
-
-    One look first: a phase already idle (a loop stopped between iterations, a run
-    that ended at once) returns its "is idle" message without deferring, because a
-    trigger that fires at once meets Airflow's defer-exit race (apache/airflow#66374:
-    the try is marked failed). `task` has conn_id, poll_interval, idle_timeout and
-    `api()`; its execute_complete should return `stop_complete(...)`.
-    """
-    idle = idle_message(task, phase)
-    if idle is not None:
-        return idle
-    defer_until_done(
+    """After a stop request: wait in the triggerer (up to `task.idle_timeout`) until
+    `phase` holds no run; a phase idle at the first look returns its message at once.
+    The task's execute_complete should return `stop_complete(...)`."""
+    looked = look(task, Target.PHASE_IDLE, phase)
+    if looked is not None and looked[0].done:
+        return judge(looked[0])
+    defer(
         task,
         target=Target.PHASE_IDLE,
         target_id=phase,
-        conn_id=task.conn_id,
         timeout=task.idle_timeout,
         method_name=method_name,
         kwargs={"stopped": stopped, **(kwargs or {})},
         echo=echo,
-        **wait_knobs(task),
     )
     raise AssertionError("defer() raises TaskDeferred")  # pragma: no cover
 
 
-def idle_message(task: Any, phase: str) -> str | None:
-    """The success message if `phase` is idle right now; None if not, or unknown."""
-    try:
-        with task.api() as api:
-            document = api.run_status().wire()
-    except ExtApiError:
-        return None  # unreachable or refused: the trigger waits out the outage
-    outcome = classify_idle(document, phase)
-    return outcome.message if outcome.verdict is Verdict.SUCCESS else None
+def judge(outcome: Outcome) -> str:
+    """The message of an outcome that is done; raises AirflowFailException on a failure."""
+    if outcome.verdict is Verdict.FAILED:
+        raise AirflowFailException(outcome.message)
+    return outcome.message
 
 
 def stop_complete(task: Any, event: Any, stopped: str | None) -> str | None:
@@ -131,8 +133,7 @@ def raise_for_event(event: Any, *, sensor: bool = True) -> dict[str, Any]:
 
     failed  -> AirflowFailException (the run ended badly; a retry cannot change that)
     timeout -> AirflowSensorTimeout for sensors (no retry), AirflowFailException otherwise
-    error / anything else -> AirflowException (retried if the task has retries:
-              waiting again on the same id is harmless)
+    error / anything else -> AirflowException (retried: waiting again is harmless)
     """
     if not isinstance(event, dict):
         raise AirflowException(f"malformed trigger event: {event!r}")

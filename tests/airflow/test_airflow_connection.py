@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
-from maplecollect.airflow.connection import endpoint_from_fields
+from maplecollect.airflow.connection import endpoint_from_connection
 from maplecollect.airflow.hook import ExtApiHook
 from maplecollect.client.endpoint import Endpoint
 from maplecollect.errors import ConfigError
@@ -19,7 +21,7 @@ def _ep(**fields):
         "password": None,
     }
     extras = fields.pop("extras", {})
-    return endpoint_from_fields(**{**base, **fields}, extras=extras)
+    return endpoint_from_connection(SimpleNamespace(**{**base, **fields}), extras)
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,6 @@
-"""Turn an Airflow connection (`external_api`) into the client's `Endpoint`.
-
-Pure: takes the connection's fields, so it is tested without Airflow. Fields used:
-host (a name, or a full URL), port, schema (`http`/`https` picks the scheme; any
-other value is a path prefix), password (the bearer token), extras `timeout`,
-`connect_timeout`, `retries`, `backoff`, `backoff_max`, `verify`, `scheme`.
-Extras may be strings (URI form puts every extra in the query string).
+"""Turn an Airflow connection (`external_api`) into the client's `Endpoint`; the
+fields are in docs/airflow.md. Pure: tested without Airflow. Extras may be strings
+(URI form puts every extra in the query string).
 """
 
 from __future__ import annotations
@@ -45,20 +41,19 @@ def _flag(extras: Mapping[str, Any], key: str, default: bool) -> bool:
     raise ConfigError(f"connection extra {key!r} must be true or false, got {raw!r}")
 
 
-def _base_url(
-    conn_type: str | None, host: str | None, port: int | None, schema: str | None, scheme: Any
-) -> str:
-    host = (host or "").strip()
+def _base_url(conn: Any, scheme: Any) -> str:
+    host = (conn.host or "").strip()
     if not host:
         raise ConfigError("the maplecollect connection has no host")
     prefix = ""
-    schema = (schema or "").strip()
+    schema = (conn.schema or "").strip()
+    conn_type = (conn.conn_type or "").lower()
     if schema.lower() in _SCHEMES:
         chosen = schema.lower()
     elif isinstance(scheme, str) and scheme.lower() in _SCHEMES:
         chosen = scheme.lower()
     else:
-        chosen = conn_type.lower() if conn_type and conn_type.lower() in _SCHEMES else "http"
+        chosen = conn_type if conn_type in _SCHEMES else "http"
     if schema and schema.lower() not in _SCHEMES:
         prefix = "/" + schema.strip("/")
     if "://" in host:
@@ -67,24 +62,17 @@ def _base_url(
         prefix = parts.path.rstrip("/") + prefix
     else:
         netloc = host
-    if port and not urlsplit(f"//{netloc}").port:
-        netloc = f"{netloc}:{port}"
+    if conn.port and not urlsplit(f"//{netloc}").port:
+        netloc = f"{netloc}:{conn.port}"
     return f"{chosen}://{netloc}{prefix}".rstrip("/")
 
 
-def endpoint_from_fields(
-    *,
-    conn_type: str | None,
-    host: str | None,
-    port: int | None,
-    schema: str | None,
-    password: str | None,
-    extras: Mapping[str, Any],
-) -> Endpoint:
-    """Build the endpoint; raises ConfigError naming the bad field (never its secret)."""
+def endpoint_from_connection(conn: Any, extras: Mapping[str, Any]) -> Endpoint:
+    """From an `airflow.sdk.Connection` (extras passed in: sync and async read them
+    apart); raises ConfigError naming the bad field (never its secret)."""
     return Endpoint(
-        base_url=_base_url(conn_type, host, port, schema, extras.get("scheme")),
-        token=password or None,
+        base_url=_base_url(conn, extras.get("scheme")),
+        token=conn.password or None,
         timeout=_number(extras, "timeout", 30.0, minimum=0.1),
         connect_timeout=_number(extras, "connect_timeout", 10.0, minimum=0.1),
         retries=int(_number(extras, "retries", 3, minimum=0)),
@@ -92,16 +80,4 @@ def endpoint_from_fields(
         backoff_max=_number(extras, "backoff_max", 30.0, minimum=0),
         verify=_flag(extras, "verify", True),
         user_agent=USER_AGENT,
-    )
-
-
-def endpoint_from_connection(conn: Any, extras: Mapping[str, Any]) -> Endpoint:
-    """From an `airflow.sdk.Connection` (extras passed in: sync and async read them apart)."""
-    return endpoint_from_fields(
-        conn_type=conn.conn_type,
-        host=conn.host,
-        port=conn.port,
-        schema=conn.schema,
-        password=conn.password,
-        extras=extras,
     )

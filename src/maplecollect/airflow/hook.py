@@ -1,13 +1,8 @@
 """`ExtApiHook`: the `external_api` connection -> the control-API client.
 
-As provider hooks wrap an SDK client, this hook only reads the connection
-(docs/airflow.md, "The external_api connection") and hands out the one client of
-the control API (`maplecollect.client`): `get_conn()` for workers, `aget_conn()`
-for the triggerer. Operators, sensors and the trigger call the client's verbs;
-they never build URLs or read credentials. The answer rules (409 ALREADY_RUNNING
-followed, LOOP_ALREADY_ACTIVE, NOT_RUNNING, NOT_LOOPING are results; other
-refusals raise `Refused` with the body verbatim; transport errors and 5xx are
-retried `retries` times, then `Unavailable`) are the client's.
+It only reads the connection (docs/airflow.md, "The external_api connection") and
+hands out `maplecollect.client`: `get_conn()` for workers, `aget_conn()` for the
+triggerer. Routes, answer rules and retries are the client's.
 """
 
 from __future__ import annotations

@@ -102,14 +102,9 @@ def _run_type(dag_run: Any) -> str:
 
 
 def snapshot_date(params: Mapping[str, Any], dag_run: Any) -> str:
-    """The date a run asks the service for ("" = the service's default).
-
-    `conf.date` wins. A scheduled or backfill run with no date collects the KST day
-    its data interval starts on (the DAG's interval is 03:00 KST of day D to 03:00
-    KST of D+1, so that is D), so a backfill collects each of its days, and a
-    scheduled run that starts late still collects its own day. A manual run
-    without a date leaves it to the service (yesterday in KST; `latest` for loops).
-    """
+    """The date a run asks the service for ("" = the service's default): `conf.date`,
+    else for a scheduled or backfill run the KST day its data interval starts on
+    (docs/airflow.md, "Backfill"), else the service's default."""
     given = params.get("date")
     if given:
         return str(given)
@@ -142,27 +137,21 @@ def check_conf(context: Mapping[str, Any]) -> None:
 def branch_plan(params: Mapping[str, Any]) -> tuple[list[str], dict[str, str]]:
     """(tasks to run in order, {task to skip: why}) for this conf. Pure."""
     plan = plan_from_params(params, check_date=False)
-    scope = [s.token for s in plan.steps] if plan.mode is Mode.SCOPE else []
-    keep: list[str]
+    scope = [s.token for s in plan.steps]
+    keep = [t for s in plan.steps for t in scope_task_ids(s)]
+    why_not = ""
     if plan.mode is Mode.FULL_DAILY:
-        keep, why = list(DAILY_TASKS), "the conf runs the daily chain (FULL_DAILY)"
+        keep, why_not = list(DAILY_TASKS), "the conf runs the daily chain (FULL_DAILY)"
     elif plan.mode is Mode.STEPS:
-        keep, why = [STEPS_TASK], "the conf gives steps"
-    else:
-        keep = [t for s in plan.steps for t in scope_task_ids(s)]
-        why = f"not in scope {scope}"
-    skip: dict[str, str] = {}
-    for step in SCOPE_STEPS:
-        for task_id in scope_task_ids(step):
-            if task_id not in keep:
-                reason = f"{step.token} {why}" if plan.mode is Mode.SCOPE else why
-                skip[task_id] = reason
-    for task_id in DAILY_TASKS:
-        if task_id not in keep:
-            skip[task_id] = f"scope {scope} is not FULL_DAILY" if scope else why
-    if STEPS_TASK not in keep:
-        skip[STEPS_TASK] = "the conf gives no steps"
-    return keep, skip
+        keep, why_not = [STEPS_TASK], "the conf gives steps"
+    why = {
+        t: why_not or f"{s.token} not in scope {scope}"
+        for s in SCOPE_STEPS
+        for t in scope_task_ids(s)
+    }
+    why.update({t: why_not or f"scope {scope} is not FULL_DAILY" for t in DAILY_TASKS})
+    why[STEPS_TASK] = "the conf gives no steps"
+    return keep, {task_id: reason for task_id, reason in why.items() if task_id not in keep}
 
 
 class ScopeBranchOperator(BaseOperator):

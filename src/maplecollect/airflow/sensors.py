@@ -16,7 +16,7 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import AirflowFailException
 
 import maplecollect
-from maplecollect.airflow.assets import endpoint, record_events
+from maplecollect.airflow.assets import record_events
 from maplecollect.airflow.connection import DEFAULT_CONN_ID
 from maplecollect.airflow.hook import ExtApiHook
 from maplecollect.airflow.outcome import Outcome, Target, classify_target
@@ -32,7 +32,6 @@ from maplecollect.client.errors import ProtocolError, Refused, Unavailable
 from maplecollect.client.sync import ControlClient
 from maplecollect.contract import Health
 from maplecollect.ids import is_valid_id
-from maplecollect.phases import Phase
 
 # Retries cover the known race where a fast trigger's event meets the worker's
 # defer-exit and Airflow marks the try failed (apache/airflow#66374, #72716);
@@ -140,16 +139,7 @@ class _TargetSensor(BaseSensorOperator):
         )
         if not isinstance(runs, dict):
             return
-        for phase in record_events(context, self.outlets, runs):
-            run = runs[phase]
-            self.log.info(
-                "asset event maplecollect://%s: run %s, snapshot %s, %s records, manifest %s",
-                endpoint(Phase(phase)),
-                run.get("runId"),
-                run.get("snapshotDate"),
-                run.get("recordsProcessed"),
-                run.get("manifestPath"),
-            )
+        record_events(context, self.outlets, runs, self.log)
 
 
 class PhaseRunSensor(_TargetSensor):

@@ -17,8 +17,9 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from maplecollect.airflow.connection import DEFAULT_CONN_ID
 from maplecollect.airflow.hook import ExtApiHook
+from maplecollect.airflow.outcome import Target
 from maplecollect.airflow.scope import Action
-from maplecollect.airflow.waiting import blank_to_none, defer_until_idle, stop_complete
+from maplecollect.airflow.waiting import blank_to_none, look_or_defer, raise_for_event
 from maplecollect.client.calls import StopRequested
 from maplecollect.client.errors import Conflict, Refused
 from maplecollect.client.sync import ControlClient
@@ -247,13 +248,23 @@ class _StopOperator(ExtApiOperator):
         if stopped == NOTHING_TO_STOP:
             return None
         if self.wait_for_idle:
-            self.log.info("%s", defer_until_idle(self, self.phase.value, stopped))
+            idle, _ = look_or_defer(
+                self,
+                Target.PHASE_IDLE,
+                self.phase.value,
+                timeout=self.idle_timeout,
+                kwargs={"stopped": stopped},
+            )
+            self.log.info("%s", idle)
         return stopped
 
     def execute_complete(
         self, context: Any, event: Any = None, stopped: str | None = None
     ) -> str | None:
-        return stop_complete(self, event, stopped)
+        """After the wait for idle: the stopped runId, or raise."""
+        raise_for_event(event, sensor=False)
+        self.log.info("%s", event.get("message"))
+        return stopped
 
 
 class StopPhaseOperator(_StopOperator):

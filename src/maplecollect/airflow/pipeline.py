@@ -48,7 +48,7 @@ from maplecollect.airflow.scope import (
 )
 from maplecollect.airflow.sensors import DailyChainSensor, PhaseRunSensor
 from maplecollect.airflow.settings import WaitSettings
-from maplecollect.airflow.waiting import defer, defer_until_idle, raise_for_event
+from maplecollect.airflow.waiting import defer, look_or_defer, raise_for_event
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +96,6 @@ def _plan(context: Mapping[str, Any]) -> Plan:
 # -- the snapshot date ---------------------------------------------------------------
 
 
-def _run_type(dag_run: Any) -> str:
-    run_type = getattr(dag_run, "run_type", None)
-    return str(getattr(run_type, "value", run_type) or "")
-
-
 def snapshot_date(params: Mapping[str, Any], dag_run: Any) -> str:
     """The date a run asks the service for ("" = the service's default): `conf.date`,
     else for a scheduled or backfill run the KST day its data interval starts on
@@ -109,7 +104,9 @@ def snapshot_date(params: Mapping[str, Any], dag_run: Any) -> str:
     if given:
         return str(given)
     start = getattr(dag_run, "data_interval_start", None)
-    if _run_type(dag_run) in _INTERVAL_RUN_TYPES and isinstance(start, datetime):
+    run_type = getattr(dag_run, "run_type", None)
+    by_interval = str(getattr(run_type, "value", run_type)) in _INTERVAL_RUN_TYPES
+    if by_interval and isinstance(start, datetime):
         return start.astimezone(KST).date().isoformat()
     return ""
 
@@ -290,8 +287,10 @@ class RunStepsOperator(ExtApiOperator):
                 timeout = self.phase_timeouts[step.phase.value]
                 defer(self, target=Target.RUN, target_id=target_id, timeout=timeout, **resume)
             if step.action in (Action.STOP, Action.STOP_LOOP) and target_id != NOTHING_TO_STOP:
-                self.log.info("%s: waiting until %s is idle", label, step.phase)
-                idle = defer_until_idle(self, step.phase.value, target_id, **resume)
+                resume["kwargs"] = {"stopped": target_id, **state}
+                idle, _ = look_or_defer(
+                    self, Target.PHASE_IDLE, step.phase.value, timeout=self.idle_timeout, **resume
+                )
                 self.log.info("step %d/%d done: %s", index + 1, len(plan.steps), idle)
         self.log.info("all %d step(s) done", len(plan.steps))
         return done
@@ -339,10 +338,9 @@ def per_phase_tasks(step: Step, settings: WaitSettings) -> list[BaseOperator]:
     common: dict[str, Any] = {"trigger_rule": PATH_RULE, "pre_execute": InScope(step)}
     stop_kwargs: dict[str, Any] = {"idle_timeout": settings.stop_timeout, **settings.wait_kwargs()}
     task_id = step_task_id(step)
-    if step.action is Action.STOP:
-        return [StopPhaseOperator(task_id=task_id, phase=step.phase, **stop_kwargs, **common)]
-    if step.action is Action.STOP_LOOP:
-        return [StopLoopOperator(task_id=task_id, phase=step.phase, **stop_kwargs, **common)]
+    if step.action in (Action.STOP, Action.STOP_LOOP):
+        stop = StopPhaseOperator if step.action is Action.STOP else StopLoopOperator
+        return [stop(task_id=task_id, phase=step.phase, **stop_kwargs, **common)]
     if step.action is Action.LOOP:
         return [LoopPhaseOperator(task_id=task_id, phase=step.phase, date=DATE_TEMPLATE, **common)]
     trigger = TriggerPhaseOperator(

@@ -19,15 +19,8 @@ import maplecollect
 from maplecollect.airflow.assets import record_events
 from maplecollect.airflow.connection import DEFAULT_CONN_ID
 from maplecollect.airflow.hook import ExtApiHook
-from maplecollect.airflow.outcome import Outcome, Target, classify_target
-from maplecollect.airflow.waiting import (
-    blank_to_none,
-    defer,
-    fetch,
-    judge,
-    look,
-    raise_for_event,
-)
+from maplecollect.airflow.outcome import Target, Verdict, classify_target
+from maplecollect.airflow.waiting import blank_to_none, fetch, look_or_defer, raise_for_event
 from maplecollect.client.errors import ProtocolError, Refused, Unavailable
 from maplecollect.client.sync import ControlClient
 from maplecollect.contract import Health
@@ -83,19 +76,12 @@ class _TargetSensor(BaseSensorOperator):
         if not self.deferrable:
             return super().execute(context)
         target_id = self._checked_id()
-        looked = look(self, self.target, target_id, stop_expected=self.stop_expected)
-        if looked is not None and looked[0].done:
-            self.log.info("%s (already ended, no need to defer)", looked[0].message)
-            return self._succeed(context, *looked, target_id)
-        self.log.info("waiting for %s %s in the triggerer", self.target.value, target_id)
-        defer(
-            self,
-            target=self.target,
-            target_id=target_id,
-            timeout=self.timeout,
-            stop_expected=self.stop_expected,
+        message, document = look_or_defer(
+            self, self.target, target_id, timeout=self.timeout, stop_expected=self.stop_expected
         )
-        return None  # pragma: no cover - defer() raises
+        self.log.info("%s (already ended, no need to defer)", message)
+        self._record_assets(context, document)
+        return target_id
 
     def execute_complete(self, context: Any, event: Any = None) -> str:
         """Resume after the trigger: succeed only on a "success" event; push the id."""
@@ -115,18 +101,12 @@ class _TargetSensor(BaseSensorOperator):
             self.target, document, target_id=target_id, stop_expected=self.stop_expected
         )
         self.log.info("%s", outcome.message)
+        if outcome.verdict is Verdict.FAILED:
+            raise AirflowFailException(outcome.message)
         if not outcome.done:
             return False
-        return PokeReturnValue(
-            is_done=True, xcom_value=self._succeed(context, outcome, document, target_id)
-        )
-
-    def _succeed(
-        self, context: Any, outcome: Outcome, document: dict[str, Any], target_id: str
-    ) -> str:
-        judge(outcome)
         self._record_assets(context, document)
-        return target_id
+        return PokeReturnValue(is_done=True, xcom_value=target_id)
 
     def _record_assets(self, context: Any, document: Any) -> None:
         """Fill the outlets' asset events with the completed run(s) (see `assets`)."""

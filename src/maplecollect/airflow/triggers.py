@@ -29,6 +29,18 @@ from maplecollect.client.errors import ControlApiError, Unavailable, WaitFailed
 FIRST_POLL_GRACE = 3.0
 _ID_KEY = {Target.RUN: "runId", Target.CHAIN: "chainId", Target.PHASE_IDLE: "phase"}
 _DOC_KEY = {Target.RUN: "run", Target.CHAIN: "chain", Target.PHASE_IDLE: "run"}
+_KWARGS = (
+    "target",
+    "target_id",
+    "conn_id",
+    "poll_interval",
+    "end_at",
+    "max_consecutive_errors",
+    "unreachable_timeout",
+    "progress_interval",
+    "stop_expected",
+    "echo",
+)
 
 
 class PhaseRunTrigger(BaseTrigger):
@@ -77,21 +89,11 @@ class PhaseRunTrigger(BaseTrigger):
         self.echo = echo
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "target": self.target.value,
-                "target_id": self.target_id,
-                "conn_id": self.conn_id,
-                "poll_interval": self.poll_interval,
-                "end_at": self.end_at,
-                "max_consecutive_errors": self.max_consecutive_errors,
-                "unreachable_timeout": self.unreachable_timeout,
-                "progress_interval": self.progress_interval,
-                "stop_expected": self.stop_expected,
-                "echo": self.echo,
-            },
-        )
+        kwargs = {name: getattr(self, name) for name in _KWARGS}
+        return f"{type(self).__module__}.{type(self).__qualname__}", {
+            **kwargs,
+            "target": self.target.value,
+        }
 
     def _hook(self) -> ExtApiHook:
         return ExtApiHook(self.conn_id)

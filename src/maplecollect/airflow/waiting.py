@@ -13,7 +13,7 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout
 
 from maplecollect.airflow.hook import ExtApiHook
-from maplecollect.airflow.outcome import Outcome, Target, Verdict, classify_target
+from maplecollect.airflow.outcome import Target, Verdict, classify_target
 from maplecollect.airflow.triggers import PhaseRunTrigger
 from maplecollect.client.errors import ControlApiError
 
@@ -37,23 +37,6 @@ def fetch(conn_id: str, target: Target, target_id: str) -> dict[str, Any]:
     with ExtApiHook(conn_id).get_conn() as api:
         document: dict[str, Any] = api.send(target.watch(target_id).call).wire()
     return document
-
-
-def look(
-    task: Any, target: Target, target_id: str, *, stop_expected: bool = False
-) -> tuple[Outcome, dict[str, Any]] | None:
-    """One look before deferring; None when the service cannot answer (the trigger will).
-
-    A target already done is judged by the task: a trigger that fires at once meets
-    Airflow's defer-exit race (apache/airflow#66374: the try is marked failed).
-    """
-    try:
-        document = fetch(task.conn_id, target, target_id)
-    except ControlApiError:
-        return None
-    return classify_target(
-        target, document, target_id=target_id, stop_expected=stop_expected
-    ), document
 
 
 def defer(
@@ -87,45 +70,44 @@ def defer(
     )
 
 
-def defer_until_idle(
+def look_or_defer(
     task: Any,
-    phase: str,
-    stopped: str | None,
+    target: Target,
+    target_id: str,
     *,
-    method_name: str = "execute_complete",
-    kwargs: dict[str, Any] | None = None,
-    echo: dict[str, Any] | None = None,
-) -> str:
-    """After a stop request: wait in the triggerer (up to `task.idle_timeout`) until
-    `phase` holds no run; a phase idle at the first look returns its message at once.
-    The task's execute_complete should return `stop_complete(...)`."""
-    looked = look(task, Target.PHASE_IDLE, phase)
-    if looked is not None and looked[0].done:
-        return judge(looked[0])
+    timeout: float,
+    stop_expected: bool = False,
+    **resume: Any,
+) -> tuple[str, dict[str, Any]]:
+    """One look, then defer (raises TaskDeferred) unless the target is already done.
+
+    A target already done is judged here -- (message, document), or AirflowFailException
+    -- because a trigger that fires at once meets Airflow's defer-exit race
+    (apache/airflow#66374: the try is marked failed). A failed look defers: the trigger
+    rides out the outage.
+    """
+    try:
+        document = fetch(task.conn_id, target, target_id)
+    except ControlApiError:
+        document = None
+    if document is not None:
+        outcome = classify_target(
+            target, document, target_id=target_id, stop_expected=stop_expected
+        )
+        if outcome.verdict is Verdict.FAILED:
+            raise AirflowFailException(outcome.message)
+        if outcome.done:
+            return outcome.message, document
+    task.log.info("waiting for %s %s in the triggerer", target.value, target_id)
     defer(
         task,
-        target=Target.PHASE_IDLE,
-        target_id=phase,
-        timeout=task.idle_timeout,
-        method_name=method_name,
-        kwargs={"stopped": stopped, **(kwargs or {})},
-        echo=echo,
+        target=target,
+        target_id=target_id,
+        timeout=timeout,
+        stop_expected=stop_expected,
+        **resume,
     )
     raise AssertionError("defer() raises TaskDeferred")  # pragma: no cover
-
-
-def judge(outcome: Outcome) -> str:
-    """The message of an outcome that is done; raises AirflowFailException on a failure."""
-    if outcome.verdict is Verdict.FAILED:
-        raise AirflowFailException(outcome.message)
-    return outcome.message
-
-
-def stop_complete(task: Any, event: Any, stopped: str | None) -> str | None:
-    """execute_complete of a stop that waited for idle: the stopped runId, or raise."""
-    raise_for_event(event, sensor=False)
-    task.log.info("%s", event.get("message"))
-    return stopped
 
 
 def raise_for_event(event: Any, *, sensor: bool = True) -> dict[str, Any]:

@@ -20,11 +20,7 @@ from maplecollect.client.sync import ControlClient
 
 class ExtApiHook(BaseHook):
     """The maplecollect control API (docs/control-api.md) for Airflow tasks and triggers.
-
-    :param conn_id: Airflow connection id (conn_type ``maplecollect`` or ``http``).
-    :param endpoint: use this endpoint instead of reading the connection (tests).
-    :param transport: / async_transport: injected httpx transports (tests).
-    """
+    `endpoint` and the httpx transports replace the connection in tests."""
 
     conn_name_attr = "conn_id"
     default_conn_name = DEFAULT_CONN_ID

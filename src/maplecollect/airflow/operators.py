@@ -27,7 +27,7 @@ from maplecollect.contract import LoopActive
 from maplecollect.phases import Phase
 
 AIRFLOW_RUN_ID_MAX = 250
-# What `send` returns for a stop when nothing held the phase.
+# What `ExtApiOperator.send` returns for a stop when nothing held the phase.
 NOTHING_TO_STOP = ""
 
 
@@ -63,53 +63,6 @@ def refusals_fail_task() -> Iterator[None]:
         raise AirflowFailException(f"{exc}{hint}") from None
 
 
-def send(
-    api: ControlClient,
-    action: Action,
-    phase: Phase,
-    *,
-    context: Any,
-    log: Any,
-    label: str,
-    upstream_run_id: str | None = None,
-    date: str | None = None,
-    interval_seconds: float | None = None,
-) -> str | None:
-    """Send one phase action, logging under `label`. Returns the run id (trigger), the
-    loop id (loop), or the stopped run id (stop; None when a loop was between
-    iterations, NOTHING_TO_STOP when nothing held the phase)."""
-    airflow_run_id = airflow_run_id_of(context)
-    if action is Action.TRIGGER:
-        run = api.trigger_phase(
-            phase, upstream_run_id=upstream_run_id, date=date, airflow_run_id=airflow_run_id
-        )
-        verb = "following running" if run.followed else "started"
-        log.info(
-            "%s: %s run %s (upstream %s, date %s)",
-            label,
-            verb,
-            run.run_id,
-            run.upstream_run_id or upstream_run_id,
-            run.snapshot_date,
-        )
-        return run.run_id
-    if action is Action.LOOP:
-        loop = api.start_loop(
-            phase, date=date, interval_seconds=interval_seconds, airflow_run_id=airflow_run_id
-        )
-        verb = "already active" if loop.already_active else "started"
-        log.info("%s: loop %s %s", label, loop.loop_id, verb)
-        return loop.loop_id
-    stop = (api.stop_phase if action is Action.STOP else api.stop_loop)(
-        phase, airflow_run_id=airflow_run_id
-    )
-    if not stop.requested:
-        log.info("%s: nothing to stop", label)
-        return NOTHING_TO_STOP
-    log.info("%s: %s", label, stop_description(stop))
-    return stop.run_id
-
-
 class ExtApiOperator(BaseOperator):
     """Base: holds the connection id and hands out the client."""
 
@@ -121,21 +74,60 @@ class ExtApiOperator(BaseOperator):
         """A client of the task's connection (`with self.api() as api: ...`)."""
         return ExtApiHook(self.conn_id).get_conn()
 
-    def send(self, action: Action, phase: Phase, context: Any, **kwargs: Any) -> str | None:
+    def send(
+        self,
+        action: Action,
+        phase: Phase,
+        context: Any,
+        *,
+        label: str | None = None,
+        upstream_run_id: str | None = None,
+        date: str | None = None,
+        interval_seconds: float | None = None,
+    ) -> str | None:
+        """Send one phase action, logging under `label` (default: the phase). Returns the
+        run id (trigger), the loop id (loop), or the stopped run id (stop; None when a
+        loop was between iterations, NOTHING_TO_STOP when nothing held the phase)."""
+        label = label or phase
+        airflow_run_id = airflow_run_id_of(context)
         with refusals_fail_task(), self.api() as api:
-            return send(api, action, phase, context=context, log=self.log, label=phase, **kwargs)
+            if action is Action.TRIGGER:
+                run = api.trigger_phase(
+                    phase, upstream_run_id=upstream_run_id, date=date, airflow_run_id=airflow_run_id
+                )
+                self.log.info(
+                    "%s: %s run %s (upstream %s, date %s)",
+                    label,
+                    "following running" if run.followed else "started",
+                    run.run_id,
+                    run.upstream_run_id or upstream_run_id,
+                    run.snapshot_date,
+                )
+                return run.run_id
+            if action is Action.LOOP:
+                loop = api.start_loop(
+                    phase,
+                    date=date,
+                    interval_seconds=interval_seconds,
+                    airflow_run_id=airflow_run_id,
+                )
+                verb = "already active" if loop.already_active else "started"
+                self.log.info("%s: loop %s %s", label, loop.loop_id, verb)
+                return loop.loop_id
+            stop = (api.stop_phase if action is Action.STOP else api.stop_loop)(
+                phase, airflow_run_id=airflow_run_id
+            )
+        if not stop.requested:
+            self.log.info("%s: nothing to stop", label)
+            return NOTHING_TO_STOP
+        self.log.info("%s: %s", label, stop_description(stop))
+        return stop.run_id
 
 
 class TriggerPhaseOperator(ExtApiOperator):
-    """Start one phase run; returns (XCom) the runId to wait on.
-
-    409 ALREADY_RUNNING returns the occupying run's id (the sensor follows it);
-    409 LOOP_ACTIVE fails: a loop holds the phase.
-
-    :param phase: a phase name (RANKING_FETCH, OCID_LOOKUP, ...).
-    :param upstream_run_id: templated; a run id or ``latest``. Sent as
-        X-Upstream-Run-Id for every non-root phase (``latest`` when empty).
-    :param date: templated; ``YYYY-MM-DD`` or ``latest``; empty = service default.
+    """Start one phase run; returns (XCom) the runId to wait on, or the occupying run's
+    on a 409 ALREADY_RUNNING. Templated: `upstream_run_id` (a run id or ``latest``,
+    the default for non-root phases) and `date` (empty: the service's default).
     """
 
     template_fields: Sequence[str] = ("upstream_run_id", "date")

@@ -31,8 +31,6 @@ from maplecollect.airflow.operators import (
     StopPhaseOperator,
     TriggerDailyOperator,
     TriggerPhaseOperator,
-    refusals_fail_task,
-    send,
 )
 from maplecollect.airflow.outcome import Target
 from maplecollect.airflow.scope import (
@@ -44,7 +42,6 @@ from maplecollect.airflow.scope import (
     Step,
     plan_from_params,
     resolve_upstream,
-    upstream_source,
 )
 from maplecollect.airflow.sensors import DailyChainSensor, PhaseRunSensor
 from maplecollect.airflow.settings import WaitSettings
@@ -152,13 +149,9 @@ def branch_plan(params: Mapping[str, Any]) -> tuple[list[str], dict[str, str]]:
 
 
 class ScopeBranchOperator(BaseOperator):
-    """Keeps exactly the tasks this run needs and skips every other path task at once.
-
-    Airflow's BranchPythonOperator cannot do this here: it never skips a task that is
-    downstream of a followed one, and in the per-phase path every task is downstream
-    of every earlier one. So this raises `DownstreamTasksSkipped` with the ids itself
-    (the task still succeeds), and logs why each one is skipped.
-    """
+    """Keeps exactly the tasks this run needs and skips every other path task at once,
+    by id, logging why (BranchPythonOperator never skips a task downstream of a
+    followed one, and here each per-phase task is downstream of every earlier one)."""
 
     def execute(self, context: Any) -> list[str]:
         keep, skip = branch_plan(context["params"])
@@ -172,17 +165,16 @@ class ScopeBranchOperator(BaseOperator):
 
 
 class InScope:
-    """pre_execute guard of a per-phase task, for a task cleared by hand after the
-    branch skipped it: skip again, saying why, unless `step` is in the scope."""
+    """pre_execute of a per-phase task cleared by hand after the branch skipped it:
+    skip again, with the branch's reason, unless `step` is in the scope."""
 
     def __init__(self, step: Step) -> None:
         self.step = step
 
     def __call__(self, context: Mapping[str, Any]) -> None:
-        plan = _plan(context)
-        if plan.mode is not Mode.SCOPE or self.step not in plan.steps:
-            scope = [s.token for s in plan.steps] if plan.mode is Mode.SCOPE else plan.mode.value
-            raise AirflowSkipException(f"{self.step.token} not in scope {scope}")
+        why = branch_plan(context["params"])[1].get(step_task_id(self.step))
+        if why is not None:
+            raise AirflowSkipException(why)
 
 
 def upstream_template(step: Step) -> str | None:
@@ -248,10 +240,8 @@ class RunStepsOperator(ExtApiOperator):
         done: list[dict[str, Any]] | None = None,
         stopped: str | None = None,
     ) -> list[dict[str, Any]]:
-        """After step `index` waited in the triggerer: judge it, then run the rest.
-
-        Where to go on comes back in the event's `echo` (the triggerer also passes the
-        defer's kwargs, `dag.test()` does not)."""
+        """After step `index` waited in the triggerer: judge it, then run the rest. Where
+        to go on comes back in the event's `echo` (`dag.test()` drops the defer's kwargs)."""
         plan = _plan(context)
         raise_for_event(event, sensor=False)
         echo = event.get("echo") if isinstance(event.get("echo"), dict) else {}
@@ -266,19 +256,15 @@ class RunStepsOperator(ExtApiOperator):
         for index in range(start, len(plan.steps)):
             step = plan.steps[index]
             label = f"step {index + 1}/{len(plan.steps)} ({step.action} {step.phase})"
-            source = upstream_source(plan.steps, index)
-            in_run = done[source]["id"] if source is not None else None
-            with refusals_fail_task(), self.api() as api:
-                target_id = send(
-                    api,
-                    step.action,
-                    step.phase,
-                    context=context,
-                    log=self.log,
-                    label=label,
-                    upstream_run_id=resolve_upstream(step.phase, plan.upstream_run_ids, in_run),
-                    date=date,
-                )
+            ids = [d["id"] for d in done]
+            target_id = self.send(
+                step.action,
+                step.phase,
+                context,
+                label=label,
+                upstream_run_id=resolve_upstream(plan.steps, index, plan.upstream_run_ids, ids),
+                date=date,
+            )
             done.append({"step": index + 1, **step.as_dict(), "id": target_id})
             state = {"index": index, "done": done}
             resume: dict[str, Any] = {"method_name": "resume_step", "kwargs": state, "echo": state}

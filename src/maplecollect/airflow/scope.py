@@ -175,21 +175,15 @@ def plan_from_params(
     return Plan(Mode.SCOPE, scoped, upstream, date)
 
 
-def upstream_source(steps: Sequence[Step], index: int) -> int | None:
-    """Index of the latest earlier trigger of the upstream phase of trigger `steps[index]`."""
+def resolve_upstream(
+    steps: Sequence[Step], index: int, explicit: Mapping[Phase, str], ids: Sequence[str | None]
+) -> str | None:
+    """X-Upstream-Run-Id of `steps[index]`: None unless it triggers a non-root phase;
+    else `upstream_run_ids[PHASE]`, else the run of the latest earlier trigger of the
+    upstream phase (`ids`: the id of each earlier step), else `latest`."""
     step = steps[index]
     if step.action is not Action.TRIGGER or step.phase.upstream is None:
         return None
-    for j in range(index - 1, -1, -1):
-        if steps[j] == Step(Action.TRIGGER, step.phase.upstream):
-            return j
-    return None
-
-
-def resolve_upstream(
-    phase: Phase, upstream_run_ids: Mapping[Phase, str], in_this_run: str | None
-) -> str | None:
-    """None for the root phase; else the explicit id, this run's upstream run, or `latest`."""
-    if phase.upstream is None:
-        return None
-    return upstream_run_ids.get(phase) or in_this_run or LATEST
+    source = Step(Action.TRIGGER, step.phase.upstream)
+    earlier = (ids[j] for j in range(index - 1, -1, -1) if steps[j] == source)
+    return explicit.get(step.phase) or next(earlier, None) or LATEST

@@ -19,8 +19,8 @@ import maplecollect
 from maplecollect.airflow.assets import record_events
 from maplecollect.airflow.connection import DEFAULT_CONN_ID
 from maplecollect.airflow.hook import ExtApiHook
-from maplecollect.airflow.outcome import Target, Verdict, classify_target
-from maplecollect.airflow.waiting import blank_to_none, fetch, look_or_defer, raise_for_event
+from maplecollect.airflow.outcome import Target
+from maplecollect.airflow.waiting import blank_to_none, look, look_or_defer, raise_for_event
 from maplecollect.client.errors import ProtocolError, Refused, Unavailable
 from maplecollect.client.sync import ControlClient
 from maplecollect.contract import Health
@@ -93,16 +93,11 @@ class _TargetSensor(BaseSensorOperator):
     def poke(self, context: Any) -> bool | PokeReturnValue:
         target_id = self._checked_id()
         try:
-            document = fetch(self.conn_id, self.target, target_id)
+            outcome, document = look(self, self.target, target_id, stop_expected=self.stop_expected)
         except Unavailable as exc:
             self.log.warning("poll failed, will poke again: %s", exc)
             return False
-        outcome = classify_target(
-            self.target, document, target_id=target_id, stop_expected=self.stop_expected
-        )
         self.log.info("%s", outcome.message)
-        if outcome.verdict is Verdict.FAILED:
-            raise AirflowFailException(outcome.message)
         if not outcome.done:
             return False
         self._record_assets(context, document)

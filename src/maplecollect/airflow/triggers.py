@@ -50,14 +50,12 @@ class PhaseRunTrigger(BaseTrigger):
     :param target_id: run id, chain id or phase name.
     :param end_at: absolute deadline (Unix seconds), so a triggerer restart does not
         restart the clock; None waits without a deadline.
-    :param unreachable_timeout: seconds the service may stay unreachable before the
-        wait gives up with an "error" event.
+    :param unreachable_timeout: seconds the service may stay unreachable ("error" event).
     :param max_consecutive_errors: optional cap on failed polls in a row; kept for
         triggers serialized by older versions of this package.
     :param progress_interval: seconds between progress lines while nothing changes.
     :param stop_expected: a STOPPED run counts as success (the task asked for the stop).
-    :param echo: JSON handed back in the event: where a multi-step task resumes
-        (`dag.test()` replaces the defer's kwargs by the event).
+    :param echo: JSON handed back in the event: where a multi-step task resumes.
     """
 
     def __init__(

@@ -13,7 +13,7 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout
 
 from maplecollect.airflow.hook import ExtApiHook
-from maplecollect.airflow.outcome import Target, Verdict, classify_target
+from maplecollect.airflow.outcome import Outcome, Target, Verdict, classify_target
 from maplecollect.airflow.triggers import PhaseRunTrigger
 from maplecollect.client.errors import ControlApiError
 
@@ -70,6 +70,17 @@ def defer(
     )
 
 
+def look(
+    task: Any, target: Target, target_id: str, *, stop_expected: bool = False
+) -> tuple[Outcome, dict[str, Any]]:
+    """Fetch and classify the target once; AirflowFailException when it ended badly."""
+    document = fetch(task.conn_id, target, target_id)
+    outcome = classify_target(target, document, target_id=target_id, stop_expected=stop_expected)
+    if outcome.verdict is Verdict.FAILED:
+        raise AirflowFailException(outcome.message)
+    return outcome, document
+
+
 def look_or_defer(
     task: Any,
     target: Target,
@@ -83,21 +94,15 @@ def look_or_defer(
 
     A target already done is judged here -- (message, document), or AirflowFailException
     -- because a trigger that fires at once meets Airflow's defer-exit race
-    (apache/airflow#66374: the try is marked failed). A failed look defers: the trigger
-    rides out the outage.
+    (apache/airflow#66374: the try is marked failed). A look the service does not
+    answer defers: the trigger rides out the outage.
     """
     try:
-        document = fetch(task.conn_id, target, target_id)
+        outcome, document = look(task, target, target_id, stop_expected=stop_expected)
     except ControlApiError:
-        document = None
-    if document is not None:
-        outcome = classify_target(
-            target, document, target_id=target_id, stop_expected=stop_expected
-        )
-        if outcome.verdict is Verdict.FAILED:
-            raise AirflowFailException(outcome.message)
-        if outcome.done:
-            return outcome.message, document
+        outcome, document = None, {}
+    if outcome is not None and outcome.done:
+        return outcome.message, document
     task.log.info("waiting for %s %s in the triggerer", target.value, target_id)
     defer(
         task,

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from pydantic import TypeAdapter, ValidationError
+
 import maplecollect
 from maplecollect.client.endpoint import Endpoint
 from maplecollect.errors import ConfigError
@@ -16,6 +18,7 @@ from maplecollect.errors import ConfigError
 DEFAULT_CONN_ID = "external_api"
 _SCHEMES = ("http", "https")
 USER_AGENT = f"maplecollect-airflow/{maplecollect.__version__}"
+_BOOL = TypeAdapter(bool)
 
 
 def _number(extras: Mapping[str, Any], key: str, default: float, *, minimum: float) -> float:
@@ -31,14 +34,10 @@ def _number(extras: Mapping[str, Any], key: str, default: float, *, minimum: flo
 
 def _flag(extras: Mapping[str, Any], key: str, default: bool) -> bool:
     raw = extras.get(key, default)
-    if isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"connection extra {key!r} must be true or false, got {raw!r}")
+    try:  # pydantic's lax bool: true/false, yes/no, on/off, 1/0 in any case
+        return _BOOL.validate_python(raw.strip() if isinstance(raw, str) else raw)
+    except ValidationError:
+        raise ConfigError(f"connection extra {key!r} must be true or false, got {raw!r}") from None
 
 
 def _base_url(conn: Any, scheme: Any) -> str:

@@ -271,7 +271,7 @@ class RunStepsOperator(ExtApiOperator):
             if step.action is Action.TRIGGER and target_id is not None:
                 self.log.info("%s: waiting for run %s in the triggerer", label, target_id)
                 timeout = self.phase_timeouts[step.phase.value]
-                defer(self, target=Target.RUN, target_id=target_id, timeout=timeout, **resume)
+                defer(self, Target.RUN, target_id, timeout=timeout, **resume)
             if step.action in (Action.STOP, Action.STOP_LOOP) and target_id != NOTHING_TO_STOP:
                 resume["kwargs"] = {"stopped": target_id, **state}
                 idle, _ = look_or_defer(

@@ -44,9 +44,7 @@ def pause_text(pause: Mapping[str, Any] | None) -> str:
         return ""
     code, reason = pause.get("code"), pause.get("reason")
     what = " ".join(str(x) for x in (code, reason) if x) or "paused"
-    when = [f"since {pause['since']}"] if pause.get("since") else []
-    if pause.get("until"):
-        when.append(f"until {pause['until']}")
+    when = [f"{key} {pause[key]}" for key in ("since", "until") if pause.get(key)]
     return f", paused: {what}" + (f" ({', '.join(when)})" if when else "")
 
 

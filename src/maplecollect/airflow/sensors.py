@@ -22,7 +22,6 @@ from maplecollect.airflow.hook import ExtApiHook
 from maplecollect.airflow.outcome import Target
 from maplecollect.airflow.waiting import blank_to_none, look, look_or_defer, raise_for_event
 from maplecollect.client.errors import ProtocolError, Refused, Unavailable
-from maplecollect.client.sync import ControlClient
 from maplecollect.contract import Health
 from maplecollect.ids import is_valid_id
 
@@ -182,11 +181,18 @@ class ExtApiHealthSensor(BaseSensorOperator):
                         f"but this Airflow package needs apiVersion >= {self.min_api_version}: "
                         "upgrade the service before running the DAG"
                     )
-                self._check_token(api)
+                api.run_status()  # /health needs no token: this call proves it
         except Unavailable as exc:
             self.log.warning("maplecollect service not reachable yet: %s", exc)
             return False
         except (Refused, ProtocolError) as exc:
+            if isinstance(exc, Refused) and exc.status in (401, 403):
+                raise AirflowFailException(
+                    f"the maplecollect service refused the bearer token of connection "
+                    f"{self.conn_id!r} (HTTP {exc.status}): set the connection's password to "
+                    "the service's MAPLECOLLECT_API_TOKEN (docs/airflow.md, "
+                    "'The external_api connection')"
+                ) from None
             raise AirflowFailException(
                 f"{exc} -- does connection {self.conn_id!r} point at a maplecollect service?"
             ) from None
@@ -198,16 +204,3 @@ class ExtApiHealthSensor(BaseSensorOperator):
         return PokeReturnValue(
             is_done=True, xcom_value={"version": health.version, "apiVersion": health.api_version}
         )
-
-    def _check_token(self, api: ControlClient) -> None:
-        try:
-            api.run_status()
-        except Refused as exc:
-            if exc.status in (401, 403):
-                raise AirflowFailException(
-                    f"the maplecollect service refused the bearer token of connection "
-                    f"{self.conn_id!r} (HTTP {exc.status}): set the connection's password to "
-                    "the service's MAPLECOLLECT_API_TOKEN (docs/airflow.md, "
-                    "'The external_api connection')"
-                ) from None
-            raise AirflowFailException(str(exc)) from None

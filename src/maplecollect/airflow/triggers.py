@@ -13,6 +13,7 @@ dags folder. JSON-only kwargs; `run()` yields exactly one event and never raises
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -29,33 +30,14 @@ from maplecollect.client.errors import ControlApiError, Unavailable, WaitFailed
 FIRST_POLL_GRACE = 3.0
 _ID_KEY = {Target.RUN: "runId", Target.CHAIN: "chainId", Target.PHASE_IDLE: "phase"}
 _DOC_KEY = {Target.RUN: "run", Target.CHAIN: "chain", Target.PHASE_IDLE: "run"}
-_KWARGS = (
-    "target",
-    "target_id",
-    "conn_id",
-    "poll_interval",
-    "end_at",
-    "max_consecutive_errors",
-    "unreachable_timeout",
-    "progress_interval",
-    "stop_expected",
-    "echo",
-)
 
 
 class PhaseRunTrigger(BaseTrigger):
     """Poll the control API every `poll_interval` s until the target is done.
 
-    :param target: "run", "chain" or "phase_idle" (no run or loop holds phase `target_id`).
-    :param target_id: run id, chain id or phase name.
-    :param end_at: absolute deadline (Unix seconds), so a triggerer restart does not
-        restart the clock; None waits without a deadline.
-    :param unreachable_timeout: seconds the service may stay unreachable ("error" event).
-    :param max_consecutive_errors: optional cap on failed polls in a row; kept for
-        triggers serialized by older versions of this package.
-    :param progress_interval: seconds between progress lines while nothing changes.
-    :param stop_expected: a STOPPED run counts as success (the task asked for the stop).
-    :param echo: JSON handed back in the event: where a multi-step task resumes.
+    `end_at` is an absolute deadline (Unix seconds; None: none), so a triggerer restart
+    does not restart the clock. `max_consecutive_errors` is kept for triggers serialized
+    by older versions. `echo` is handed back in the event: where a multi-step task resumes.
     """
 
     def __init__(
@@ -87,7 +69,8 @@ class PhaseRunTrigger(BaseTrigger):
         self.echo = echo
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        kwargs = {name: getattr(self, name) for name in _KWARGS}
+        names = list(inspect.signature(PhaseRunTrigger.__init__).parameters)[1:]
+        kwargs = {name: getattr(self, name) for name in names}
         return f"{type(self).__module__}.{type(self).__qualname__}", {
             **kwargs,
             "target": self.target.value,

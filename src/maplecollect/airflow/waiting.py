@@ -32,18 +32,11 @@ def blank_to_none(value: Any) -> str | None:
     return None if text in _EMPTY else text
 
 
-def fetch(conn_id: str, target: Target, target_id: str) -> dict[str, Any]:
-    """The document a wait on `target` polls, as JSON (what trigger events carry too)."""
-    with ExtApiHook(conn_id).get_conn() as api:
-        document: dict[str, Any] = api.send(target.watch(target_id).call).wire()
-    return document
-
-
 def defer(
     task: Any,
-    *,
     target: Target,
     target_id: str,
+    *,
     timeout: float,
     stop_expected: bool = False,
     method_name: str = "execute_complete",
@@ -74,7 +67,8 @@ def look(
     task: Any, target: Target, target_id: str, *, stop_expected: bool = False
 ) -> tuple[Outcome, dict[str, Any]]:
     """Fetch and classify the target once; AirflowFailException when it ended badly."""
-    document = fetch(task.conn_id, target, target_id)
+    with ExtApiHook(task.conn_id).get_conn() as api:
+        document: dict[str, Any] = api.send(target.watch(target_id).call).wire()
     outcome = classify_target(target, document, target_id=target_id, stop_expected=stop_expected)
     if outcome.verdict is Verdict.FAILED:
         raise AirflowFailException(outcome.message)
@@ -104,14 +98,7 @@ def look_or_defer(
     if outcome is not None and outcome.done:
         return outcome.message, document
     task.log.info("waiting for %s %s in the triggerer", target.value, target_id)
-    defer(
-        task,
-        target=target,
-        target_id=target_id,
-        timeout=timeout,
-        stop_expected=stop_expected,
-        **resume,
-    )
+    defer(task, target, target_id, timeout=timeout, stop_expected=stop_expected, **resume)
     raise AssertionError("defer() raises TaskDeferred")  # pragma: no cover
 
 

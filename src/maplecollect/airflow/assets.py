@@ -1,8 +1,5 @@
-"""Assets the wait tasks emit when a phase's snapshot is complete (docs/airflow.md "Assets").
-
-One asset per phase, `maplecollect://<endpoint>` (e.g. `item-equipment`); a wait's
-asset event carries, in `extra`, which run produced the data, so a downstream DAG
-reads the snapshot's manifest without asking the service.
+"""Assets the wait tasks emit when a phase's snapshot is complete (docs/airflow.md
+"Assets"): one per phase; the event's `extra` names the run that produced the data.
 """
 
 from __future__ import annotations
@@ -41,10 +38,7 @@ def record_events(
     runs: Mapping[str, Mapping[str, Any]],
     log: Any,
 ) -> None:
-    """Put each outlet's run details into its asset event and log it.
-
-    `runs`: run documents by phase name (one for a phase wait, four for the chain).
-    """
+    """Put each outlet's run (from `runs`, run documents by phase name) into its event."""
     events = context.get("outlet_events")
     phases = {asset_for(phase).name: phase for phase in ORDER}
     for outlet in outlets:

@@ -1,8 +1,5 @@
-"""`ExtApiHook`: the `external_api` connection -> the control-API client.
-
-It only reads the connection (docs/airflow.md, "The external_api connection") and
-hands out `maplecollect.client`: `get_conn()` for workers, `aget_conn()` for the
-triggerer. Routes, answer rules and retries are the client's.
+"""`ExtApiHook`: the `external_api` connection -> `maplecollect.client` (`get_conn()`
+for workers, `aget_conn()` for the triggerer); routes, answers and retries are the client's.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """Operators for trigger / daily / loop / stop / stop-loop. They only call the hook.
 
-Every POST carries `X-Airflow-Run-Id` = `<dag_id>/<run_id>/<task_id>`. Refusals
-(400/404/409) fail the task at once with the server's body in the message (a
-retry would get the same answer); an unreachable service fails after the hook's
-retries (and the task's own retries, if any).
+Every POST carries `X-Airflow-Run-Id`. Refusals fail the task at once, body verbatim
+(a retry would get the same answer); an unreachable service fails after the retries.
 """
 
 from __future__ import annotations

@@ -58,7 +58,6 @@ class Outcome:
 
 # INTERRUPTED (the run resumes automatically under the same runId, docs/control-api.md)
 # is in ACTIVE_RUN_STATUSES: wait, never fail on it.
-RUN_FAILED = frozenset({RunStatus.FAILED, RunStatus.ABANDONED})
 RUN_TERMINAL = frozenset(RunStatus) - ACTIVE_RUN_STATUSES
 
 
@@ -81,7 +80,7 @@ def classify(run: Mapping[str, Any], *, stop_expected: bool = False) -> Outcome:
         if stop_expected:
             return Outcome(Verdict.SUCCESS, status, f"{label} STOPPED as requested")
         return Outcome(Verdict.FAILED, status, f"{label} was STOPPED before it completed")
-    if status in RUN_FAILED:
+    if status in (RunStatus.FAILED, RunStatus.ABANDONED):
         reason = run.get("errorMessage") or "no errorMessage recorded"
         return Outcome(Verdict.FAILED, status, f"{label} {status}: {reason}")
     return Outcome(Verdict.FAILED, _str(status), f"{label} has unknown status {status!r}")

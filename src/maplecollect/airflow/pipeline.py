@@ -199,12 +199,9 @@ def xcom_template(task_id: str) -> str:
 
 
 class RunStepsOperator(ExtApiOperator):
-    """Runs the conf's `steps` in order, as ONE task that frees its worker slot while
-    a step waits: a trigger step defers until its run COMPLETES, a stop step until
-    the phase is idle; `resume_step` judges the event and goes on with the next step.
-    Loops do not wait. Returns (XCom) `[{step, action, phase, id}, ...]`.
-
-    No retries: a retry would start again from the first step (docs/airflow.md).
+    """Runs the conf's `steps` in order as ONE task, deferring while a trigger step's run
+    or a stopped phase is waited on (docs/airflow.md, `run_steps`); returns (XCom)
+    `[{step, action, phase, id}, ...]`. No retries: a retry would restart at step 1.
     """
 
     def __init__(

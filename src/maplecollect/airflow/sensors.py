@@ -1,9 +1,8 @@
 """Sensors: wait for a phase run, a daily chain, or the service's /health.
 
-Run and chain sensors look once (a run that already ended is judged at once) and
-otherwise defer to `PhaseRunTrigger` (no worker slot while a phase runs for hours,
-docs/airflow.md). `deferrable=False` pokes in reschedule mode instead, with the same
-verdicts. The health sensor always pokes in reschedule mode.
+Run and chain sensors look once, then defer to `PhaseRunTrigger` (docs/airflow.md,
+"No worker slot is held while a phase runs"); `deferrable=False` pokes in reschedule
+mode instead, as the health sensor always does.
 """
 
 from __future__ import annotations

@@ -1,8 +1,5 @@
-"""Waiting knobs of the DAG: poll interval and timeouts, per phase.
-
-Read by `wait_settings()` (called from the DAG file, never at import) from the
-MAPLECOLLECT_AIRFLOW_* variables of the process that parses the DAG; the table is
-in docs/airflow.md, "Settings".
+"""Waiting knobs of the DAG, from the MAPLECOLLECT_AIRFLOW_* variables of the process
+that parses the DAG (docs/airflow.md, "Settings"); read by the DAG file, never at import.
 """
 
 from __future__ import annotations

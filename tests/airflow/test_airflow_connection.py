@@ -1,11 +1,14 @@
-"""Connection -> ApiEndpoint: JSON and URI forms, scheme/port/prefix rules, extras."""
+"""Connection -> Endpoint: JSON and URI forms, scheme/port/prefix rules, extras."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
-from maplecollect.airflow.connection import ApiEndpoint, endpoint_from_fields
+from maplecollect.airflow.connection import endpoint_from_connection
 from maplecollect.airflow.hook import ExtApiHook
+from maplecollect.client.endpoint import Endpoint
 from maplecollect.errors import ConfigError
 
 
@@ -18,7 +21,7 @@ def _ep(**fields):
         "password": None,
     }
     extras = fields.pop("extras", {})
-    return endpoint_from_fields(**{**base, **fields}, extras=extras)
+    return endpoint_from_connection(SimpleNamespace(**{**base, **fields}), extras)
 
 
 @pytest.mark.parametrize(
@@ -56,12 +59,12 @@ def test_missing_host_is_a_config_error():
 
 
 def test_token_not_in_repr():
-    ep = ApiEndpoint("http://x", token="sekrit-token")
+    ep = Endpoint("http://x", token="sekrit-token")
     assert "sekrit" not in repr(ep)
 
 
 def test_retry_delay_is_exponential_and_capped():
-    ep = ApiEndpoint("http://x", backoff=1.0, backoff_max=5.0)
+    ep = Endpoint("http://x", backoff=1.0, backoff_max=5.0)
     assert [ep.retry_delay(n) for n in (1, 2, 3, 4)] == [1.0, 2.0, 4.0, 5.0]
 
 

@@ -9,13 +9,13 @@ import httpx
 import pytest
 import respx
 
-from maplecollect.airflow.errors import (
-    Conflict,
-    ExtApiProtocolError,
-    ExtApiRefused,
-    ExtApiUnavailable,
-)
 from maplecollect.airflow.hook import ExtApiHook
+from maplecollect.client.errors import (
+    Conflict,
+    ProtocolError,
+    Refused,
+    Unavailable,
+)
 from maplecollect.contract import LoopActive
 from maplecollect.phases import Phase
 from support.bodies import chain_json, health_json, run_json, run_status_json
@@ -134,7 +134,7 @@ def test_trigger_409_loop_active_fails_clearly(api):
 def test_trigger_refusals_carry_the_server_body_verbatim(api, status, body):
     text = json.dumps(body, separators=(",", ":"))
     api.post("/api/internal/trigger/phase/ITEM_EQUIPMENT").respond(status, text=text)
-    with pytest.raises(ExtApiRefused) as err:
+    with pytest.raises(Refused) as err:
         _trigger()
     assert err.value.status == status
     assert text in str(err.value)
@@ -144,7 +144,7 @@ def test_trigger_refusals_carry_the_server_body_verbatim(api, status, body):
 def test_loop_on_a_non_loopable_phase_surfaces_invalid_phase_verbatim(api):
     text = '{"error":"INVALID_PHASE","allowed":["CHARACTER_BASIC","ITEM_EQUIPMENT"]}'
     api.post("/api/internal/loop/phase/RANKING_FETCH").respond(400, text=text)
-    with pytest.raises(ExtApiRefused, match="INVALID_PHASE") as err:
+    with pytest.raises(Refused, match="INVALID_PHASE") as err:
         ExtApiHook().get_conn().start_loop(Phase.RANKING_FETCH, airflow_run_id=AF_ID)
     assert text in str(err.value)
 
@@ -153,7 +153,7 @@ def test_network_error_is_retried_then_fails_naming_the_phase(api, ext_api):
     route = api.post("/api/internal/trigger/phase/ITEM_EQUIPMENT").mock(
         side_effect=httpx.ConnectError("connection refused")
     )
-    with pytest.raises(ExtApiUnavailable) as err:
+    with pytest.raises(Unavailable) as err:
         _trigger()
     assert route.call_count == 3  # 1 + retries (2)
     assert "trigger ITEM_EQUIPMENT" in str(err.value)
@@ -175,7 +175,7 @@ def test_token_is_scrubbed_from_error_text(api, ext_api):
     api.post("/api/internal/trigger/phase/ITEM_EQUIPMENT").mock(
         side_effect=httpx.ConnectError(f"proxy said Bearer {ext_api.token}")
     )
-    with pytest.raises(ExtApiUnavailable) as err:
+    with pytest.raises(Unavailable) as err:
         _trigger()
     assert ext_api.token not in str(err.value)
     assert "***" in str(err.value)
@@ -183,7 +183,7 @@ def test_token_is_scrubbed_from_error_text(api, ext_api):
 
 def test_a_202_without_run_id_is_a_protocol_error(api):
     api.post("/api/internal/trigger/phase/ITEM_EQUIPMENT").respond(202, json={"status": "STARTED"})
-    with pytest.raises(ExtApiProtocolError):
+    with pytest.raises(ProtocolError):
         _trigger()
 
 
@@ -273,7 +273,7 @@ def test_loop_409_already_running_is_refused(api):
             "chainId": None,
         },
     )
-    with pytest.raises(ExtApiRefused, match="ALREADY_RUNNING"):
+    with pytest.raises(Refused, match="ALREADY_RUNNING"):
         ExtApiHook().get_conn().start_loop(Phase.ITEM_EQUIPMENT, airflow_run_id=AF_ID)
 
 
@@ -320,12 +320,12 @@ def test_get_run_and_404(api):
     api.get(f"/api/internal/runs/{RUN}").respond(200, json=run_json(RUN, status="RUNNING"))
     api.get("/api/internal/runs/nope").respond(404, json={"error": "RUN_NOT_FOUND"})
     assert ExtApiHook().get_conn().run(RUN).status == "RUNNING"
-    with pytest.raises(ExtApiRefused, match="RUN_NOT_FOUND"):
+    with pytest.raises(Refused, match="RUN_NOT_FOUND"):
         ExtApiHook().get_conn().run("nope")
 
 
 def test_get_run_refuses_an_id_that_is_not_a_service_id(api):
-    with pytest.raises(ExtApiProtocolError):
+    with pytest.raises(ProtocolError):
         ExtApiHook().get_conn().run("../health")
     assert not api.calls
 
@@ -343,7 +343,7 @@ async def test_async_get_run_chain_and_status(api):
 
 async def test_async_retries_then_unavailable(api, ext_api):
     route = api.get(f"/api/internal/runs/{RUN}").mock(side_effect=httpx.ReadTimeout("slow"))
-    with pytest.raises(ExtApiUnavailable, match=f"get run {RUN}"):
+    with pytest.raises(Unavailable, match=f"get run {RUN}"):
         async with await ExtApiHook().aget_conn() as client:
             await client.run(RUN)
     assert route.call_count == 3
@@ -364,12 +364,12 @@ def test_health(api, status, body, up, version):
 
 def test_health_is_not_retried_by_the_hook(api):
     route = api.get("/health").mock(side_effect=httpx.ConnectError("refused"))
-    with pytest.raises(ExtApiUnavailable):
+    with pytest.raises(Unavailable):
         ExtApiHook().get_conn().health()
     assert route.call_count == 1
 
 
 def test_health_404_is_a_refusal(api):
     api.get("/health").respond(404, text="not found")
-    with pytest.raises(ExtApiRefused):
+    with pytest.raises(Refused):
         ExtApiHook().get_conn().health()

@@ -26,9 +26,9 @@ from typing import Any
 import httpx
 import pytest
 
-from maplecollect.airflow.connection import ApiEndpoint
-from maplecollect.airflow.errors import Conflict, ExtApiRefused
 from maplecollect.airflow.hook import ExtApiHook
+from maplecollect.client.endpoint import Endpoint
+from maplecollect.client.errors import Conflict, Refused
 from maplecollect.client.sync import ControlClient
 from maplecollect.contract import LoopPublic
 from maplecollect.phases import Phase
@@ -74,7 +74,7 @@ def _until(what: str, check: Callable[[], Any], within: float = 60) -> Any:
 
 def test_the_hook_follows_the_chain_id_of_a_daily_409(service: tuple[str, Path]) -> None:
     url, db = service
-    hook = ExtApiHook(endpoint=ApiEndpoint(base_url=url, retries=0)).get_conn()
+    hook = ExtApiHook(endpoint=Endpoint(base_url=url, retries=0)).get_conn()
     api = httpx.Client(base_url=url, timeout=30)
     ranking = api.post("/api/internal/trigger/phase/RANKING_FETCH").json()["runId"]
     _until("ranking", lambda: hook.run(ranking).status == "COMPLETED")
@@ -106,7 +106,7 @@ def test_the_hook_follows_the_chain_id_of_a_daily_409(service: tuple[str, Path])
         "the loop to wait for the chain",
         lambda: _loop(hook).status == "WAITING_FOR_CHAIN",
     )
-    with pytest.raises(ExtApiRefused, match="CHAIN_ACTIVE") as refused:
+    with pytest.raises(Refused, match="CHAIN_ACTIVE") as refused:
         hook.trigger_phase(Phase.ITEM_EQUIPMENT, airflow_run_id=AF_ID)
     assert refused.value.status == 409
     _sql(db, "UPDATE chains SET status = 'FAILED' WHERE chain_id = ?", chain_id)

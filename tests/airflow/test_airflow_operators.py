@@ -7,7 +7,6 @@ import pytest
 import respx
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
 
-from maplecollect.airflow.errors import ExtApiUnavailable
 from maplecollect.airflow.operators import (
     LoopPhaseOperator,
     StopLoopOperator,
@@ -17,6 +16,7 @@ from maplecollect.airflow.operators import (
 )
 from maplecollect.airflow.triggers import PhaseRunTrigger
 from maplecollect.airflow.waiting import blank_to_none
+from maplecollect.client.errors import Unavailable
 from support.bodies import loop_json, run_json, run_status_json
 
 RUN = "20260102-030000-equip-ab12cd34"
@@ -84,7 +84,7 @@ def test_trigger_phase_unreachable_is_retriable(api, make_context, ext_api):
     api.post("/api/internal/trigger/phase/RANKING_FETCH").mock(
         side_effect=httpx.ConnectError("refused")
     )
-    with pytest.raises(ExtApiUnavailable, match="trigger RANKING_FETCH") as err:
+    with pytest.raises(Unavailable, match="trigger RANKING_FETCH") as err:
         TriggerPhaseOperator(task_id="t1", phase="RANKING_FETCH").execute(make_context("t1"))
     assert not isinstance(err.value, AirflowFailException)
     assert ext_api.token not in str(err.value)

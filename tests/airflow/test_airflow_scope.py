@@ -17,7 +17,6 @@ from maplecollect.airflow.scope import (
     parse_steps,
     plan_from_params,
     resolve_upstream,
-    upstream_source,
 )
 from maplecollect.phases import Phase
 
@@ -187,18 +186,20 @@ def test_date(date, ok):
             _plan(params)
 
 
-def test_upstream_source_in_steps():
+def test_upstream_of_a_step_comes_from_the_latest_earlier_upstream_trigger():
     steps = (Step(T, RB), Step(T, OC), Step(S, IE), Step(T, IE), Step(T, OC), Step(T, CB))
-    assert upstream_source(steps, 0) is None  # root
-    assert upstream_source(steps, 1) == 0
-    assert upstream_source(steps, 2) is None  # not a trigger
-    assert upstream_source(steps, 3) == 1
-    assert upstream_source(steps, 5) == 4  # the latest earlier OCID trigger
-    assert upstream_source((Step(T, IE),), 0) is None
+    ids = ["r0", "o1", None, "i3", "o4", "c5"]
+    assert resolve_upstream(steps, 0, {}, ids) is None  # root
+    assert resolve_upstream(steps, 1, {}, ids) == "r0"
+    assert resolve_upstream(steps, 2, {}, ids) is None  # not a trigger
+    assert resolve_upstream(steps, 3, {}, ids) == "o1"
+    assert resolve_upstream(steps, 5, {}, ids) == "o4"  # the latest earlier OCID trigger
+    assert resolve_upstream((Step(T, IE),), 0, {}, []) == "latest"
 
 
 def test_resolve_upstream_precedence():
-    assert resolve_upstream(RB, {OC: "x"}, "y") is None
-    assert resolve_upstream(OC, {OC: "explicit-1"}, "this-run") == "explicit-1"
-    assert resolve_upstream(OC, {}, "this-run") == "this-run"
-    assert resolve_upstream(OC, {}, None) == "latest"
+    assert resolve_upstream((Step(T, RB),), 0, {OC: "x"}, []) is None
+    steps = (Step(T, RB), Step(T, OC))
+    assert resolve_upstream(steps, 1, {OC: "explicit-1"}, ["this-run"]) == "explicit-1"
+    assert resolve_upstream(steps, 1, {}, ["this-run"]) == "this-run"
+    assert resolve_upstream(steps, 1, {}, [None]) == "latest"

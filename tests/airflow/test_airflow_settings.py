@@ -11,7 +11,8 @@ def test_defaults():
     settings = wait_settings({})
     assert settings.poll_interval == 30.0
     assert (
-        settings.phase_timeout(Phase.ITEM_EQUIPMENT) == DEFAULT_PHASE_TIMEOUTS[Phase.ITEM_EQUIPMENT]
+        settings.phase_timeouts[Phase.ITEM_EQUIPMENT]
+        == DEFAULT_PHASE_TIMEOUTS[Phase.ITEM_EQUIPMENT]
     )
 
 
@@ -23,7 +24,7 @@ def test_overrides():
         }
     )
     assert settings.poll_interval == 2.5
-    assert settings.phase_timeout(Phase.OCID_LOOKUP) == 60.0
+    assert settings.phase_timeouts[Phase.OCID_LOOKUP] == 60.0
 
 
 @pytest.mark.parametrize("value", ["abc", "0", "-5"])

@@ -1,19 +1,8 @@
-"""Airflow integration: hook, operators, trigger and sensors for the control API.
+"""Airflow integration: hook, operators, trigger, sensors and the daily DAG's logic.
 
-Installed with the package (never from the dags folder), so the triggerer can
-import `maplecollect.airflow.triggers.PhaseRunTrigger`. Modules:
-
-    connection  Airflow connection -> the client's Endpoint (pure)
-    hook        ExtApiHook: connection -> maplecollect.client (sync for workers,
-                async for triggers); the client owns routes, answers and retries
-    outcome     classify(run) / classify_chain / classify_idle (pure, shared)
-    triggers    PhaseRunTrigger (JSON-only, never raises)
-    waiting     defer to the trigger, judge its event
-    operators   TriggerPhase / TriggerDaily / LoopPhase / StopPhase / StopLoop
-    sensors     PhaseRunSensor, DailyChainSensor, ExtApiHealthSensor
-    scope, params, pipeline, settings   the daily_collection_pipeline DAG's logic
-
-This module imports nothing from Airflow: it is loaded for provider metadata.
+Installed with the package (never from the dags folder), so the triggerer can import
+`maplecollect.airflow.triggers.PhaseRunTrigger`. This module imports nothing from
+Airflow: it is loaded for provider metadata.
 """
 
 from typing import Any

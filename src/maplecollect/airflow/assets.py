@@ -1,15 +1,5 @@
-"""Assets the wait tasks emit when a phase's snapshot is complete (docs/airflow.md "Assets").
-
-One asset per phase, `maplecollect://<endpoint>` (`ranking-fetch`, `ocid-lookup`,
-`character-basic`, `item-equipment`). A wait task declares its phase's asset (the
-daily chain's wait declares all four) as an outlet; when it succeeds, Airflow
-records an asset event whose `extra` says which run produced the data:
-
-    {"runId", "phase", "snapshotDate", "manifestPath", "recordsProcessed",
-     "recordsFailed", "totalKeys", "chainId"}
-
-so a downstream DAG scheduled on `Asset("maplecollect://item-equipment")` reads the
-snapshot's manifest without asking the service.
+"""Assets the wait tasks emit when a phase's snapshot is complete (docs/airflow.md
+"Assets"): one per phase; the event's `extra` names the run that produced the data.
 """
 
 from __future__ import annotations
@@ -21,7 +11,6 @@ from airflow.sdk import Asset
 
 from maplecollect.phases import ORDER, Phase
 
-SCHEME = "maplecollect"
 _EXTRA_KEYS = (
     "runId",
     "phase",
@@ -34,49 +23,35 @@ _EXTRA_KEYS = (
 )
 
 
-def endpoint(phase: Phase) -> str:
-    """`ITEM_EQUIPMENT` -> `item-equipment`."""
-    return phase.value.lower().replace("_", "-")
-
-
 def asset_for(phase: Phase) -> Asset:
-    return Asset(f"{SCHEME}://{endpoint(phase)}")
+    """`ITEM_EQUIPMENT` -> `maplecollect://item-equipment`."""
+    return Asset(f"maplecollect://{phase.value.lower().replace('_', '-')}")
 
 
 def all_assets() -> list[Asset]:
     return [asset_for(phase) for phase in ORDER]
 
 
-def phase_of(outlet: Any) -> Phase | None:
-    """The phase an outlet stands for, or None when it is not one of ours."""
-    if not isinstance(outlet, Asset):
-        return None
-    for phase in ORDER:
-        if outlet.name == f"{SCHEME}://{endpoint(phase)}":
-            return phase
-    return None
-
-
-def event_extra(run: Mapping[str, Any]) -> dict[str, Any]:
-    """The asset event's extra for a COMPLETED run document (JSON values only)."""
-    return {key: run.get(key) for key in _EXTRA_KEYS}
-
-
 def record_events(
-    context: Mapping[str, Any], outlets: Iterable[Any], runs: Mapping[str, Mapping[str, Any]]
-) -> list[str]:
-    """Put each outlet's run details into its asset event; returns the phases recorded.
-
-    `runs`: run documents by phase name (one for a phase wait, four for the chain).
-    """
+    context: Mapping[str, Any],
+    outlets: Iterable[Any],
+    runs: Mapping[str, Mapping[str, Any]],
+    log: Any,
+) -> None:
+    """Put each outlet's run (from `runs`, run documents by phase name) into its event."""
     events = context.get("outlet_events")
-    if events is None:
-        return []
-    recorded = []
+    phases = {asset_for(phase).name: phase for phase in ORDER}
     for outlet in outlets:
-        phase = phase_of(outlet)
+        phase = phases.get(outlet.name) if isinstance(outlet, Asset) else None
         run = runs.get(phase.value) if phase is not None else None
-        if phase is not None and isinstance(run, Mapping):
-            events[outlet].extra = event_extra(run)
-            recorded.append(phase.value)
-    return recorded
+        if events is None or not isinstance(run, Mapping):
+            continue
+        events[outlet].extra = {key: run.get(key) for key in _EXTRA_KEYS}
+        log.info(
+            "asset event %s: run %s, snapshot %s, %s records, manifest %s",
+            outlet.name,
+            run.get("runId"),
+            run.get("snapshotDate"),
+            run.get("recordsProcessed"),
+            run.get("manifestPath"),
+        )

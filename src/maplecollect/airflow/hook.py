@@ -1,13 +1,5 @@
-"""`ExtApiHook`: the `external_api` connection -> the control-API client.
-
-As provider hooks wrap an SDK client, this hook only reads the connection
-(docs/airflow.md, "The external_api connection") and hands out the one client of
-the control API (`maplecollect.client`): `get_conn()` for workers, `aget_conn()`
-for the triggerer. Operators, sensors and the trigger call the client's verbs;
-they never build URLs or read credentials. The answer rules (409 ALREADY_RUNNING
-followed, LOOP_ALREADY_ACTIVE, NOT_RUNNING, NOT_LOOPING are results; other
-refusals raise `Refused` with the body verbatim; transport errors and 5xx are
-retried `retries` times, then `Unavailable`) are the client's.
+"""`ExtApiHook`: the `external_api` connection -> `maplecollect.client` (`get_conn()`
+for workers, `aget_conn()` for the triggerer); routes, answers and retries are the client's.
 """
 
 from __future__ import annotations
@@ -25,11 +17,7 @@ from maplecollect.client.sync import ControlClient
 
 class ExtApiHook(BaseHook):
     """The maplecollect control API (docs/control-api.md) for Airflow tasks and triggers.
-
-    :param conn_id: Airflow connection id (conn_type ``maplecollect`` or ``http``).
-    :param endpoint: use this endpoint instead of reading the connection (tests).
-    :param transport: / async_transport: injected httpx transports (tests).
-    """
+    `endpoint` and the httpx transports replace the connection in tests."""
 
     conn_name_attr = "conn_id"
     default_conn_name = DEFAULT_CONN_ID

@@ -1,9 +1,7 @@
 """Operators for trigger / daily / loop / stop / stop-loop. They only call the hook.
 
-Every POST carries `X-Airflow-Run-Id` = `<dag_id>/<run_id>/<task_id>`. Refusals
-(400/404/409) fail the task at once with the server's body in the message (a
-retry would get the same answer); an unreachable service fails after the hook's
-retries (and the task's own retries, if any).
+Every POST carries `X-Airflow-Run-Id`. Refusals fail the task at once, body verbatim
+(a retry would get the same answer); an unreachable service fails after the retries.
 """
 
 from __future__ import annotations
@@ -17,7 +15,9 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from maplecollect.airflow.connection import DEFAULT_CONN_ID
 from maplecollect.airflow.hook import ExtApiHook
-from maplecollect.airflow.waiting import blank_to_none, defer_until_idle, stop_complete
+from maplecollect.airflow.outcome import Target
+from maplecollect.airflow.scope import Action
+from maplecollect.airflow.waiting import blank_to_none, look_or_defer, raise_for_event
 from maplecollect.client.calls import StopRequested
 from maplecollect.client.errors import Conflict, Refused
 from maplecollect.client.sync import ControlClient
@@ -25,13 +25,15 @@ from maplecollect.contract import LoopActive
 from maplecollect.phases import Phase
 
 AIRFLOW_RUN_ID_MAX = 250
+# What `ExtApiOperator.send` returns for a stop when nothing held the phase.
+NOTHING_TO_STOP = ""
 
 
-def airflow_run_id(dag_id: str, run_id: str, task_id: str) -> str:
+def airflow_run_id_of(context: Any) -> str:
     """`<dag_id>/<run_id>/<task_id>` as printable ASCII, at most 250 characters."""
-    raw = f"{dag_id}/{run_id}/{task_id}"
-    clean = "".join(c if 32 <= ord(c) < 127 else "_" for c in raw)
-    return clean[:AIRFLOW_RUN_ID_MAX]
+    ti = context["ti"]
+    raw = f"{ti.dag_id}/{ti.run_id}/{ti.task_id}"
+    return "".join(c if 32 <= ord(c) < 127 else "_" for c in raw)[:AIRFLOW_RUN_ID_MAX]
 
 
 def stop_description(result: StopRequested) -> str:
@@ -43,11 +45,6 @@ def stop_description(result: StopRequested) -> str:
     if result.run_id:
         return f"stop requested: run {result.run_id}"
     return "stop requested (no run holds the phase right now)"
-
-
-def airflow_run_id_of(context: Any) -> str:
-    ti = context["ti"]
-    return airflow_run_id(ti.dag_id, ti.run_id, ti.task_id)
 
 
 @contextmanager
@@ -65,31 +62,70 @@ def refusals_fail_task() -> Iterator[None]:
 
 
 class ExtApiOperator(BaseOperator):
-    """Base: holds the connection id and hands out the hook."""
+    """Base: holds the connection id and hands out the client."""
 
     def __init__(self, *, conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.conn_id = conn_id
 
-    @property
-    def hook(self) -> ExtApiHook:
-        return ExtApiHook(self.conn_id)
-
     def api(self) -> ControlClient:
         """A client of the task's connection (`with self.api() as api: ...`)."""
-        return self.hook.get_conn()
+        return ExtApiHook(self.conn_id).get_conn()
+
+    def send(
+        self,
+        action: Action,
+        phase: Phase,
+        context: Any,
+        *,
+        label: str | None = None,
+        upstream_run_id: str | None = None,
+        date: str | None = None,
+        interval_seconds: float | None = None,
+    ) -> str | None:
+        """Send one phase action, logging under `label` (default: the phase). Returns the
+        run id (trigger), the loop id (loop), or the stopped run id (stop; None when a
+        loop was between iterations, NOTHING_TO_STOP when nothing held the phase)."""
+        label = label or phase
+        airflow_run_id = airflow_run_id_of(context)
+        with refusals_fail_task(), self.api() as api:
+            if action is Action.TRIGGER:
+                run = api.trigger_phase(
+                    phase, upstream_run_id=upstream_run_id, date=date, airflow_run_id=airflow_run_id
+                )
+                self.log.info(
+                    "%s: %s run %s (upstream %s, date %s)",
+                    label,
+                    "following running" if run.followed else "started",
+                    run.run_id,
+                    run.upstream_run_id or upstream_run_id,
+                    run.snapshot_date,
+                )
+                return run.run_id
+            if action is Action.LOOP:
+                loop = api.start_loop(
+                    phase,
+                    date=date,
+                    interval_seconds=interval_seconds,
+                    airflow_run_id=airflow_run_id,
+                )
+                verb = "already active" if loop.already_active else "started"
+                self.log.info("%s: loop %s %s", label, loop.loop_id, verb)
+                return loop.loop_id
+            stop = (api.stop_phase if action is Action.STOP else api.stop_loop)(
+                phase, airflow_run_id=airflow_run_id
+            )
+        if not stop.requested:
+            self.log.info("%s: nothing to stop", label)
+            return NOTHING_TO_STOP
+        self.log.info("%s: %s", label, stop_description(stop))
+        return stop.run_id
 
 
 class TriggerPhaseOperator(ExtApiOperator):
-    """Start one phase run; returns (XCom) the runId to wait on.
-
-    409 ALREADY_RUNNING returns the occupying run's id (the sensor follows it);
-    409 LOOP_ACTIVE fails: a loop holds the phase.
-
-    :param phase: a phase name (RANKING_FETCH, OCID_LOOKUP, ...).
-    :param upstream_run_id: templated; a run id or ``latest``. Sent as
-        X-Upstream-Run-Id for every non-root phase (``latest`` when empty).
-    :param date: templated; ``YYYY-MM-DD`` or ``latest``; empty = service default.
+    """Start one phase run; returns (XCom) the runId to wait on, or the occupying run's
+    on a 409 ALREADY_RUNNING. Templated: `upstream_run_id` (a run id or ``latest``,
+    the default for non-root phases) and `date` (empty: the service's default).
     """
 
     template_fields: Sequence[str] = ("upstream_run_id", "date")
@@ -107,25 +143,14 @@ class TriggerPhaseOperator(ExtApiOperator):
         self.upstream_run_id = upstream_run_id
         self.date = date
 
-    def execute(self, context: Any) -> str:
-        with refusals_fail_task(), self.api() as api:
-            result = api.trigger_phase(
-                self.phase,
-                upstream_run_id=blank_to_none(self.upstream_run_id),
-                date=blank_to_none(self.date),
-                airflow_run_id=airflow_run_id_of(context),
-            )
-        if result.followed:
-            self.log.info("%s already running as %s: following it", self.phase, result.run_id)
-        else:
-            self.log.info(
-                "%s started: run %s (upstream %s, date %s)",
-                self.phase,
-                result.run_id,
-                result.upstream_run_id,
-                result.snapshot_date,
-            )
-        return result.run_id
+    def execute(self, context: Any) -> str | None:
+        return self.send(
+            Action.TRIGGER,
+            self.phase,
+            context,
+            upstream_run_id=blank_to_none(self.upstream_run_id),
+            date=blank_to_none(self.date),
+        )
 
 
 class TriggerDailyOperator(ExtApiOperator):
@@ -138,23 +163,19 @@ class TriggerDailyOperator(ExtApiOperator):
         self.date = date
 
     def execute(self, context: Any) -> str:
-        with refusals_fail_task(), self.api() as api:
-            result = api.trigger_daily(
-                date=blank_to_none(self.date), airflow_run_id=airflow_run_id_of(context)
-            )
-        verb = "already running, following" if result.followed else "started"
-        self.log.info("daily chain %s: %s", verb, result.chain_id)
         date = blank_to_none(self.date)
-        if result.followed and date is not None:
+        with refusals_fail_task(), self.api() as api:
+            result = api.trigger_daily(date=date, airflow_run_id=airflow_run_id_of(context))
+            verb = "already running, following" if result.followed else "started"
+            self.log.info("daily chain %s: %s", verb, result.chain_id)
             # Following another day's chain would "succeed" without collecting this
             # day (e.g. two backfill days at once): refuse instead.
-            with refusals_fail_task(), self.api() as api:
-                held = api.chain(result.chain_id).snapshot_date
-            if held not in (None, date):
-                raise AirflowFailException(
-                    f"the daily chain {result.chain_id} of {held} holds the phases, not one "
-                    f"of {date}: run days one after another (backfill: --max-active-runs 1)"
-                )
+            held = api.chain(result.chain_id).snapshot_date if result.followed and date else None
+        if held not in (None, date):
+            raise AirflowFailException(
+                f"the daily chain {result.chain_id} of {held} holds the phases, not one "
+                f"of {date}: run days one after another (backfill: --max-active-runs 1)"
+            )
         return result.chain_id
 
 
@@ -176,22 +197,22 @@ class LoopPhaseOperator(ExtApiOperator):
         self.date = date
         self.interval_seconds = interval_seconds
 
-    def execute(self, context: Any) -> str:
-        with refusals_fail_task(), self.api() as api:
-            result = api.start_loop(
-                self.phase,
-                date=blank_to_none(self.date),
-                interval_seconds=self.interval_seconds,
-                airflow_run_id=airflow_run_id_of(context),
-            )
-        verb = "already active" if result.already_active else "started"
-        self.log.info("%s loop %s: %s", self.phase, verb, result.loop_id)
-        return result.loop_id
+    def execute(self, context: Any) -> str | None:
+        return self.send(
+            Action.LOOP,
+            self.phase,
+            context,
+            date=blank_to_none(self.date),
+            interval_seconds=self.interval_seconds,
+        )
 
 
 class _StopOperator(ExtApiOperator):
     """Ask for a stop, then (by default) wait in the triggerer until the phase is idle,
-    so a trigger or loop that follows in the same DAG run finds the slot free."""
+    so a trigger or loop that follows in the same DAG run finds the slot free.
+    Returns the stopped runId, or None when nothing was running."""
+
+    action: Action
 
     def __init__(
         self,
@@ -202,7 +223,6 @@ class _StopOperator(ExtApiOperator):
         idle_timeout: float = 3600.0,
         progress_interval: float = 300.0,
         unreachable_timeout: float = 900.0,
-        max_consecutive_errors: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -212,39 +232,38 @@ class _StopOperator(ExtApiOperator):
         self.idle_timeout = idle_timeout
         self.progress_interval = progress_interval
         self.unreachable_timeout = unreachable_timeout
-        self.max_consecutive_errors = max_consecutive_errors
-
-    def _request(self, api: ControlClient, context: Any) -> StopRequested:
-        raise NotImplementedError
 
     def execute(self, context: Any) -> str | None:
-        with refusals_fail_task(), self.api() as api:
-            result = self._request(api, context)
-        if not result.requested:
-            self.log.info("%s: nothing to stop", self.phase)
+        stopped = self.send(self.action, self.phase, context)
+        if stopped == NOTHING_TO_STOP:
             return None
-        stopped = result.run_id
-        self.log.info("%s: %s", self.phase, stop_description(result))
         if self.wait_for_idle:
-            self.log.info("%s", defer_until_idle(self, self.phase.value, stopped))
+            idle, _ = look_or_defer(
+                self,
+                Target.PHASE_IDLE,
+                self.phase.value,
+                timeout=self.idle_timeout,
+                kwargs={"stopped": stopped},
+            )
+            self.log.info("%s", idle)
         return stopped
 
     def execute_complete(
         self, context: Any, event: Any = None, stopped: str | None = None
     ) -> str | None:
-        return stop_complete(self, event, stopped)
+        """After the wait for idle: the stopped runId, or raise."""
+        raise_for_event(event, sensor=False)
+        self.log.info("%s", event.get("message"))
+        return stopped
 
 
 class StopPhaseOperator(_StopOperator):
-    """Stop a phase's run (and its loop, per the service). NOT_RUNNING is a success.
-    Returns the stopped runId, or None when nothing was running."""
+    """Stop a phase's run (and its loop, per the service). NOT_RUNNING is a success."""
 
-    def _request(self, api: ControlClient, context: Any) -> StopRequested:
-        return api.stop_phase(self.phase, airflow_run_id=airflow_run_id_of(context))
+    action = Action.STOP
 
 
 class StopLoopOperator(_StopOperator):
     """Stop a phase's loop and its running iteration. NOT_LOOPING is a success."""
 
-    def _request(self, api: ControlClient, context: Any) -> StopRequested:
-        return api.stop_loop(self.phase, airflow_run_id=airflow_run_id_of(context))
+    action = Action.STOP_LOOP

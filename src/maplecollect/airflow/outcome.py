@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from maplecollect.client import waiting as w
 from maplecollect.contract import (
     ACTIVE_LOOP_STATUSES,
     ACTIVE_RUN_STATUSES,
@@ -19,6 +20,7 @@ from maplecollect.contract import (
     LoopStatus,
     RunStatus,
 )
+from maplecollect.phases import Phase
 
 
 class Verdict(StrEnum):
@@ -34,6 +36,14 @@ class Target(StrEnum):
     CHAIN = "chain"
     PHASE_IDLE = "phase_idle"
 
+    def watch(self, target_id: str) -> w.Target[Any]:
+        """The client's wait target (its `call` is also the one-off look)."""
+        if self is Target.RUN:
+            return w.run_target(target_id)
+        if self is Target.CHAIN:
+            return w.chain_target(target_id)
+        return w.idle_target(Phase(target_id))
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -46,15 +56,9 @@ class Outcome:
         return self.verdict is not Verdict.WAITING
 
 
-# INTERRUPTED (the service's owner went away; the run resumes automatically under the
-# same runId, docs/control-api.md) is still going: wait, never fail on it.
-RUN_WAITING = ACTIVE_RUN_STATUSES
-INTERRUPTED = RunStatus.INTERRUPTED
-RUN_FAILED = frozenset({RunStatus.FAILED, RunStatus.ABANDONED})
+# INTERRUPTED (the run resumes automatically under the same runId, docs/control-api.md)
+# is in ACTIVE_RUN_STATUSES: wait, never fail on it.
 RUN_TERMINAL = frozenset(RunStatus) - ACTIVE_RUN_STATUSES
-CHAIN_FAILED = frozenset({ChainStatus.FAILED, ChainStatus.STOPPED})
-# WAITING_FOR_CHAIN: the loop is held back by the daily chain and continues after it.
-LOOP_ACTIVE = ACTIVE_LOOP_STATUSES
 
 
 def _run_label(run: Mapping[str, Any]) -> str:
@@ -68,15 +72,15 @@ def classify(run: Mapping[str, Any], *, stop_expected: bool = False) -> Outcome:
     label = _run_label(run)
     if status == RunStatus.COMPLETED:
         return Outcome(Verdict.SUCCESS, status, f"{label} COMPLETED")
-    if status == INTERRUPTED:
+    if status == RunStatus.INTERRUPTED:
         return Outcome(Verdict.WAITING, status, f"{label} is interrupted, waiting for auto-resume")
-    if status in RUN_WAITING:
+    if status in ACTIVE_RUN_STATUSES:
         return Outcome(Verdict.WAITING, status, f"{label} is {status}")
     if status == RunStatus.STOPPED:
         if stop_expected:
             return Outcome(Verdict.SUCCESS, status, f"{label} STOPPED as requested")
         return Outcome(Verdict.FAILED, status, f"{label} was STOPPED before it completed")
-    if status in RUN_FAILED:
+    if status in (RunStatus.FAILED, RunStatus.ABANDONED):
         reason = run.get("errorMessage") or "no errorMessage recorded"
         return Outcome(Verdict.FAILED, status, f"{label} {status}: {reason}")
     return Outcome(Verdict.FAILED, _str(status), f"{label} has unknown status {status!r}")
@@ -90,19 +94,18 @@ def classify_chain(chain: Mapping[str, Any]) -> Outcome:
         return Outcome(Verdict.WAITING, status, f"{label} is RUNNING")
     if status == ChainStatus.COMPLETED:
         return Outcome(Verdict.SUCCESS, status, f"{label} COMPLETED")
-    if status in CHAIN_FAILED:
+    if status in (ChainStatus.FAILED, ChainStatus.STOPPED):
         return Outcome(Verdict.FAILED, status, f"{label} {status}{_chain_reason(chain)}")
     return Outcome(Verdict.FAILED, _str(status), f"{label} has unknown status {status!r}")
 
 
 def _chain_reason(chain: Mapping[str, Any]) -> str:
     runs = chain.get("runs")
-    if not isinstance(runs, Mapping):
-        return ""
     reasons = [
         f"{_run_label(run)} {run.get('status')}: {run.get('errorMessage') or 'no errorMessage'}"
-        for run in runs.values()
-        if isinstance(run, Mapping) and run.get("status") not in (RunStatus.COMPLETED, *RUN_WAITING)
+        for run in (runs.values() if isinstance(runs, Mapping) else ())
+        if isinstance(run, Mapping)
+        and run.get("status") not in (RunStatus.COMPLETED, *ACTIVE_RUN_STATUSES)
     ]
     return (": " + "; ".join(reasons)) if reasons else ""
 
@@ -115,7 +118,7 @@ def classify_idle(run_status: Mapping[str, Any], phase: str) -> Outcome:
     run = slots.get(phase) if isinstance(slots, Mapping) else None
     if isinstance(loop, Mapping):
         loop_status = loop.get("status")
-        if loop_status in LOOP_ACTIVE:
+        if loop_status in ACTIVE_LOOP_STATUSES:
             return Outcome(
                 Verdict.WAITING, loop_status, f"{phase} loop {loop.get('loopId')} is {loop_status}"
             )
@@ -125,15 +128,8 @@ def classify_idle(run_status: Mapping[str, Any], phase: str) -> Outcome:
                 _str(loop_status),
                 f"{phase} loop has unknown status {loop_status!r}",
             )
-    if isinstance(run, Mapping):
-        status = run.get("status")
-        if status in RUN_WAITING:
-            state = "interrupted, waiting for auto-resume" if status == INTERRUPTED else status
-            return Outcome(Verdict.WAITING, status, f"{_run_label(run)} is {state}")
-        if status not in RUN_TERMINAL:
-            return Outcome(
-                Verdict.FAILED, _str(status), f"{_run_label(run)} has unknown status {status!r}"
-            )
+    if isinstance(run, Mapping) and run.get("status") not in RUN_TERMINAL:
+        return classify(run)  # still going (waits) or unknown (fails)
     return Outcome(Verdict.SUCCESS, None, f"{phase} is idle (no run or loop holds it)")
 
 

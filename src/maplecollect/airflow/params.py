@@ -1,9 +1,6 @@
-"""JSON schemas of the DAG's Params, checked by Airflow when a DAG run is created.
-
-A bad value (unknown token, `RANKING_FETCH_LOOP`, wrong type, empty list, loop of
-a non-loopable phase, malformed date ...) is refused by the CLI / REST API before
-the run exists. Airflow checks each Param alone, so cross-key rules (scope and
-steps together, unknown keys) are enforced by the first task (`scope.plan_from_params`).
+"""JSON schemas of the DAG's Params, checked by Airflow when a DAG run is created, so
+a bad value is refused before the run exists. Airflow checks each Param alone: the
+cross-key rules are the first task's (`scope.plan_from_params`).
 """
 
 from __future__ import annotations
@@ -73,39 +70,31 @@ DATE_SCHEMA: dict[str, Any] = {
 }
 
 
-def param_specs() -> dict[str, tuple[Any, str, dict[str, Any]]]:
-    """name -> (default, description, schema); the DAG file wraps each in `Param`."""
-    return {
-        "scope": (
-            FULL_DAILY,
-            f"{FULL_DAILY} (the daily chain), or a token or list of tokens: "
-            + ", ".join(SCOPE_TOKENS),
-            SCOPE_SCHEMA,
-        ),
-        "steps": (
-            None,
-            'Ordered list of {"action": "trigger"|"loop"|"stop"|"stop_loop", "phase": ...}; '
-            f"at most {MAX_STEPS}; not together with a scope.",
-            STEPS_SCHEMA,
-        ),
-        "upstream_run_ids": (
-            None,
-            "Optional {PHASE: runId or 'latest'} for non-root phase triggers.",
-            UPSTREAM_RUN_IDS_SCHEMA,
-        ),
-        "date": (
-            None,
-            "Snapshot date YYYY-MM-DD (KST) or 'latest'; empty = the service default.",
-            DATE_SCHEMA,
-        ),
-    }
-
-
 def dag_params() -> dict[str, Any]:
     """The DAG's `params=`: one `airflow.sdk.Param` per conf key."""
     from airflow.sdk import Param
 
     return {
-        name: Param(default, description=description, **schema)
-        for name, (default, description, schema) in param_specs().items()
+        "scope": Param(
+            FULL_DAILY,
+            description=f"{FULL_DAILY} (the daily chain), or a token or list of tokens: "
+            + ", ".join(SCOPE_TOKENS),
+            **SCOPE_SCHEMA,
+        ),
+        "steps": Param(
+            None,
+            description='Ordered list of {"action": "trigger"|"loop"|"stop"|"stop_loop", '
+            f'"phase": ...}}; at most {MAX_STEPS}; not together with a scope.',
+            **STEPS_SCHEMA,
+        ),
+        "upstream_run_ids": Param(
+            None,
+            description="Optional {PHASE: runId or 'latest'} for non-root phase triggers.",
+            **UPSTREAM_RUN_IDS_SCHEMA,
+        ),
+        "date": Param(
+            None,
+            description="Snapshot date YYYY-MM-DD (KST) or 'latest'; empty = the service default.",
+            **DATE_SCHEMA,
+        ),
     }

@@ -1,21 +1,10 @@
 """Parts of `daily_collection_pipeline` that carry logic: task ids, the branch, the
 conf guard of the first task, the snapshot date, and the steps runner.
 
-Shape (see docs/airflow.md):
-
-    check_external_api >> branch_on_scope >> trigger_daily_collection >> wait_for_daily_chain
-                                          >> per_phase_stop_ranking_fetch, ... (16 tasks)
-                                          >> run_steps
-
-Every path task hangs directly off `branch_on_scope`, and each per-phase task also
-depends on EVERY per-phase task before it (not only the one just before). The branch
-skips, at once and by id, every task this run does not need -- so a single-phase
-scope runs exactly its trigger and its wait, with no chain of tasks skipping
-themselves one after another -- and the all-earlier edges keep the chosen tasks in
-the fixed order: a task runs only when everything before it succeeded or was
-skipped (`none_failed_min_one_success`; a failure ends everything after it as
-`upstream_failed`). `run_steps` is ONE task for the whole `steps` list: it defers
-to the triggerer between steps and resumes at the next one.
+Every path task hangs directly off `branch_on_scope`, which skips by id every task
+this run does not need; each per-phase task also depends on EVERY per-phase task
+before it, which keeps the chosen ones in the fixed order (docs/airflow.md, "What
+the DAG does").
 """
 
 from __future__ import annotations
@@ -35,15 +24,13 @@ from airflow.sdk.exceptions import (
 
 from maplecollect.airflow.assets import all_assets, asset_for
 from maplecollect.airflow.operators import (
+    NOTHING_TO_STOP,
     ExtApiOperator,
     LoopPhaseOperator,
     StopLoopOperator,
     StopPhaseOperator,
     TriggerDailyOperator,
     TriggerPhaseOperator,
-    airflow_run_id_of,
-    refusals_fail_task,
-    stop_description,
 )
 from maplecollect.airflow.outcome import Target
 from maplecollect.airflow.scope import (
@@ -55,16 +42,10 @@ from maplecollect.airflow.scope import (
     Step,
     plan_from_params,
     resolve_upstream,
-    upstream_source,
 )
 from maplecollect.airflow.sensors import DailyChainSensor, PhaseRunSensor
 from maplecollect.airflow.settings import WaitSettings
-from maplecollect.airflow.waiting import (
-    defer_until_done,
-    defer_until_idle,
-    raise_for_event,
-    wait_knobs,
-)
+from maplecollect.airflow.waiting import defer, look_or_defer, raise_for_event
 
 log = logging.getLogger(__name__)
 
@@ -112,25 +93,17 @@ def _plan(context: Mapping[str, Any]) -> Plan:
 # -- the snapshot date ---------------------------------------------------------------
 
 
-def _run_type(dag_run: Any) -> str:
-    run_type = getattr(dag_run, "run_type", None)
-    return str(getattr(run_type, "value", run_type) or "")
-
-
 def snapshot_date(params: Mapping[str, Any], dag_run: Any) -> str:
-    """The date a run asks the service for ("" = the service's default).
-
-    `conf.date` wins. A scheduled or backfill run with no date collects the KST day
-    its data interval starts on (the DAG's interval is 03:00 KST of day D to 03:00
-    KST of D+1, so that is D), so a backfill collects each of its days, and a
-    scheduled run that starts late still collects its own day. A manual run
-    without a date leaves it to the service (yesterday in KST; `latest` for loops).
-    """
+    """The date a run asks the service for ("" = the service's default): `conf.date`,
+    else for a scheduled or backfill run the KST day its data interval starts on
+    (docs/airflow.md, "Backfill"), else the service's default."""
     given = params.get("date")
     if given:
         return str(given)
     start = getattr(dag_run, "data_interval_start", None)
-    if _run_type(dag_run) in _INTERVAL_RUN_TYPES and isinstance(start, datetime):
+    run_type = getattr(dag_run, "run_type", None)
+    by_interval = str(getattr(run_type, "value", run_type)) in _INTERVAL_RUN_TYPES
+    if by_interval and isinstance(start, datetime):
         return start.astimezone(KST).date().isoformat()
     return ""
 
@@ -158,37 +131,27 @@ def check_conf(context: Mapping[str, Any]) -> None:
 def branch_plan(params: Mapping[str, Any]) -> tuple[list[str], dict[str, str]]:
     """(tasks to run in order, {task to skip: why}) for this conf. Pure."""
     plan = plan_from_params(params, check_date=False)
-    scope = [s.token for s in plan.steps] if plan.mode is Mode.SCOPE else []
-    keep: list[str]
+    scope = [s.token for s in plan.steps]
+    keep = [t for s in plan.steps for t in scope_task_ids(s)]
+    why_not = ""
     if plan.mode is Mode.FULL_DAILY:
-        keep, why = list(DAILY_TASKS), "the conf runs the daily chain (FULL_DAILY)"
+        keep, why_not = list(DAILY_TASKS), "the conf runs the daily chain (FULL_DAILY)"
     elif plan.mode is Mode.STEPS:
-        keep, why = [STEPS_TASK], "the conf gives steps"
-    else:
-        keep = [t for s in plan.steps for t in scope_task_ids(s)]
-        why = f"not in scope {scope}"
-    skip: dict[str, str] = {}
-    for step in SCOPE_STEPS:
-        for task_id in scope_task_ids(step):
-            if task_id not in keep:
-                reason = f"{step.token} {why}" if plan.mode is Mode.SCOPE else why
-                skip[task_id] = reason
-    for task_id in DAILY_TASKS:
-        if task_id not in keep:
-            skip[task_id] = f"scope {scope} is not FULL_DAILY" if scope else why
-    if STEPS_TASK not in keep:
-        skip[STEPS_TASK] = "the conf gives no steps"
-    return keep, skip
+        keep, why_not = [STEPS_TASK], "the conf gives steps"
+    why = {
+        t: why_not or f"{s.token} not in scope {scope}"
+        for s in SCOPE_STEPS
+        for t in scope_task_ids(s)
+    }
+    why.update({t: why_not or f"scope {scope} is not FULL_DAILY" for t in DAILY_TASKS})
+    why[STEPS_TASK] = "the conf gives no steps"
+    return keep, {task_id: reason for task_id, reason in why.items() if task_id not in keep}
 
 
 class ScopeBranchOperator(BaseOperator):
-    """Keeps exactly the tasks this run needs and skips every other path task at once.
-
-    Airflow's BranchPythonOperator cannot do this here: it never skips a task that is
-    downstream of a followed one, and in the per-phase path every task is downstream
-    of every earlier one. So this raises `DownstreamTasksSkipped` with the ids itself
-    (the task still succeeds), and logs why each one is skipped.
-    """
+    """Keeps exactly the tasks this run needs and skips every other path task at once,
+    by id, logging why (BranchPythonOperator never skips a task downstream of a
+    followed one, and here each per-phase task is downstream of every earlier one)."""
 
     def execute(self, context: Any) -> list[str]:
         keep, skip = branch_plan(context["params"])
@@ -202,17 +165,16 @@ class ScopeBranchOperator(BaseOperator):
 
 
 class InScope:
-    """pre_execute guard of a per-phase task, for a task cleared by hand after the
-    branch skipped it: skip again, saying why, unless `step` is in the scope."""
+    """pre_execute of a per-phase task cleared by hand after the branch skipped it:
+    skip again, with the branch's reason, unless `step` is in the scope."""
 
     def __init__(self, step: Step) -> None:
         self.step = step
 
     def __call__(self, context: Mapping[str, Any]) -> None:
-        plan = _plan(context)
-        if plan.mode is not Mode.SCOPE or self.step not in plan.steps:
-            scope = [s.token for s in plan.steps] if plan.mode is Mode.SCOPE else plan.mode.value
-            raise AirflowSkipException(f"{self.step.token} not in scope {scope}")
+        why = branch_plan(context["params"])[1].get(step_task_id(self.step))
+        if why is not None:
+            raise AirflowSkipException(why)
 
 
 def upstream_template(step: Step) -> str | None:
@@ -237,14 +199,9 @@ def xcom_template(task_id: str) -> str:
 
 
 class RunStepsOperator(ExtApiOperator):
-    """Runs the conf's `steps` in order, as ONE task that frees its worker slot while
-    a step waits: a trigger step defers until its run COMPLETES, a stop step until
-    the phase is idle; then `resume_step` judges the event and goes on with the next
-    step. Loops do not wait. Returns (XCom) `[{step, action, phase, id}, ...]`.
-
-    No retries: a retry would start the steps again from the first one (a second
-    run of a phase that already completed); clear the task or trigger the remaining
-    steps instead.
+    """Runs the conf's `steps` in order as ONE task, deferring while a trigger step's run
+    or a stopped phase is waited on (docs/airflow.md, `run_steps`); returns (XCom)
+    `[{step, action, phase, id}, ...]`. No retries: a retry would restart at step 1.
     """
 
     def __init__(
@@ -255,7 +212,6 @@ class RunStepsOperator(ExtApiOperator):
         poll_interval: float = 30.0,
         progress_interval: float = 300.0,
         unreachable_timeout: float = 900.0,
-        max_consecutive_errors: int | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("retries", 0)
@@ -265,7 +221,6 @@ class RunStepsOperator(ExtApiOperator):
         self.poll_interval = poll_interval
         self.progress_interval = progress_interval
         self.unreachable_timeout = unreachable_timeout
-        self.max_consecutive_errors = max_consecutive_errors
 
     def execute(self, context: Any) -> list[dict[str, Any]]:
         plan = _plan(context)
@@ -282,10 +237,8 @@ class RunStepsOperator(ExtApiOperator):
         done: list[dict[str, Any]] | None = None,
         stopped: str | None = None,
     ) -> list[dict[str, Any]]:
-        """After step `index` waited in the triggerer: judge it, then run the rest.
-
-        Where to go on comes back in the event's `echo` (the triggerer also passes the
-        defer's kwargs, `dag.test()` does not)."""
+        """After step `index` waited in the triggerer: judge it, then run the rest. Where
+        to go on comes back in the event's `echo` (`dag.test()` drops the defer's kwargs)."""
         plan = _plan(context)
         raise_for_event(event, sensor=False)
         echo = event.get("echo") if isinstance(event.get("echo"), dict) else {}
@@ -293,73 +246,37 @@ class RunStepsOperator(ExtApiOperator):
         self.log.info("step %d/%d done: %s", index + 1, len(plan.steps), event.get("message"))
         return self._run_from(context, plan, index + 1, list(done or []))
 
-    def _label(self, plan: Plan, index: int) -> str:
-        step = plan.steps[index]
-        return f"step {index + 1}/{len(plan.steps)} ({step.action} {step.phase})"
-
     def _run_from(
         self, context: Any, plan: Plan, start: int, done: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
         date = snapshot_date(context["params"], context.get("dag_run")) or None
         for index in range(start, len(plan.steps)):
-            step, label = plan.steps[index], self._label(plan, index)
-            target_id = self._start(context, plan, index, date, done)
+            step = plan.steps[index]
+            label = f"step {index + 1}/{len(plan.steps)} ({step.action} {step.phase})"
+            ids = [d["id"] for d in done]
+            target_id = self.send(
+                step.action,
+                step.phase,
+                context,
+                label=label,
+                upstream_run_id=resolve_upstream(plan.steps, index, plan.upstream_run_ids, ids),
+                date=date,
+            )
             done.append({"step": index + 1, **step.as_dict(), "id": target_id})
             state = {"index": index, "done": done}
             resume: dict[str, Any] = {"method_name": "resume_step", "kwargs": state, "echo": state}
             if step.action is Action.TRIGGER and target_id is not None:
                 self.log.info("%s: waiting for run %s in the triggerer", label, target_id)
-                defer_until_done(
-                    self,
-                    target=Target.RUN,
-                    target_id=target_id,
-                    conn_id=self.conn_id,
-                    timeout=self.phase_timeouts[step.phase.value],
-                    **resume,
-                    **wait_knobs(self),
+                timeout = self.phase_timeouts[step.phase.value]
+                defer(self, Target.RUN, target_id, timeout=timeout, **resume)
+            if step.action in (Action.STOP, Action.STOP_LOOP) and target_id != NOTHING_TO_STOP:
+                resume["kwargs"] = {"stopped": target_id, **state}
+                idle, _ = look_or_defer(
+                    self, Target.PHASE_IDLE, step.phase.value, timeout=self.idle_timeout, **resume
                 )
-            if step.action in (Action.STOP, Action.STOP_LOOP) and target_id != "":
-                self.log.info("%s: waiting until %s is idle", label, step.phase)
-                idle = defer_until_idle(self, step.phase.value, target_id, **resume)
                 self.log.info("step %d/%d done: %s", index + 1, len(plan.steps), idle)
         self.log.info("all %d step(s) done", len(plan.steps))
         return done
-
-    def _start(
-        self, context: Any, plan: Plan, index: int, date: str | None, done: list[dict[str, Any]]
-    ) -> str | None:
-        """Send step `index`; the id to wait on (run id; for a stop the stopped run id,
-        None if a loop was between iterations, "" if nothing was running)."""
-        step, label = plan.steps[index], self._label(plan, index)
-        run_id = airflow_run_id_of(context)
-        with refusals_fail_task(), self.api() as api:
-            if step.action is Action.TRIGGER:
-                source = upstream_source(plan.steps, index)
-                in_run = done[source]["id"] if source is not None else None
-                upstream = resolve_upstream(step.phase, plan.upstream_run_ids, in_run)
-                result = api.trigger_phase(
-                    step.phase, upstream_run_id=upstream, date=date, airflow_run_id=run_id
-                )
-                verb = "following running" if result.followed else "started"
-                self.log.info("%s: %s run %s (upstream %s)", label, verb, result.run_id, upstream)
-                return result.run_id
-            if step.action is Action.LOOP:
-                loop = api.start_loop(
-                    step.phase, date=date, interval_seconds=None, airflow_run_id=run_id
-                )
-                verb = "already active" if loop.already_active else "started"
-                self.log.info("%s: loop %s %s", label, loop.loop_id, verb)
-                return loop.loop_id
-            stop = (
-                api.stop_phase(step.phase, airflow_run_id=run_id)
-                if step.action is Action.STOP
-                else api.stop_loop(step.phase, airflow_run_id=run_id)
-            )
-        if not stop.requested:
-            self.log.info("%s: nothing to stop", label)
-            return ""
-        self.log.info("%s: %s", label, stop_description(stop))
-        return stop.run_id
 
 
 # -- builders used by the DAG file ------------------------------------------------
@@ -404,10 +321,9 @@ def per_phase_tasks(step: Step, settings: WaitSettings) -> list[BaseOperator]:
     common: dict[str, Any] = {"trigger_rule": PATH_RULE, "pre_execute": InScope(step)}
     stop_kwargs: dict[str, Any] = {"idle_timeout": settings.stop_timeout, **settings.wait_kwargs()}
     task_id = step_task_id(step)
-    if step.action is Action.STOP:
-        return [StopPhaseOperator(task_id=task_id, phase=step.phase, **stop_kwargs, **common)]
-    if step.action is Action.STOP_LOOP:
-        return [StopLoopOperator(task_id=task_id, phase=step.phase, **stop_kwargs, **common)]
+    if step.action in (Action.STOP, Action.STOP_LOOP):
+        stop = StopPhaseOperator if step.action is Action.STOP else StopLoopOperator
+        return [stop(task_id=task_id, phase=step.phase, **stop_kwargs, **common)]
     if step.action is Action.LOOP:
         return [LoopPhaseOperator(task_id=task_id, phase=step.phase, date=DATE_TEMPLATE, **common)]
     trigger = TriggerPhaseOperator(
@@ -420,7 +336,7 @@ def per_phase_tasks(step: Step, settings: WaitSettings) -> list[BaseOperator]:
     wait = PhaseRunSensor(
         task_id=wait_task_id(step),
         run_id=xcom_template(task_id),
-        timeout=settings.phase_timeout(step.phase),
+        timeout=settings.phase_timeouts[step.phase],
         outlets=[asset_for(step.phase)],
         **settings.wait_kwargs(),
         **common,

@@ -1,16 +1,5 @@
-"""One progress line per run for the task log of a deferred wait. Pure.
-
-The trigger logs it on every state change and every `progress_interval` seconds
-(docs/airflow.md "Where the logs are"), e.g.
-
-    run 20261127-030012-equip-8f3a2c1d (ITEM_EQUIPMENT) RUNNING: 12,400 / 80,000 records,
-    3 failed, 412.5/s, ETA 3m03s
-
-    run ... (ITEM_EQUIPMENT) RUNNING: 12,400 / 80,000 records, 3 failed, 0.0/s, ETA -,
-    paused: OPENAPI00007 rate limit (since 2026-11-27T03:10:00+09:00)
-
-`pause` (`{code, reason, since, until} | null`) is read with `.get`: services that do
-not report it yet simply give no pause part.
+"""One progress line per run for the task log of a deferred wait (docs/airflow.md
+"Where the logs are"). Pure; `pause` is read with `.get`, as older services omit it.
 """
 
 from __future__ import annotations
@@ -18,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from maplecollect.airflow.outcome import INTERRUPTED, RUN_WAITING
+from maplecollect.contract import ACTIVE_RUN_STATUSES, RunStatus
 
 
 def status_text(status: Any) -> str:
-    if status == INTERRUPTED:
+    if status == RunStatus.INTERRUPTED:
         return "INTERRUPTED (interrupted, waiting for auto-resume)"
     return str(status)
 
@@ -55,9 +44,7 @@ def pause_text(pause: Mapping[str, Any] | None) -> str:
         return ""
     code, reason = pause.get("code"), pause.get("reason")
     what = " ".join(str(x) for x in (code, reason) if x) or "paused"
-    when = [f"since {pause['since']}"] if pause.get("since") else []
-    if pause.get("until"):
-        when.append(f"until {pause['until']}")
+    when = [f"{key} {pause[key]}" for key in ("since", "until") if pause.get(key)]
     return f", paused: {what}" + (f" ({', '.join(when)})" if when else "")
 
 
@@ -79,7 +66,7 @@ def chain_lines(chain: Mapping[str, Any]) -> list[str]:
     going = [
         run
         for run in (runs.values() if isinstance(runs, Mapping) else ())
-        if isinstance(run, Mapping) and run.get("status") in RUN_WAITING
+        if isinstance(run, Mapping) and run.get("status") in ACTIVE_RUN_STATUSES
     ]
     head = f"daily chain {chain.get('chainId')} {status_text(chain.get('status'))}"
     if not going:

@@ -1,15 +1,7 @@
 """The DAG's conf: scope tokens, steps, upstream ids, date -> an ordered plan. Pure.
 
-Scope tokens run in one fixed order (docs/airflow.md):
-
-1. stops, in pipeline order; for a loopable phase its `_STOP_LOOP` before its `_STOP`;
-2. one-shot triggers in pipeline order (RANKING_FETCH, OCID_LOOKUP, CHARACTER_BASIC,
-   ITEM_EQUIPMENT), each waiting for its run before the next starts;
-3. loops (CHARACTER_BASIC, ITEM_EQUIPMENT).
-
-`steps` run in the order given. A non-root trigger's upstream is, in this order:
-`upstream_run_ids[PHASE]`, else the run of the upstream phase triggered earlier in
-the same DAG run, else `latest`.
+Scope tokens run in one fixed order (stops, one-shot triggers in pipeline order,
+loops); `steps` run in the order given (docs/airflow.md, "The conf").
 """
 
 from __future__ import annotations
@@ -42,51 +34,38 @@ class Action(StrEnum):
     STOP_LOOP = "stop_loop"
 
 
-_SUFFIX = {
-    Action.TRIGGER: "",
-    Action.LOOP: "_LOOP",
-    Action.STOP: "_STOP",
-    Action.STOP_LOOP: "_STOP_LOOP",
-}
-LOOP_ACTIONS = (Action.LOOP, Action.STOP_LOOP)
-
-
 @dataclass(frozen=True)
 class Step:
     action: Action
     phase: Phase
 
     def __post_init__(self) -> None:
-        if self.action in LOOP_ACTIONS and not self.phase.loopable:
+        if self.action in (Action.LOOP, Action.STOP_LOOP) and not self.phase.loopable:
             raise ConfError(
-                f"{self.phase} cannot loop: '{self.action}' is only for {_names(LOOPABLE)}"
+                f"{self.phase} cannot loop: '{self.action}' is only for {', '.join(LOOPABLE)}"
             )
 
     @property
     def token(self) -> str:
-        return f"{self.phase}{_SUFFIX[self.action]}"
+        """`ITEM_EQUIPMENT`, `ITEM_EQUIPMENT_LOOP`, `..._STOP`, `..._STOP_LOOP`."""
+        if self.action is Action.TRIGGER:
+            return self.phase.value
+        return f"{self.phase}_{self.action.value.upper()}"
 
     def as_dict(self) -> dict[str, str]:
         return {"action": self.action.value, "phase": self.phase.value}
 
 
-def _names(phases: Sequence[Phase]) -> str:
-    return ", ".join(phases)
-
-
-def scope_order() -> tuple[Step, ...]:
-    """Every allowed scope step, in the fixed execution order."""
-    stops: list[Step] = []
-    for phase in ORDER:
-        if phase.loopable:
-            stops.append(Step(Action.STOP_LOOP, phase))
-        stops.append(Step(Action.STOP, phase))
-    triggers = [Step(Action.TRIGGER, phase) for phase in ORDER]
-    loops = [Step(Action.LOOP, phase) for phase in LOOPABLE]
-    return (*stops, *triggers, *loops)
-
-
-SCOPE_STEPS: tuple[Step, ...] = scope_order()
+# Every allowed scope step, in the fixed execution order.
+SCOPE_STEPS: tuple[Step, ...] = (
+    *(
+        Step(action, phase)
+        for phase in ORDER
+        for action in ((Action.STOP_LOOP,) if phase.loopable else ()) + (Action.STOP,)
+    ),
+    *(Step(Action.TRIGGER, phase) for phase in ORDER),
+    *(Step(Action.LOOP, phase) for phase in LOOPABLE),
+)
 SCOPE_TOKENS: tuple[str, ...] = tuple(step.token for step in SCOPE_STEPS)
 _BY_TOKEN: dict[str, Step] = {step.token: step for step in SCOPE_STEPS}
 
@@ -123,7 +102,7 @@ def parse_steps(steps: Any) -> tuple[Step, ...]:
         if action not in set(Action):
             raise ConfError(f"steps[{i}].action {action!r} is not one of {', '.join(Action)}")
         if phase is None:
-            raise ConfError(f"steps[{i}].phase {item['phase']!r} is not one of {_names(ORDER)}")
+            raise ConfError(f"steps[{i}].phase {item['phase']!r} is not one of {', '.join(ORDER)}")
         parsed.append(Step(Action(action), phase))
     return tuple(parsed)
 
@@ -137,7 +116,7 @@ def parse_upstream_run_ids(value: Any) -> dict[Phase, str]:
     for key, run_id in value.items():
         phase = Phase.parse(key) if isinstance(key, str) else None
         if phase is None or phase.upstream is None:
-            allowed = _names([p for p in ORDER if p.upstream is not None])
+            allowed = ", ".join(p for p in ORDER if p.upstream is not None)
             raise ConfError(f"upstream_run_ids key {key!r} is not one of {allowed}")
         if not isinstance(run_id, str) or not (run_id == LATEST or is_valid_id(run_id)):
             raise ConfError(f"upstream_run_ids[{key}] {run_id!r} is not a run id or 'latest'")
@@ -177,11 +156,8 @@ def plan_from_params(
     now: datetime | None = None,
     check_date: bool = True,
 ) -> Plan:
-    """The whole conf check of the first task (Airflow validates each Param alone).
-
-    `params`: resolved values (defaults filled in); `raw_conf`: the conf as given,
-    to refuse unknown keys. Raises ConfError before anything calls the service.
-    """
+    """The whole conf check of the first task (Airflow validates each Param alone);
+    `raw_conf`, the conf as given, is only read to refuse unknown keys."""
     unknown = sorted(set(raw_conf or {}) - set(CONF_KEYS))
     if unknown:
         raise ConfError(f"unknown conf key(s) {unknown}; allowed: {', '.join(CONF_KEYS)}")
@@ -199,21 +175,15 @@ def plan_from_params(
     return Plan(Mode.SCOPE, scoped, upstream, date)
 
 
-def upstream_source(steps: Sequence[Step], index: int) -> int | None:
-    """Index of the latest earlier trigger of the upstream phase of trigger `steps[index]`."""
+def resolve_upstream(
+    steps: Sequence[Step], index: int, explicit: Mapping[Phase, str], ids: Sequence[str | None]
+) -> str | None:
+    """X-Upstream-Run-Id of `steps[index]`: None unless it triggers a non-root phase;
+    else `upstream_run_ids[PHASE]`, else the run of the latest earlier trigger of the
+    upstream phase (`ids`: the id of each earlier step), else `latest`."""
     step = steps[index]
     if step.action is not Action.TRIGGER or step.phase.upstream is None:
         return None
-    for j in range(index - 1, -1, -1):
-        if steps[j] == Step(Action.TRIGGER, step.phase.upstream):
-            return j
-    return None
-
-
-def resolve_upstream(
-    phase: Phase, upstream_run_ids: Mapping[Phase, str], in_this_run: str | None
-) -> str | None:
-    """None for the root phase; else the explicit id, this run's upstream run, or `latest`."""
-    if phase.upstream is None:
-        return None
-    return upstream_run_ids.get(phase) or in_this_run or LATEST
+    source = Step(Action.TRIGGER, step.phase.upstream)
+    earlier = (ids[j] for j in range(index - 1, -1, -1) if steps[j] == source)
+    return explicit.get(step.phase) or next(earlier, None) or LATEST

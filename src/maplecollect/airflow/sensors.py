@@ -1,10 +1,8 @@
 """Sensors: wait for a phase run, a daily chain, or the service's /health.
 
-Run and chain sensors look once at the run (a run that already ended is judged at
-once) and otherwise defer to `PhaseRunTrigger` (no worker slot while a phase runs
-for hours, docs/airflow.md). `deferrable=False` polls in reschedule
-mode instead, with the same `classify` verdicts. The health sensor pokes in
-reschedule mode (it also frees the slot between pokes).
+Run and chain sensors look once, then defer to `PhaseRunTrigger` (docs/airflow.md,
+"No worker slot is held while a phase runs"); `deferrable=False` pokes in reschedule
+mode instead, as the health sensor always does.
 """
 
 from __future__ import annotations
@@ -17,26 +15,14 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import AirflowFailException
 
 import maplecollect
-from maplecollect.airflow.assets import endpoint, record_events
+from maplecollect.airflow.assets import record_events
 from maplecollect.airflow.connection import DEFAULT_CONN_ID
-from maplecollect.airflow.errors import (
-    ApiVersionTooOld,
-    ExtApiError,
-    ExtApiProtocolError,
-    ExtApiRefused,
-    ExtApiUnavailable,
-)
 from maplecollect.airflow.hook import ExtApiHook
-from maplecollect.airflow.outcome import Target, Verdict, classify_target
-from maplecollect.airflow.waiting import (
-    blank_to_none,
-    defer_until_done,
-    raise_for_event,
-    wait_knobs,
-)
+from maplecollect.airflow.outcome import Target
+from maplecollect.airflow.waiting import blank_to_none, look, look_or_defer, raise_for_event
+from maplecollect.client.errors import ProtocolError, Refused, Unavailable
 from maplecollect.contract import Health
 from maplecollect.ids import is_valid_id
-from maplecollect.phases import Phase
 
 # Retries cover the known race where a fast trigger's event meets the worker's
 # defer-exit and Airflow marks the try failed (apache/airflow#66374, #72716);
@@ -46,9 +32,10 @@ DEFAULT_SENSOR_RETRY_DELAY = timedelta(seconds=30)
 
 
 class _TargetSensor(BaseSensorOperator):
-    """Waits on one run or chain; subclasses say which (`target`, `_target_id`)."""
+    """Waits on one run or chain; subclasses say which (`target`, `id_field`)."""
 
     target: ClassVar[Target]
+    id_field: ClassVar[str]
 
     def __init__(
         self,
@@ -56,7 +43,6 @@ class _TargetSensor(BaseSensorOperator):
         conn_id: str = DEFAULT_CONN_ID,
         poll_interval: float = 30.0,
         deferrable: bool = True,
-        max_consecutive_errors: int | None = None,
         unreachable_timeout: float = 900.0,
         progress_interval: float = 300.0,
         stop_expected: bool = False,
@@ -71,16 +57,12 @@ class _TargetSensor(BaseSensorOperator):
         self.conn_id = conn_id
         self.poll_interval = poll_interval
         self.deferrable = deferrable
-        self.max_consecutive_errors = max_consecutive_errors
         self.unreachable_timeout = unreachable_timeout
         self.progress_interval = progress_interval
         self.stop_expected = stop_expected
 
-    def _target_id(self) -> str:
-        raise NotImplementedError
-
     def _checked_id(self) -> str:
-        value = blank_to_none(self._target_id())
+        value = blank_to_none(getattr(self, self.id_field))
         if value is None or not is_valid_id(value):
             raise AirflowFailException(
                 f"{self.task_id}: no valid {self.target.value} id to wait on (got {value!r}); "
@@ -92,50 +74,12 @@ class _TargetSensor(BaseSensorOperator):
         if not self.deferrable:
             return super().execute(context)
         target_id = self._checked_id()
-        done = self._already_done(context, target_id)
-        if done is not None:
-            return done
-        self.log.info("waiting for %s %s in the triggerer", self.target.value, target_id)
-        defer_until_done(
-            self,
-            target=self.target,
-            target_id=target_id,
-            conn_id=self.conn_id,
-            timeout=self.timeout,
-            stop_expected=self.stop_expected,
-            **wait_knobs(self),
+        message, document = look_or_defer(
+            self, self.target, target_id, timeout=self.timeout, stop_expected=self.stop_expected
         )
-        return None  # pragma: no cover - defer() raises
-
-    def _already_done(self, context: Any, target_id: str) -> str | None:
-        """One look before deferring: a run (or chain) that already ended is judged here.
-
-        A fast phase is often over by the time its wait starts; deferring would cost a
-        triggerer round trip and a second worker start, and an instantly firing trigger
-        meets Airflow's defer-exit race (apache/airflow#66374: the try is marked failed
-        and retried 30 s later). Unreachable or refused: defer, the trigger handles it.
-        """
-        try:
-            document = self._fetch(target_id)
-        except ExtApiError:
-            return None
-        outcome = classify_target(
-            self.target, document, target_id=target_id, stop_expected=self.stop_expected
-        )
-        if outcome.verdict is Verdict.WAITING:
-            return None
-        self.log.info("%s (already ended, no need to defer)", outcome.message)
-        if outcome.verdict is Verdict.FAILED:
-            raise AirflowFailException(outcome.message)
+        self.log.info("%s (already ended, no need to defer)", message)
         self._record_assets(context, document)
         return target_id
-
-    def _fetch(self, target_id: str) -> dict[str, Any]:
-        """The run or chain as JSON (what trigger events carry too)."""
-        with ExtApiHook(self.conn_id).get_conn() as api:
-            if self.target is Target.RUN:
-                return api.run(target_id).wire()
-            return api.chain(target_id).wire()
 
     def execute_complete(self, context: Any, event: Any = None) -> str:
         """Resume after the trigger: succeed only on a "success" event; push the id."""
@@ -144,44 +88,31 @@ class _TargetSensor(BaseSensorOperator):
         self._record_assets(context, event.get(self.target.value))
         return self._checked_id()
 
+    def poke(self, context: Any) -> bool | PokeReturnValue:
+        target_id = self._checked_id()
+        try:
+            outcome, document = look(self, self.target, target_id, stop_expected=self.stop_expected)
+        except Unavailable as exc:
+            self.log.warning("poll failed, will poke again: %s", exc)
+            return False
+        self.log.info("%s", outcome.message)
+        if not outcome.done:
+            return False
+        self._record_assets(context, document)
+        return PokeReturnValue(is_done=True, xcom_value=target_id)
+
     def _record_assets(self, context: Any, document: Any) -> None:
         """Fill the outlets' asset events with the completed run(s) (see `assets`)."""
         if not isinstance(document, dict) or not self.outlets:
             return
-        runs: dict[str, Any]
-        if self.target is Target.CHAIN:
-            chain_runs = document.get("runs")
-            runs = chain_runs if isinstance(chain_runs, dict) else {}
-        else:
-            runs = {str(document.get("phase")): document}
-        for phase in record_events(context, self.outlets, runs):
-            run = runs[phase]
-            self.log.info(
-                "asset event maplecollect://%s: run %s, snapshot %s, %s records, manifest %s",
-                endpoint(Phase(phase)),
-                run.get("runId"),
-                run.get("snapshotDate"),
-                run.get("recordsProcessed"),
-                run.get("manifestPath"),
-            )
-
-    def poke(self, context: Any) -> bool | PokeReturnValue:
-        target_id = self._checked_id()
-        try:
-            document = self._fetch(target_id)
-        except ExtApiUnavailable as exc:
-            self.log.warning("poll failed, will poke again: %s", exc)
-            return False
-        outcome = classify_target(
-            self.target, document, target_id=target_id, stop_expected=self.stop_expected
+        runs = (
+            document.get("runs")
+            if self.target is Target.CHAIN
+            else {document.get("phase"): document}
         )
-        self.log.info("%s", outcome.message)
-        if outcome.verdict is Verdict.FAILED:
-            raise AirflowFailException(outcome.message)
-        if outcome.verdict is Verdict.SUCCESS:
-            self._record_assets(context, document)
-            return PokeReturnValue(is_done=True, xcom_value=target_id)
-        return False
+        if not isinstance(runs, dict):
+            return
+        record_events(context, self.outlets, runs, self.log)
 
 
 class PhaseRunSensor(_TargetSensor):
@@ -193,39 +124,31 @@ class PhaseRunSensor(_TargetSensor):
     """
 
     target = Target.RUN
+    id_field = "run_id"
     template_fields: Sequence[str] = ("run_id",)
 
     def __init__(self, *, run_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.run_id = run_id
 
-    def _target_id(self) -> str:
-        return self.run_id
-
 
 class DailyChainSensor(_TargetSensor):
     """Wait for `/api/internal/chains/{chain_id}`: COMPLETED succeeds, FAILED/STOPPED fail."""
 
     target = Target.CHAIN
+    id_field = "chain_id"
     template_fields: Sequence[str] = ("chain_id",)
 
     def __init__(self, *, chain_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.chain_id = chain_id
 
-    def _target_id(self) -> str:
-        return self.chain_id
-
 
 class ExtApiHealthSensor(BaseSensorOperator):
-    """Wait until `/health` is UP, in reschedule mode (the slot is free between pokes).
-
-    `/health` needs no token, so the sensor then makes one cheap authenticated call
-    (`GET /api/internal/run-status`): a wrong token fails here, at once, with the fix,
-    not at the first trigger. Fails at once, without retry, when the service's
-    `apiVersion` is older than `min_api_version` (a stale deployment must not fail
-    later with 404s), when /health answers something that is not a maplecollect
-    health document, or when the token is refused (401/403).
+    """Wait until `/health` is UP, then prove the token with one cheap authenticated
+    call (`/health` needs none). Fails at once, without retry, on an `apiVersion` older
+    than `min_api_version`, on something that is not a maplecollect health document,
+    and on a refused token (401/403) -- docs/airflow.md, `check_external_api`.
     """
 
     def __init__(
@@ -246,25 +169,32 @@ class ExtApiHealthSensor(BaseSensorOperator):
         try:
             with ExtApiHook(self.conn_id).get_conn() as api:
                 health = api.health()
-        except ExtApiUnavailable as exc:
+                if health.status != Health.UP:
+                    self.log.warning(
+                        "service is %s (database %s); waiting", health.status, health.database
+                    )
+                    return False
+                if health.api_version < self.min_api_version:
+                    raise AirflowFailException(
+                        f"the maplecollect service reports apiVersion {health.api_version}, "
+                        f"but this Airflow package needs apiVersion >= {self.min_api_version}: "
+                        "upgrade the service before running the DAG"
+                    )
+                api.run_status()  # /health needs no token: this call proves it
+        except Unavailable as exc:
             self.log.warning("maplecollect service not reachable yet: %s", exc)
             return False
-        except (ExtApiRefused, ExtApiProtocolError) as exc:
+        except (Refused, ProtocolError) as exc:
+            if isinstance(exc, Refused) and exc.status in (401, 403):
+                raise AirflowFailException(
+                    f"the maplecollect service refused the bearer token of connection "
+                    f"{self.conn_id!r} (HTTP {exc.status}): set the connection's password to "
+                    "the service's MAPLECOLLECT_API_TOKEN (docs/airflow.md, "
+                    "'The external_api connection')"
+                ) from None
             raise AirflowFailException(
                 f"{exc} -- does connection {self.conn_id!r} point at a maplecollect service?"
             ) from None
-        if health.status != Health.UP:
-            self.log.warning("service is %s (database %s); waiting", health.status, health.database)
-            return False
-        if health.api_version < self.min_api_version:
-            raise AirflowFailException(
-                str(ApiVersionTooOld(health.api_version, self.min_api_version))
-            )
-        try:
-            self._check_token()
-        except ExtApiUnavailable as exc:
-            self.log.warning("maplecollect service not reachable yet: %s", exc)
-            return False
         self.log.info(
             "service UP: version %s, apiVersion %s, bearer token accepted",
             health.version,
@@ -273,17 +203,3 @@ class ExtApiHealthSensor(BaseSensorOperator):
         return PokeReturnValue(
             is_done=True, xcom_value={"version": health.version, "apiVersion": health.api_version}
         )
-
-    def _check_token(self) -> None:
-        try:
-            with ExtApiHook(self.conn_id).get_conn() as api:
-                api.run_status()
-        except ExtApiRefused as exc:
-            if exc.status in (401, 403):
-                raise AirflowFailException(
-                    f"the maplecollect service refused the bearer token of connection "
-                    f"{self.conn_id!r} (HTTP {exc.status}): set the connection's password to "
-                    "the service's MAPLECOLLECT_API_TOKEN (docs/airflow.md, "
-                    "'The external_api connection')"
-                ) from None
-            raise AirflowFailException(str(exc)) from None

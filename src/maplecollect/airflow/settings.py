@@ -1,24 +1,12 @@
-"""Waiting knobs of the DAG: poll interval and timeouts, per phase.
-
-Read from the environment of the process that parses the DAG (scheduler, worker,
-dag processor), by `wait_settings()`, called from the DAG file, never at import:
-
-    MAPLECOLLECT_AIRFLOW_POLL_INTERVAL      seconds between polls (default 30)
-    MAPLECOLLECT_AIRFLOW_TIMEOUT_<PHASE>    e.g. ..._TIMEOUT_ITEM_EQUIPMENT=43200
-    MAPLECOLLECT_AIRFLOW_TIMEOUT_DAILY      the whole daily chain (default 22 h)
-    MAPLECOLLECT_AIRFLOW_TIMEOUT_STOP       waiting for a stopped phase to go idle
-    MAPLECOLLECT_AIRFLOW_HEALTH_TIMEOUT     waiting for /health (default 600)
-    MAPLECOLLECT_AIRFLOW_HEALTH_INTERVAL    between /health pokes (default 15)
-    MAPLECOLLECT_AIRFLOW_PROGRESS_INTERVAL  between progress lines of a wait (default 300)
-    MAPLECOLLECT_AIRFLOW_UNREACHABLE_TIMEOUT  how long a wait rides out an unreachable
-                                            service before it fails (default 900)
+"""Waiting knobs of the DAG, from the MAPLECOLLECT_AIRFLOW_* variables of the process
+that parses the DAG (docs/airflow.md, "Settings"); read by the DAG file, never at import.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from maplecollect.errors import ConfigError
@@ -38,20 +26,16 @@ DEFAULT_PHASE_TIMEOUTS: Mapping[Phase, float] = {
 
 @dataclass(frozen=True)
 class WaitSettings:
-    poll_interval: float = 30.0
+    poll_interval: float = field(default=30.0, metadata={"env": "POLL_INTERVAL"})
     phase_timeouts: Mapping[Phase, float] = field(
         default_factory=lambda: dict(DEFAULT_PHASE_TIMEOUTS)
     )
-    daily_timeout: float = 22 * HOUR
-    stop_timeout: float = 1 * HOUR
-    health_timeout: float = 600.0
-    health_interval: float = 15.0
-    progress_interval: float = 300.0
-    unreachable_timeout: float = 900.0
-    max_consecutive_errors: int | None = None
-
-    def phase_timeout(self, phase: Phase) -> float:
-        return self.phase_timeouts[phase]
+    daily_timeout: float = field(default=22 * HOUR, metadata={"env": "TIMEOUT_DAILY"})
+    stop_timeout: float = field(default=1 * HOUR, metadata={"env": "TIMEOUT_STOP"})
+    health_timeout: float = field(default=600.0, metadata={"env": "HEALTH_TIMEOUT"})
+    health_interval: float = field(default=15.0, metadata={"env": "HEALTH_INTERVAL"})
+    progress_interval: float = field(default=300.0, metadata={"env": "PROGRESS_INTERVAL"})
+    unreachable_timeout: float = field(default=900.0, metadata={"env": "UNREACHABLE_TIMEOUT"})
 
     def wait_kwargs(self) -> dict[str, Any]:
         """What every deferred wait (sensor, stop, steps) takes from the settings."""
@@ -59,7 +43,6 @@ class WaitSettings:
             "poll_interval": self.poll_interval,
             "progress_interval": self.progress_interval,
             "unreachable_timeout": self.unreachable_timeout,
-            "max_consecutive_errors": self.max_consecutive_errors,
         }
 
 
@@ -79,16 +62,10 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
 def wait_settings(env: Mapping[str, str] | None = None) -> WaitSettings:
     """Defaults overridden by MAPLECOLLECT_AIRFLOW_* variables; ConfigError on a bad value."""
     env = os.environ if env is None else env
-    return WaitSettings(
-        poll_interval=_seconds(env, "POLL_INTERVAL", 30.0),
-        phase_timeouts={
-            phase: _seconds(env, f"TIMEOUT_{phase}", DEFAULT_PHASE_TIMEOUTS[phase])
-            for phase in ORDER
-        },
-        daily_timeout=_seconds(env, "TIMEOUT_DAILY", 22 * HOUR),
-        stop_timeout=_seconds(env, "TIMEOUT_STOP", 1 * HOUR),
-        health_timeout=_seconds(env, "HEALTH_TIMEOUT", 600.0),
-        health_interval=_seconds(env, "HEALTH_INTERVAL", 15.0),
-        progress_interval=_seconds(env, "PROGRESS_INTERVAL", 300.0),
-        unreachable_timeout=_seconds(env, "UNREACHABLE_TIMEOUT", 900.0),
-    )
+    knobs = {
+        f.name: _seconds(env, f.metadata["env"], f.default)  # type: ignore[arg-type]
+        for f in fields(WaitSettings)
+        if "env" in f.metadata
+    }
+    timeouts = {p: _seconds(env, f"TIMEOUT_{p}", DEFAULT_PHASE_TIMEOUTS[p]) for p in ORDER}
+    return WaitSettings(phase_timeouts=timeouts, **knobs)

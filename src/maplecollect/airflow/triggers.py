@@ -1,11 +1,7 @@
 """`PhaseRunTrigger`: waits in the triggerer for a run, a daily chain or an idle phase.
 
-It must live in the installed package: the triggerer imports it by class path
-(`maplecollect.airflow.triggers.PhaseRunTrigger`), never from the dags folder.
-JSON-only kwargs; `run()` yields exactly one event and never raises. While it waits
-it logs (these lines land in the deferred task's log, not in triggerer.log) a
-progress line on every state change and every `progress_interval` seconds: run id,
-records / total, failed, rate, ETA and the pause reason (see `progress`).
+The triggerer imports it by class path from the installed package, never from the
+dags folder. JSON-only kwargs; `run()` yields exactly one event and never raises:
 
     {"status": "success" | "failed" | "error" | "timeout",
      "target": "run" | "chain" | "phase_idle",
@@ -17,6 +13,7 @@ records / total, failed, rate, ETA and the pause reason (see `progress`).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -24,14 +21,11 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from maplecollect.airflow.connection import DEFAULT_CONN_ID
-from maplecollect.airflow.errors import ExtApiError, ExtApiUnavailable
 from maplecollect.airflow.hook import ExtApiHook
 from maplecollect.airflow.outcome import Outcome, Target, classify_target
 from maplecollect.airflow.progress import chain_lines, run_line, state_key
 from maplecollect.client import waiting as w
-from maplecollect.client.aio import AsyncControlClient
-from maplecollect.client.errors import WaitFailed
-from maplecollect.phases import Phase
+from maplecollect.client.errors import ControlApiError, Unavailable, WaitFailed
 
 FIRST_POLL_GRACE = 3.0
 _ID_KEY = {Target.RUN: "runId", Target.CHAIN: "chainId", Target.PHASE_IDLE: "phase"}
@@ -41,22 +35,9 @@ _DOC_KEY = {Target.RUN: "run", Target.CHAIN: "chain", Target.PHASE_IDLE: "run"}
 class PhaseRunTrigger(BaseTrigger):
     """Poll the control API every `poll_interval` s until the target is done.
 
-    :param target: "run" (`/api/internal/runs/{id}`), "chain" (`/chains/{id}`) or
-        "phase_idle" (`/run-status` until no run or loop holds the phase `target_id`).
-    :param target_id: run id, chain id or phase name.
-    :param end_at: absolute deadline (Unix seconds), so a triggerer restart does not
-        restart the clock; None waits without a deadline.
-    :param unreachable_timeout: seconds the service may stay unreachable (every poll
-        failing after the hook's own retries) before the wait gives up with an
-        "error" event; a restart of the service inside that window is ridden out.
-    :param max_consecutive_errors: optional cap on failed polls in a row (None: only
-        `unreachable_timeout` bounds the outage). Kept for triggers serialized by
-        older versions of this package.
-    :param progress_interval: seconds between progress lines while nothing changes.
-    :param stop_expected: a STOPPED run counts as success (the task asked for the stop).
-    :param echo: JSON state handed back unchanged in the event (`"echo"`): where a
-        multi-step task resumes. Carried by the event rather than only by the defer's
-        kwargs because `dag.test()` replaces those kwargs by the event.
+    `end_at` is an absolute deadline (Unix seconds; None: none), so a triggerer restart
+    does not restart the clock. `max_consecutive_errors` is kept for triggers serialized
+    by older versions. `echo` is handed back in the event: where a multi-step task resumes.
     """
 
     def __init__(
@@ -88,21 +69,12 @@ class PhaseRunTrigger(BaseTrigger):
         self.echo = echo
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "target": self.target.value,
-                "target_id": self.target_id,
-                "conn_id": self.conn_id,
-                "poll_interval": self.poll_interval,
-                "end_at": self.end_at,
-                "max_consecutive_errors": self.max_consecutive_errors,
-                "unreachable_timeout": self.unreachable_timeout,
-                "progress_interval": self.progress_interval,
-                "stop_expected": self.stop_expected,
-                "echo": self.echo,
-            },
-        )
+        names = list(inspect.signature(PhaseRunTrigger.__init__).parameters)[1:]
+        kwargs = {name: getattr(self, name) for name in names}
+        return f"{type(self).__module__}.{type(self).__qualname__}", {
+            **kwargs,
+            "target": self.target.value,
+        }
 
     def _hook(self) -> ExtApiHook:
         return ExtApiHook(self.conn_id)
@@ -132,126 +104,85 @@ class PhaseRunTrigger(BaseTrigger):
             return slots.get(self.target_id) if isinstance(slots, dict) else None
         return document
 
-    def _state(self, document: dict[str, Any]) -> tuple[Any, ...]:
-        """What a change of is logged at once: statuses and pauses of what is waited on."""
-        if self.target is Target.RUN:
-            return state_key(document)
-        if self.target is Target.CHAIN:
-            runs = document.get("runs")
-            parts = sorted(
-                (phase, state_key(run))
-                for phase, run in (runs.items() if isinstance(runs, dict) else ())
-                if isinstance(run, dict)
-            )
-            return (document.get("status"), tuple(parts))
-        slot = self._doc_for_event(document)
-        loops = document.get("loopSummaries")
-        loop = loops.get(self.target_id) if isinstance(loops, dict) else None
-        return (
-            state_key(slot) if isinstance(slot, dict) else None,
-            loop.get("status") if isinstance(loop, dict) else None,
-        )
-
-    def _progress(self, document: dict[str, Any], outcome: Outcome) -> list[str]:
-        if self.target is Target.RUN:
-            return [run_line(document)]
-        if self.target is Target.CHAIN:
-            return chain_lines(document)
-        slot = self._doc_for_event(document)
-        lines = [outcome.message]
-        if isinstance(slot, dict) and not slot.get("terminal", True):
-            lines.append(run_line(slot))
-        return lines
-
-    def _target(self) -> w.Target[Any]:
-        if self.target is Target.RUN:
-            return w.run_target(self.target_id)
-        if self.target is Target.CHAIN:
-            return w.chain_target(self.target_id)
-        return w.idle_target(Phase(self.target_id))
-
-    def _patience(self) -> w.Patience:
-        # INTERRUPTED is waited through without a bound: the service resumes it.
-        timeout = None if self.end_at is None else max(0.0, self.end_at - time.time())
-        return w.Patience(
-            timeout=timeout,
-            poll=self.poll_interval,
-            unreachable=self.unreachable_timeout,
-            max_failed_polls=self.max_consecutive_errors,
+    def classify(self, document: dict[str, Any]) -> Outcome:
+        return classify_target(
+            self.target, document, target_id=self.target_id, stop_expected=self.stop_expected
         )
 
     async def _wait(self) -> dict[str, Any]:
         api = await self._hook().aget_conn()
-        try:
-            return await self._poll(api)
-        finally:
-            await api.aclose()
-
-    async def _poll(self, api: AsyncControlClient) -> dict[str, Any]:
         # The first poll waits a moment: a trigger that fires before the scheduler has
         # seen the task's defer-exit makes Airflow fail the try (apache/airflow#66374).
         await asyncio.sleep(min(self.poll_interval, FIRST_POLL_GRACE))
-        what = f"{self.target.value} {self.target_id}"
-        progress = _Progress(self, what)
+        watch = self.target.watch(self.target_id)
+        progress = _Progress(self, watch)
+        # INTERRUPTED is waited through without a bound: the service resumes it.
+        patience = w.Patience(
+            timeout=None if self.end_at is None else max(0.0, self.end_at - time.time()),
+            poll=self.poll_interval,
+            unreachable=self.unreachable_timeout,
+            max_failed_polls=self.max_consecutive_errors,
+        )
         try:
             found = await api.wait(
-                self._target(),
-                self._patience(),
+                watch,
+                patience,
                 on_poll=progress.poll,
                 on_outage=progress.outage,
                 on_back=progress.back,
             )
         except WaitFailed as exc:
-            return self._event("timeout", exc.message, _json(exc.last))
-        except ExtApiUnavailable as exc:
+            last = exc.last.wire() if hasattr(exc.last, "wire") else exc.last
+            return self._event("timeout", exc.message, last)
+        except Unavailable as exc:
             return self._event("error", f"gave up: {exc}", progress.last)
-        except ExtApiError as exc:
+        except ControlApiError as exc:
             # A refusal (404 unknown id, 401 bad token ...) will not heal by polling.
             return self._event("error", str(exc), progress.last)
+        finally:
+            await api.aclose()
         document = found.wire()
-        outcome = classify_target(
-            self.target, document, target_id=self.target_id, stop_expected=self.stop_expected
-        )
-        self.log.info("%s: %s", what, outcome.message)
+        outcome = self.classify(document)
+        self.log.info("%s: %s", progress.what, outcome.message)
         return self._event(outcome.verdict.value, outcome.message, document)
 
 
-def _json(document: Any) -> Any:
-    return document.wire() if hasattr(document, "wire") else document
-
-
 class _Progress:
-    """The wait's log lines: a progress line on every state change and every
-    `progress_interval` seconds; one line per failed poll while unreachable."""
+    """The wait's log lines: a progress line on every state change (status or pause) and
+    every `progress_interval` seconds; one line per failed poll while unreachable."""
 
-    def __init__(self, trigger: PhaseRunTrigger, what: str) -> None:
+    def __init__(self, trigger: PhaseRunTrigger, watch: w.Target[Any]) -> None:
         self.trigger = trigger
+        self.watch = watch
         self.log = trigger.log
-        self.what = what
+        self.what = f"{trigger.target.value} {trigger.target_id}"
         self.last: dict[str, Any] | None = None
-        self._status: str | None = None
         self._state: tuple[Any, ...] | None = None
         self._logged_at = float("-inf")
 
     def poll(self, found: Any) -> None:
         document = self.last = found.wire()
-        t = self.trigger
-        outcome = classify_target(
-            t.target, document, target_id=t.target_id, stop_expected=t.stop_expected
-        )
+        outcome = self.trigger.classify(document)
         if outcome.done:
             return
-        state, now = t._state(document), time.monotonic()
-        if (
-            state != self._state
-            or outcome.status != self._status
-            or now - self._logged_at >= t.progress_interval
-        ):
-            for line in t._progress(document, outcome):
+        runs = tuple(state_key(run.wire()) for run in self.watch.runs(found))
+        state, now = (outcome.status, runs), time.monotonic()
+        if state != self._state or now - self._logged_at >= self.trigger.progress_interval:
+            for line in self._lines(document, outcome):
                 self.log.info("%s: %s", self.what, line)
-            self._logged_at, self._state, self._status = now, state, outcome.status
+            self._logged_at, self._state = now, state
 
-    def outage(self, exc: ExtApiUnavailable, down: float, failed: int) -> None:
+    def _lines(self, document: dict[str, Any], outcome: Outcome) -> list[str]:
+        target = self.trigger.target
+        if target is Target.RUN:
+            return [run_line(document)]
+        if target is Target.CHAIN:
+            return chain_lines(document)
+        slot = self.trigger._doc_for_event(document)
+        going = isinstance(slot, dict) and not slot.get("terminal", True)
+        return [outcome.message, run_line(slot)] if going else [outcome.message]
+
+    def outage(self, exc: Unavailable, down: float, failed: int) -> None:
         self.log.warning(
             "%s: service unreachable for %.0fs (poll %d failed; giving up after %.0fs): %s",
             self.what,

@@ -1,4 +1,8 @@
-"""Deferring to `PhaseRunTrigger` and judging its event: shared by sensors and operators."""
+"""Deferring to `PhaseRunTrigger` and judging its event: shared by sensors and operators.
+
+A deferring task carries `conn_id`, `poll_interval`, `progress_interval` and
+`unreachable_timeout`.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,10 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout
 
-from maplecollect.airflow.errors import ExtApiError
-from maplecollect.airflow.outcome import Target, Verdict, classify_idle
+from maplecollect.airflow.hook import ExtApiHook
+from maplecollect.airflow.outcome import Outcome, Target, Verdict, classify_target
 from maplecollect.airflow.triggers import PhaseRunTrigger
+from maplecollect.client.errors import ControlApiError
 
 # Airflow's own deferral timeout is a backstop (e.g. no triggerer running); the
 # trigger's deadline fires first and says what it was waiting for.
@@ -27,17 +32,12 @@ def blank_to_none(value: Any) -> str | None:
     return None if text in _EMPTY else text
 
 
-def defer_until_done(
+def defer(
     task: Any,
-    *,
     target: Target,
     target_id: str,
-    conn_id: str,
-    poll_interval: float,
+    *,
     timeout: float,
-    max_consecutive_errors: int | None = None,
-    unreachable_timeout: float = 900.0,
-    progress_interval: float = 300.0,
     stop_expected: bool = False,
     method_name: str = "execute_complete",
     kwargs: dict[str, Any] | None = None,
@@ -47,12 +47,11 @@ def defer_until_done(
     trigger = PhaseRunTrigger(
         target=target.value,
         target_id=target_id,
-        conn_id=conn_id,
-        poll_interval=poll_interval,
+        conn_id=task.conn_id,
+        poll_interval=task.poll_interval,
         end_at=time.time() + timeout,
-        max_consecutive_errors=max_consecutive_errors,
-        unreachable_timeout=unreachable_timeout,
-        progress_interval=progress_interval,
+        unreachable_timeout=task.unreachable_timeout,
+        progress_interval=task.progress_interval,
         stop_expected=stop_expected,
         echo=echo,
     )
@@ -64,66 +63,43 @@ def defer_until_done(
     )
 
 
-def wait_knobs(task: Any) -> dict[str, Any]:
-    """The wait settings a task carries (poll, progress, unreachable bounds)."""
-    return {
-        "poll_interval": task.poll_interval,
-        "progress_interval": getattr(task, "progress_interval", 300.0),
-        "unreachable_timeout": getattr(task, "unreachable_timeout", 900.0),
-        "max_consecutive_errors": getattr(task, "max_consecutive_errors", None),
-    }
+def look(
+    task: Any, target: Target, target_id: str, *, stop_expected: bool = False
+) -> tuple[Outcome, dict[str, Any]]:
+    """Fetch and classify the target once; AirflowFailException when it ended badly."""
+    with ExtApiHook(task.conn_id).get_conn() as api:
+        document: dict[str, Any] = api.send(target.watch(target_id).call).wire()
+    outcome = classify_target(target, document, target_id=target_id, stop_expected=stop_expected)
+    if outcome.verdict is Verdict.FAILED:
+        raise AirflowFailException(outcome.message)
+    return outcome, document
 
 
-def defer_until_idle(
+def look_or_defer(
     task: Any,
-    phase: str,
-    stopped: str | None,
+    target: Target,
+    target_id: str,
     *,
-    method_name: str = "execute_complete",
-    kwargs: dict[str, Any] | None = None,
-    echo: dict[str, Any] | None = None,
-) -> str:
-    """After a stop request: wait in the triggerer until `phase` holds no run.
+    timeout: float,
+    stop_expected: bool = False,
+    **resume: Any,
+) -> tuple[str, dict[str, Any]]:
+    """One look, then defer (raises TaskDeferred) unless the target is already done.
 
-    One look first: a phase already idle (a loop stopped between iterations, a run
-    that ended at once) returns its "is idle" message without deferring, because a
-    trigger that fires at once meets Airflow's defer-exit race (apache/airflow#66374:
-    the try is marked failed). `task` has conn_id, poll_interval, idle_timeout and
-    `api()`; its execute_complete should return `stop_complete(...)`.
+    A target already done is judged here -- (message, document), or AirflowFailException
+    -- because a trigger that fires at once meets Airflow's defer-exit race
+    (apache/airflow#66374: the try is marked failed). A look the service does not
+    answer defers: the trigger rides out the outage.
     """
-    idle = idle_message(task, phase)
-    if idle is not None:
-        return idle
-    defer_until_done(
-        task,
-        target=Target.PHASE_IDLE,
-        target_id=phase,
-        conn_id=task.conn_id,
-        timeout=task.idle_timeout,
-        method_name=method_name,
-        kwargs={"stopped": stopped, **(kwargs or {})},
-        echo=echo,
-        **wait_knobs(task),
-    )
-    raise AssertionError("defer() raises TaskDeferred")  # pragma: no cover
-
-
-def idle_message(task: Any, phase: str) -> str | None:
-    """The success message if `phase` is idle right now; None if not, or unknown."""
     try:
-        with task.api() as api:
-            document = api.run_status().wire()
-    except ExtApiError:
-        return None  # unreachable or refused: the trigger waits out the outage
-    outcome = classify_idle(document, phase)
-    return outcome.message if outcome.verdict is Verdict.SUCCESS else None
-
-
-def stop_complete(task: Any, event: Any, stopped: str | None) -> str | None:
-    """execute_complete of a stop that waited for idle: the stopped runId, or raise."""
-    raise_for_event(event, sensor=False)
-    task.log.info("%s", event.get("message"))
-    return stopped
+        outcome, document = look(task, target, target_id, stop_expected=stop_expected)
+    except ControlApiError:
+        outcome, document = None, {}
+    if outcome is not None and outcome.done:
+        return outcome.message, document
+    task.log.info("waiting for %s %s in the triggerer", target.value, target_id)
+    defer(task, target, target_id, timeout=timeout, stop_expected=stop_expected, **resume)
+    raise AssertionError("defer() raises TaskDeferred")  # pragma: no cover
 
 
 def raise_for_event(event: Any, *, sensor: bool = True) -> dict[str, Any]:
@@ -131,8 +107,7 @@ def raise_for_event(event: Any, *, sensor: bool = True) -> dict[str, Any]:
 
     failed  -> AirflowFailException (the run ended badly; a retry cannot change that)
     timeout -> AirflowSensorTimeout for sensors (no retry), AirflowFailException otherwise
-    error / anything else -> AirflowException (retried if the task has retries:
-              waiting again on the same id is harmless)
+    error / anything else -> AirflowException (retried: waiting again is harmless)
     """
     if not isinstance(event, dict):
         raise AirflowException(f"malformed trigger event: {event!r}")

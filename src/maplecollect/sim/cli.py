@@ -10,9 +10,8 @@ from __future__ import annotations
 # module, and asyncio is a tenth of its start-up (docs/performance.md, "Start-up").
 import signal
 import sys
-from collections.abc import Coroutine
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -153,17 +152,6 @@ async def _serve_until_stopped(simulator: Simulator, host: str, port: int) -> No
         await stop.wait()
 
 
-def _run(coro: Coroutine[Any, Any, None]) -> None:
-    import asyncio
-
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency, but stay runnable
-        asyncio.run(coro)
-    else:
-        uvloop.run(coro)
-
-
 def sim_command(
     *,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
@@ -238,11 +226,13 @@ def sim_command(
         item_max_kb=item_max_kb,
         item_min_kb=item_min_kb,
     )
+    import uvloop
+
     from maplecollect.sim.simulator import Simulator
 
     simulator = Simulator(config)
     try:
-        _run(_serve_until_stopped(simulator, host, port))
+        uvloop.run(_serve_until_stopped(simulator, host, port))
     except OSError as exc:
         typer.echo(f"Error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
         raise typer.Exit(1) from None

@@ -30,7 +30,6 @@ RANKING_PATH = "/maplestory/v1/ranking/overall"
 ID_PATH = "/maplestory/v1/id"
 BASIC_PATH = "/maplestory/v1/character/basic"
 ITEM_EQUIPMENT_PATH = "/maplestory/v1/character/item-equipment"
-NEXON_PATHS = (RANKING_PATH, ID_PATH, BASIC_PATH, ITEM_EQUIPMENT_PATH)
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 _OCID_RE = re.compile(r"[0-9a-f]{32}")

@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 
+# The option keys of each block are the API's, as the exporter reads them.
+from maplecollect.export.tables import OPTION_BLOCKS
 from maplecollect.sim.catalog import (
     DESCRIPTION_SENTENCES,
     DRAGON_SLOTS,
@@ -35,49 +37,15 @@ from maplecollect.sim.world import Character
 ICON_BASE = "https://open.api.nexon.com/static/maplestory/ItemIcon/"
 PRESETS = (1, 2, 3)
 
-_STATS = ("str", "dex", "int", "luk", "max_hp", "max_mp", "attack_power", "magic_power")
-_PHYSICAL = ("armor", "speed", "jump")
-TOTAL_OPTION_KEYS = (
-    *_STATS,
-    *_PHYSICAL,
-    "boss_damage",
-    "ignore_monster_armor",
-    "all_stat",
-    "damage",
-    "equipment_level_decrease",
-    "max_hp_rate",
-    "max_mp_rate",
-)
-BASE_OPTION_KEYS = (
-    *_STATS,
-    *_PHYSICAL,
-    "boss_damage",
-    "ignore_monster_armor",
-    "all_stat",
-    "max_hp_rate",
-    "max_mp_rate",
-    "base_equipment_level",
-)
-EXCEPTIONAL_OPTION_KEYS = (*_STATS, "exceptional_upgrade")
-ADD_OPTION_KEYS = (
-    *_STATS,
-    *_PHYSICAL,
-    "boss_damage",
-    "damage",
-    "all_stat",
-    "equipment_level_decrease",
-)
-ETC_OPTION_KEYS = (*_STATS, *_PHYSICAL)
-STARFORCE_OPTION_KEYS = ETC_OPTION_KEYS
 # These option fields are numbers in the real API; every other option value is a string.
 INT_OPTION_KEYS = frozenset(
     {"equipment_level_decrease", "base_equipment_level", "exceptional_upgrade"}
 )
 
 
-def _options(rng: random.Random, keys: tuple[str, ...], scale: int) -> dict[str, Any]:
+def _options(rng: random.Random, block: str, scale: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for key in keys:
+    for key in OPTION_BLOCKS[block][1]:
         if key in INT_OPTION_KEYS:
             out[key] = 200 if key == "base_equipment_level" else rng.choice((0, 0, 0, 1, 2))
         elif rng.random() < 0.45:
@@ -108,8 +76,8 @@ def _item(rng: random.Random, slot: Slot, description: str | None) -> dict[str, 
         "item_shape_name": name,
         "item_shape_icon": icon,
         "item_gender": None,
-        "item_total_option": _options(rng, TOTAL_OPTION_KEYS, 400),
-        "item_base_option": _options(rng, BASE_OPTION_KEYS, 200),
+        "item_total_option": _options(rng, "item_total_option", 400),
+        "item_base_option": _options(rng, "item_base_option", 200),
         "potential_option_flag": "false",
         "additional_potential_option_flag": "false",
         "potential_option_grade": grade,
@@ -121,8 +89,8 @@ def _item(rng: random.Random, slot: Slot, description: str | None) -> dict[str, 
         "additional_potential_option_2": rng.choice(POTENTIAL_LINES),
         "additional_potential_option_3": rng.choice(POTENTIAL_LINES),
         "equipment_level_increase": 0,
-        "item_exceptional_option": _options(rng, EXCEPTIONAL_OPTION_KEYS, 30),
-        "item_add_option": _options(rng, ADD_OPTION_KEYS, 120),
+        "item_exceptional_option": _options(rng, "item_exceptional_option", 30),
+        "item_add_option": _options(rng, "item_add_option", 120),
         "growth_exp": 0,
         "growth_level": 0,
         "scroll_upgrade": str(rng.randrange(0, 12)),
@@ -133,37 +101,21 @@ def _item(rng: random.Random, slot: Slot, description: str | None) -> dict[str, 
         "scroll_upgradeable_count": str(rng.randrange(0, 3)),
         "soul_name": rng.choice(SOUL_NAMES) if has_soul else None,
         "soul_option": rng.choice(SOUL_OPTIONS) if has_soul else None,
-        "item_etc_option": _options(rng, ETC_OPTION_KEYS, 60),
+        "item_etc_option": _options(rng, "item_etc_option", 60),
         "starforce": str(starforce),
         "starforce_scroll_flag": rng.choice(("0", "0", "1")),
-        "item_starforce_option": _options(rng, STARFORCE_OPTION_KEYS, 150),
+        "item_starforce_option": _options(rng, "item_starforce_option", 150),
         "special_ring_level": rng.choice((0, 0, 0, 4, 5)) if slot.part == "반지" else 0,
         "date_expire": None,
         "freestyle_flag": "0",
     }
 
 
-# Potential lines exist on worn equipment only; Evan dragon and Mechanic machine items have
-# none (the reference models' DragonInfo / MechanicInfo carry no potential fields).
-POTENTIAL_FIELDS = (
-    "potential_option_flag",
-    "additional_potential_option_flag",
-    "potential_option_grade",
-    "additional_potential_option_grade",
-    "potential_option_1",
-    "potential_option_2",
-    "potential_option_3",
-    "additional_potential_option_1",
-    "additional_potential_option_2",
-    "additional_potential_option_3",
-)
-
-
 def _special_item(rng: random.Random, slot: Slot) -> bytes:
+    # Potential lines exist on worn equipment only; Evan dragon and Mechanic machine items
+    # have none (the reference models' DragonInfo / MechanicInfo carry no potential fields).
     item = _item(rng, slot, None)
-    for field in POTENTIAL_FIELDS:
-        del item[field]
-    return orjson.dumps(item)
+    return orjson.dumps({k: v for k, v in item.items() if "potential_option" not in k})
 
 
 def _title(rng: random.Random, name: str) -> dict[str, Any]:

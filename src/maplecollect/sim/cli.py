@@ -21,7 +21,14 @@ if TYPE_CHECKING:  # imported when the command runs: `maplecollect --help` stays
     from maplecollect.sim.config import SimConfig
     from maplecollect.sim.simulator import Simulator
 
-FAULT_KINDS = ("5xx", "gateway", "reset", "hang", "200-error")
+# --fault-kinds names → the `Faults` rate each one sets.
+FAULT_KINDS = {
+    "5xx": "error_rate",
+    "gateway": "gateway_rate",
+    "reset": "reset_rate",
+    "hang": "hang_rate",
+    "200-error": "ok_error_rate",
+}
 
 
 def parse_api_keys(values: list[str], default_rate: float | None) -> dict[str, float | None]:
@@ -96,10 +103,6 @@ def build_config(
     if item_min_kb > item_max_kb:
         raise typer.BadParameter("--item-min-kb must not exceed --item-max-kb")
     share = fault_rate / len(kinds)  # the total fault rate, split evenly over the kinds
-
-    def rate_of(kind: str) -> float:
-        return share if kind in kinds else 0.0
-
     try:
         return SimConfig(
             seed=seed,
@@ -110,14 +113,7 @@ def build_config(
             item_min_bytes=item_min_kb * 1000,
             api_keys=parse_api_keys(api_key, rate_limit or None),
             latency=Latency(latency_ms, latency_p99_ms),
-            faults=Faults(
-                error_rate=rate_of("5xx"),
-                gateway_rate=rate_of("gateway"),
-                reset_rate=rate_of("reset"),
-                hang_rate=rate_of("hang"),
-                hang_seconds=hang_seconds,
-                ok_error_rate=rate_of("200-error"),
-            ),
+            faults=Faults(hang_seconds=hang_seconds, **{FAULT_KINDS[k]: share for k in kinds}),
             now=parse_now(now),
         )
     except ConfigError as exc:

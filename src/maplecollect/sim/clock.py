@@ -18,6 +18,13 @@ CHARACTER_READY_AFTER = timedelta(days=1, hours=2)
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
+def as_kst(moment: datetime) -> datetime:
+    """Naive datetimes are taken as KST (the API's own zone); aware ones are converted."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=KST)
+    return moment.astimezone(KST)
+
+
 class Clock:
     """Real time, unless pinned to a fixed instant (tests, `--now`)."""
 
@@ -29,9 +36,7 @@ class Clock:
 
     def pin(self, moment: datetime | None) -> None:
         """Freeze the clock at `moment` (naive = KST), or unpin it with None."""
-        if moment is not None and moment.tzinfo is None:
-            moment = moment.replace(tzinfo=KST)
-        self._pinned = moment.astimezone(KST) if moment is not None else None
+        self._pinned = as_kst(moment) if moment is not None else None
 
     @property
     def pinned(self) -> datetime | None:

@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 
 from maplecollect.sim import apierrors
 from maplecollect.sim.apierrors import ApiError
@@ -23,7 +24,7 @@ from maplecollect.sim.clock import (
     parse_api_date,
     ranking_ready,
 )
-from maplecollect.sim.template import date_json
+from maplecollect.sim.template import Template, date_json
 from maplecollect.sim.world import Character, World, valid_class_filter
 
 RANKING_PATH = "/maplestory/v1/ranking/overall"
@@ -62,8 +63,8 @@ class Endpoints:
         self._routes: dict[str, Callable[[Params], Answer]] = {
             RANKING_PATH: self.ranking,
             ID_PATH: self.id,
-            BASIC_PATH: self.basic,
-            ITEM_EQUIPMENT_PATH: self.item_equipment,
+            BASIC_PATH: partial(self._character, bodies.basic),
+            ITEM_EQUIPMENT_PATH: partial(self._character, bodies.item_equipment),
         }
 
     def resolve(self, path: str, params: Params) -> Answer:
@@ -147,28 +148,14 @@ class Endpoints:
             return error_answer(apierrors.INVALID_IDENTIFIER)
         return Answer(200, self._bodies.ocid(character))
 
-    def _character(self, params: Params) -> tuple[Character, bytes] | ApiError:
+    def _character(self, body_of: Callable[[Character], Template], params: Params) -> Answer:
         ocid = params.get("ocid")
         if not ocid:
-            return apierrors.INVALID_PARAMETER
+            return error_answer(apierrors.INVALID_PARAMETER)
         day_json = self._character_date_json(params)
         if isinstance(day_json, ApiError):
-            return day_json
+            return error_answer(day_json)
         character = self._world.by_ocid.get(ocid)
         if character is None:
-            return apierrors.INVALID_IDENTIFIER
-        return character, day_json
-
-    def basic(self, params: Params) -> Answer:
-        found = self._character(params)
-        if isinstance(found, ApiError):
-            return error_answer(found)
-        character, day_json = found
-        return Answer(200, self._bodies.basic(character).render(day_json))
-
-    def item_equipment(self, params: Params) -> Answer:
-        found = self._character(params)
-        if isinstance(found, ApiError):
-            return error_answer(found)
-        character, day_json = found
-        return Answer(200, self._bodies.item_equipment(character).render(day_json))
+            return error_answer(apierrors.INVALID_IDENTIFIER)
+        return Answer(200, body_of(character).render(day_json))

@@ -47,9 +47,8 @@ def find_file(
     for c in chunks:
         if c.endpoint != endpoint:
             continue
-        path, sha = (c.path, c.sha256) if folder == layout.CHUNKS else (c.failed_path, None)
-        if folder == layout.FAILED:
-            sha = c.failed_sha256
+        chunk = folder == layout.CHUNKS
+        path, sha = (c.path, c.sha256) if chunk else (c.failed_path, c.failed_sha256)
         if path and posixpath.basename(path) == name:
             rel = f"{layout.endpoint_dir(run_id, endpoint)}/{folder}/{name}"
             return RunFile(rel, name, sha)

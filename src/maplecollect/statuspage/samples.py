@@ -148,25 +148,17 @@ class ThroughputSampler:
         rates = gauge_by_key(nexon_metrics.EFFECTIVE_RATE)
         limit = min(rates.values()) if rates else 0.0
         for run in snap.active.values():
-            if run is None:
-                continue
-            self._sample_run(
-                run,
-                RunPublic.model_validate(run).wire(),
-                now,
-                [rps, new_429, limit],
-            )
+            if run is not None:
+                self._sample_run(run, now, [rps, new_429, limit])
 
-    def _sample_run(
-        self, row: RunRow, run: dict[str, Any], now: float, key_side: list[float]
-    ) -> None:
+    def _sample_run(self, row: RunRow, now: float, key_side: list[float]) -> None:
         series = self._series.get(row.run_id)
         if series is None:
             series = self._series[row.run_id] = Series()
             while len(self._series) > self.max_runs:
                 self._series.popitem(last=False)
         self._series.move_to_end(row.run_id)
-        pause = pause_of(run)
+        pause = pause_of(RunPublic.model_validate(row).wire())
         if pause and not series.was_paused:
             series.event(now, "paused", f"{pause.get('code')} {pause.get('reason') or ''}".strip())
         elif series.was_paused and not pause:

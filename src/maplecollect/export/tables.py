@@ -199,24 +199,24 @@ OCIDS = Table(
     """,
 )
 
-BASIC_BODY = _struct(
-    [
-        "date VARCHAR",
-        "character_name VARCHAR",
-        "world_name VARCHAR",
-        "character_gender VARCHAR",
-        "character_class VARCHAR",
-        "character_class_level VARCHAR",
-        "character_level INTEGER",
-        "character_exp BIGINT",
-        "character_exp_rate VARCHAR",
-        "character_guild_name VARCHAR",
-        "character_image VARCHAR",
-        "character_date_create VARCHAR",
-        "access_flag VARCHAR",
-        "liberation_quest_clear VARCHAR",
-    ]
-)
+# The basic body's fields, which the simulator's empty basic body lists too.
+BASIC_FIELDS = {
+    "date": "VARCHAR",
+    "character_name": "VARCHAR",
+    "world_name": "VARCHAR",
+    "character_gender": "VARCHAR",
+    "character_class": "VARCHAR",
+    "character_class_level": "VARCHAR",
+    "character_level": "INTEGER",
+    "character_exp": "BIGINT",
+    "character_exp_rate": "VARCHAR",
+    "character_guild_name": "VARCHAR",
+    "character_image": "VARCHAR",
+    "character_date_create": "VARCHAR",
+    "access_flag": "VARCHAR",
+    "liberation_quest_clear": "VARCHAR",
+}
+BASIC_BODY = _struct([f"{name} {kind}" for name, kind in BASIC_FIELDS.items()])
 CHARACTERS = Table(
     "characters",
     "ocid",

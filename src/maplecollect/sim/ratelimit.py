@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import deque
+from collections import defaultdict, deque
 
 WINDOW_SECONDS = 1.0
 
@@ -16,14 +16,12 @@ class SlidingWindowLimiter:
     """
 
     def __init__(self) -> None:
-        self._admitted: dict[str, deque[float]] = {}
+        self._admitted: defaultdict[str, deque[float]] = defaultdict(deque)
 
     def admit(self, key: str, rate: float | None, now: float) -> bool:
         if rate is None:
             return True
-        window = self._admitted.get(key)
-        if window is None:
-            window = self._admitted[key] = deque()
+        window = self._admitted[key]
         cutoff = now - WINDOW_SECONDS
         while window and window[0] <= cutoff:
             window.popleft()

@@ -17,13 +17,11 @@ class Stats:
             lambda: defaultdict(int)
         )
         self._total = 0
-        self._arrivals: dict[str, deque[float]] = {}
+        self._arrivals: defaultdict[str, deque[float]] = defaultdict(deque)
         self._max_per_second: dict[str, int] = {}
 
     def arrival(self, key: str, now: float) -> None:
-        window = self._arrivals.get(key)
-        if window is None:
-            window = self._arrivals[key] = deque()
+        window = self._arrivals[key]
         window.append(now)
         cutoff = now - WINDOW_SECONDS
         while window[0] <= cutoff:

@@ -18,7 +18,6 @@ import typer
 from maplecollect.errors import ConfigError
 
 if TYPE_CHECKING:  # imported when the command runs: `maplecollect --help` stays light
-    from maplecollect.sim.config import SimConfig
     from maplecollect.sim.simulator import Simulator
 
 # --fault-kinds names → the `Faults` rate each one sets.
@@ -77,47 +76,6 @@ def parse_fault_kinds(value: str) -> set[str]:
             f"choose from {', '.join(FAULT_KINDS)} (comma separated)", param_hint="--fault-kinds"
         )
     return kinds
-
-
-def build_config(
-    *,
-    characters: int,
-    seed: int,
-    api_key: list[str],
-    rate_limit: float,
-    latency_ms: float,
-    latency_p99_ms: float | None,
-    fault_rate: float,
-    fault_kinds: str,
-    hang_seconds: float,
-    now: str | None,
-    renamed_fraction: float,
-    empty_fraction: float,
-    item_max_kb: int,
-    item_min_kb: int,
-) -> SimConfig:
-    """The SimConfig the flags describe; bad combinations raise `typer.BadParameter`."""
-    from maplecollect.sim.config import Faults, Latency, SimConfig
-
-    kinds = parse_fault_kinds(fault_kinds)
-    if item_min_kb > item_max_kb:
-        raise typer.BadParameter("--item-min-kb must not exceed --item-max-kb")
-    share = fault_rate / len(kinds)  # the total fault rate, split evenly over the kinds
-    try:
-        return SimConfig(
-            seed=seed,
-            characters=characters,
-            renamed_fraction=renamed_fraction,
-            empty_fraction=empty_fraction,
-            item_max_bytes=item_max_kb * 1000,
-            item_min_bytes=item_min_kb * 1000,
-            api_keys=parse_api_keys(api_key, rate_limit or None),
-            latency=Latency(latency_ms, latency_p99_ms),
-            faults=Faults(hang_seconds=hang_seconds, **{FAULT_KINDS[k]: share for k in kinds}),
-            now=parse_now(now),
-        )
-    except ConfigError as exc:
-        raise typer.BadParameter(str(exc)) from None
 
 
 async def _serve_until_stopped(simulator: Simulator, host: str, port: int) -> None:
@@ -206,22 +164,28 @@ def sim_command(
     ] = 40,
 ) -> None:
     """Run a local Nexon Open API simulator until Ctrl-C; prints its base URL first."""
-    config = build_config(
-        characters=characters,
-        seed=seed,
-        api_key=api_key or [],
-        rate_limit=rate_limit,
-        latency_ms=latency_ms,
-        latency_p99_ms=latency_p99_ms,
-        fault_rate=fault_rate,
-        fault_kinds=fault_kinds,
-        hang_seconds=hang_seconds,
-        now=now,
-        renamed_fraction=renamed_fraction,
-        empty_fraction=empty_fraction,
-        item_max_kb=item_max_kb,
-        item_min_kb=item_min_kb,
-    )
+    from maplecollect.sim.config import Faults, Latency, SimConfig
+
+    kinds = parse_fault_kinds(fault_kinds)
+    if item_min_kb > item_max_kb:
+        raise typer.BadParameter("--item-min-kb must not exceed --item-max-kb")
+    share = fault_rate / len(kinds)  # the total fault rate, split evenly over the kinds
+    try:
+        config = SimConfig(
+            seed=seed,
+            characters=characters,
+            renamed_fraction=renamed_fraction,
+            empty_fraction=empty_fraction,
+            item_max_bytes=item_max_kb * 1000,
+            item_min_bytes=item_min_kb * 1000,
+            api_keys=parse_api_keys(api_key or [], rate_limit or None),
+            latency=Latency(latency_ms, latency_p99_ms),
+            faults=Faults(hang_seconds=hang_seconds, **{FAULT_KINDS[k]: share for k in kinds}),
+            now=parse_now(now),
+        )
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
     import uvloop
 
     from maplecollect.sim.simulator import Simulator

@@ -1,9 +1,7 @@
 """The events maplecollect announces, schemaVersion 1 (docs/downstream.md). Pure builders.
 
-The topics, event types, keys and payload fields are those of the system this
-one replaces, so its consumers keep working: a Redis stream or NATS subject is
-named after the topic, the key is `runId:endpoint[:chunkId]`, and every payload
-carries `eventId` for consumers' dedupe (delivery is at least once).
+Topics, types, keys and payload fields are those of the system this one replaces, so its
+consumers keep working.
 """
 
 from __future__ import annotations

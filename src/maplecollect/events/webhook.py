@@ -1,15 +1,7 @@
 """Webhook sink: one HMAC-SHA256-signed POST per event (aiohttp).
 
-Headers of every request:
-
-    Content-Type: application/json            body = the event JSON (its `value`)
-    X-Maplecollect-Event-Id: <eventId>        dedupe on it: delivery is at least once
-    X-Maplecollect-Event-Type, X-Maplecollect-Topic, X-Maplecollect-Key, X-Maplecollect-Seq
-    X-Maplecollect-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>
-
-Any 2xx acknowledges the event; anything else (or no answer within the
-timeout) is retried by the relay with back-off, for ever, one event at a time.
-Receivers check the signature with `verify_signature`.
+Any 2xx acknowledges the event; the headers and the signature are in docs/downstream.md,
+and receivers check the signature with `verify_signature`.
 """
 
 from __future__ import annotations

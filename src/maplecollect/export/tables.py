@@ -1,9 +1,7 @@
 """The exported tables as DuckDB SQL over a run's JSON Lines chunks. Pure: builds strings.
 
-The reader is given the exact JSON shape (docs/nexon-api-fields.md), so DuckDB
-materialises only the fields a table keeps (descriptions and icons are left in
-the chunks) and casts the API's number-strings (`"starforce": "17"`, option
-values) to integers while reading.
+The reader is given the exact JSON shape (docs/nexon-api-fields.md), so DuckDB reads only
+the fields a table keeps and casts the API's number-strings to integers while reading.
 """
 
 from __future__ import annotations

@@ -1,12 +1,6 @@
 """A local stand-in for the Nexon Open API (KMS MapleStory) for tests, benchmarks and the demo.
 
-    config = SimConfig(seed=7, characters=500, now=datetime(2026, 11, 27, 12, tzinfo=KST))
-    async with serve_simulator(config) as running:      # or run_simulator_in_thread(config)
-        running.base_url                                  # http://127.0.0.1:<port>
-        running.simulator.world_summary()                 # ground truth
-        running.simulator.expected_body(BASIC_PATH, {"ocid": ..., "date": "2026-11-26"})
-
-See docs/simulator.md for the endpoints, the knobs and `POST /_sim/config`.
+docs/simulator.md shows its use from Python, the endpoints and the knobs.
 """
 
 # The names below load on first use (PEP 562), so `import maplecollect.sim.config` (the

@@ -1,9 +1,7 @@
 """Every knob of the simulator, as small frozen value objects validated on construction.
 
-`SimConfig` fixes the world (seed, sizes, worlds, jobs) and the starting values of the
-runtime controls (keys and limits, latency, faults, maintenance, clock); the runtime
-controls can be changed later through `Simulator.controls` or `POST /_sim/config`.
-Invalid values raise `maplecollect.errors.ConfigError`.
+`SimConfig` fixes the world and the starting runtime controls; invalid values raise
+`maplecollect.errors.ConfigError`.
 """
 
 from __future__ import annotations
@@ -65,14 +63,10 @@ _RATE_FIELDS = ("error_rate", "gateway_rate", "reset_rate", "hang_rate", "ok_err
 
 @dataclass(frozen=True, slots=True)
 class Faults:
-    """Per-request probabilities of each injected fault (at most one fault per request).
+    """Per-request probabilities of each injected fault, at most one per request.
 
-    - error_rate: 500 OPENAPI00001
-    - gateway_rate: 502 with an HTML (non-JSON) body
-    - reset_rate: the TCP connection is reset without a response
-    - hang_rate: the response is held for `hang_seconds` (past any sane client timeout)
-    - ok_error_rate: 200 whose body is the OPENAPI00001 error object (a gateway or
-      API bug the real service has shown: an error that looks like a success)
+    The kinds are in docs/simulator.md ("Request pipeline"); `ok_error_rate` is a 200 whose
+    body is an error, which the real service has shown.
     """
 
     error_rate: float = 0.0

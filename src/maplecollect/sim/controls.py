@@ -1,8 +1,7 @@
 """Runtime controls: the knobs that can change while the simulator serves.
 
-They start from `SimConfig` and change through `Simulator.controls` (in-process) or
-`POST /_sim/config` (a JSON patch, for subprocess tests). A patch is validated as a
-whole and applied all at once, or refused with `ConfigError` and nothing changed.
+A `POST /_sim/config` patch is validated as a whole and applied all at once, or refused
+with `ConfigError` and nothing changed.
 """
 
 from __future__ import annotations

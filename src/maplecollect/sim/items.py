@@ -1,10 +1,8 @@
 """item-equipment bodies, assembled from pre-serialised item fragments.
 
-At start-up every equipment slot gets `item_variants` items serialised once (with the
-real field set). A character's body is the header, a deterministic choice of fragments
-for `item_equipment` and the three presets, and the trailer — joined as bytes, so even a
-200 KB body costs a memcpy, not a serialisation. Fragments are padded (through
-`item_description`) so the highest-level character reaches `item_max_bytes`.
+Each slot's `item_variants` items are serialised once, padded through `item_description`;
+a body joins a deterministic choice of them as bytes (docs/simulator.md, "How bodies stay
+cheap").
 """
 
 from __future__ import annotations

@@ -8,11 +8,9 @@ WINDOW_SECONDS = 1.0
 
 
 class SlidingWindowLimiter:
-    """Admit at most `rate` requests per key in any trailing 1.0 s window.
+    """Admit at most `rate` requests per key in any trailing 1.0 s (monotonic) window.
 
-    Times are monotonic seconds (the event loop clock), never the simulator's pinned
-    clock. Rejected requests (429) are not counted, so a client above the limit still
-    gets `rate` requests/s through, as from a quota that refills continuously.
+    429s are not counted, so a client above the limit still gets `rate` requests/s through.
     """
 
     def __init__(self) -> None:

@@ -70,8 +70,7 @@ def run_simulator_in_thread(
 ) -> Iterator[RunningSimulator]:
     """Serve from a background thread with its own event loop (for sync code and tests).
 
-    The block runs once the port is bound; on exit the server stops and the thread is
-    joined. A start-up failure (e.g. port in use) is raised here, in the caller's thread.
+    A start-up failure (e.g. port in use) is raised here, in the caller's thread.
     """
     simulator = _as_simulator(source)
     ready = threading.Event()

@@ -1,9 +1,7 @@
 """A run's files for the run page: failures by code with samples, and streaming a part file.
 
-Only files the run-state database lists for the run are served (its chunk rows
-name every published part), so a request can never reach another path of the
-store: the run id and file name are validated, then looked up, never joined
-into a path as given.
+Only files the run's chunk rows list are served: a requested name is validated and
+looked up, never joined into a store path as given.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """What the status page and the scrape-time gauges read: phases, loops, days, limiter, quota.
 
-Pure reads of the run-state database plus this process's limiter and quota
-gauges; no writes. `overview()` is the JSON the page polls; `update_gauges()`
-sets the service gauges of `maplecollect.metrics` from the same snapshot.
+Reads only. `overview()` is the JSON the page polls; `update_gauges()` sets the service
+gauges of `maplecollect.metrics` from the same snapshot.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """HTML of the status page: `/` (phases, days), `/runs/{id}` (one run), login and logout.
 
-Server-rendered with Jinja2 (autoescaping on: Korean character and item names
-are shown as text, never as markup); `static/app.js` then keeps the values live
-by polling the JSON routes. Every page sends a Content-Security-Policy that
-allows this origin only, so the page can load nothing from another host.
+Jinja2 with autoescaping (names are shown as text, never as markup); `static/app.js`
+polls the JSON routes. The Content-Security-Policy lets a page load from this origin only.
 """
 
 from __future__ import annotations

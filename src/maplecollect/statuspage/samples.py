@@ -1,14 +1,7 @@
 """Throughput of each run over time, for the run page's chart: a bounded ring per run.
 
-A background task of the service samples, every MAPLECOLLECT_PROGRESS_SECONDS,
-the active runs (records, failures, pause) and this process's Nexon client
-counters (requests and 429 answers of every key, the limiter's effective rate).
-Requests/s is the key's rate over all phases, which is what the rate limit
-bounds. Memory is bounded twice: at most `max_samples` per run (when full, every
-second sample is dropped and the stride doubles, so a long run keeps its whole
-span at a coarser step) and at most `max_runs` runs (the oldest is forgotten).
-The series live in this process only: after a restart, or for a run driven by
-another replica, the chart starts when this process first saw the run.
+Sampled every MAPLECOLLECT_PROGRESS_SECONDS from the active runs and this process's
+Nexon client counters; kept in this process only (docs/operations.md, "The status page").
 """
 
 from __future__ import annotations

@@ -53,10 +53,6 @@ def iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def chunk_id(part: int) -> str:
-    return f"part-{part:06d}"
-
-
 def _event(
     event_type: EventType, key: str, run_id: str, fields: dict[str, Any], now: datetime
 ) -> NewEvent:
@@ -89,7 +85,7 @@ def chunk_ready(
     now: datetime,
 ) -> NewEvent:
     """A part was published and promoted: its records file is durable and final."""
-    cid = chunk_id(part)
+    cid = f"part-{part:06d}"
     return _event(
         EventType.SNAPSHOT_CHUNK_READY,
         f"{run_id}:{endpoint}:{cid}",

@@ -7,7 +7,7 @@ latency use the event loop's monotonic time, so a pinned clock never freezes the
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 KST = timezone(timedelta(hours=9), "KST")
 
@@ -28,22 +28,18 @@ def as_kst(moment: datetime) -> datetime:
 class Clock:
     """Real time, unless pinned to a fixed instant (tests, `--now`)."""
 
-    __slots__ = ("_pinned",)
+    __slots__ = ("pinned",)
 
     def __init__(self, pinned: datetime | None = None) -> None:
-        self._pinned: datetime | None = None
+        self.pinned: datetime | None = None
         self.pin(pinned)
 
     def pin(self, moment: datetime | None) -> None:
         """Freeze the clock at `moment` (naive = KST), or unpin it with None."""
-        self._pinned = as_kst(moment) if moment is not None else None
-
-    @property
-    def pinned(self) -> datetime | None:
-        return self._pinned
+        self.pinned = as_kst(moment) if moment is not None else None
 
     def now(self) -> datetime:
-        return self._pinned if self._pinned is not None else datetime.now(KST)
+        return self.pinned if self.pinned is not None else datetime.now(KST)
 
 
 def parse_api_date(text: str) -> date | None:
@@ -54,18 +50,6 @@ def parse_api_date(text: str) -> date | None:
         return date.fromisoformat(text)
     except ValueError:
         return None
-
-
-def _ready_at(day: date, delay: timedelta) -> datetime:
-    return datetime.combine(day, time(0, 0), KST) + delay
-
-
-def ranking_ready(day: date, now: datetime) -> bool:
-    return now >= _ready_at(day, RANKING_READY_AFTER)
-
-
-def character_ready(day: date, now: datetime) -> bool:
-    return now >= _ready_at(day, CHARACTER_READY_AFTER)
 
 
 def latest_ranking_date(now: datetime) -> date:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -63,32 +64,28 @@ def stream(store: Store, rel: str) -> Iterator[bytes]:
 def failure_samples(store: Store, chunks: list[ChunkRow]) -> dict[str, Any]:
     """Failed records grouped by error code: counts (of the lines read) and a few samples."""
     by_code: dict[str, dict[str, Any]] = {}
+    records = (
+        record
+        for c in chunks
+        if c.failed_path and c.failed
+        for record in _failed_lines(store, c.failed_path)
+    )
     scanned = 0
-    truncated = False
-    for c in chunks:
-        if not c.failed_path or c.failed == 0:
-            continue
-        if scanned >= MAX_SCANNED:
-            truncated = True
-            break
-        for record in _failed_lines(store, c.failed_path):
-            scanned += 1
-            code = str(record.get("errorCode") or record.get("status") or "UNKNOWN")
-            entry = by_code.setdefault(code, {"count": 0, "samples": []})
-            entry["count"] += 1
-            if len(entry["samples"]) < SAMPLES_PER_CODE:
-                entry["samples"].append(
-                    {
-                        "key": str(record.get("key", ""))[:100],
-                        "status": record.get("status"),
-                        "message": str(record.get("errorMessage", ""))[:300],
-                        "attempts": record.get("attempts"),
-                    }
-                )
-            if scanned >= MAX_SCANNED:
-                truncated = True
-                break
-    return {"scanned": scanned, "truncated": truncated, "byCode": by_code}
+    for record in islice(records, MAX_SCANNED):
+        scanned += 1
+        code = str(record.get("errorCode") or record.get("status") or "UNKNOWN")
+        entry = by_code.setdefault(code, {"count": 0, "samples": []})
+        entry["count"] += 1
+        if len(entry["samples"]) < SAMPLES_PER_CODE:
+            entry["samples"].append(
+                {
+                    "key": str(record.get("key", ""))[:100],
+                    "status": record.get("status"),
+                    "message": str(record.get("errorMessage", ""))[:300],
+                    "attempts": record.get("attempts"),
+                }
+            )
+    return {"scanned": scanned, "truncated": scanned >= MAX_SCANNED, "byCode": by_code}
 
 
 def _failed_lines(store: Store, path: str) -> Iterator[dict[str, Any]]:

@@ -78,27 +78,24 @@ class WebhookSink:
 
     async def publish(self, events: Sequence[StoredEvent]) -> None:
         for event in events:
-            await self._post(event)
-
-    async def _post(self, event: StoredEvent) -> None:
-        body = event.value_bytes()
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "maplecollect-webhook",
-            "X-Maplecollect-Event-Id": event.event_id,
-            "X-Maplecollect-Event-Type": event.event_type,
-            "X-Maplecollect-Topic": event.topic,
-            "X-Maplecollect-Key": event.key,
-            "X-Maplecollect-Seq": str(event.seq),
-            SIGNATURE_HEADER: sign(self._secret, body, int(self._clock())),
-        }
-        try:
-            async with self._http().post(self.url, data=body, headers=headers) as res:
-                await res.read()
-                if not 200 <= res.status < 300:
-                    raise WebhookError(res.status)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise WebhookError(None) from exc
+            body = event.value_bytes()
+            headers = {
+                "Content-Type": "application/json",
+                "User-Agent": "maplecollect-webhook",
+                "X-Maplecollect-Event-Id": event.event_id,
+                "X-Maplecollect-Event-Type": event.event_type,
+                "X-Maplecollect-Topic": event.topic,
+                "X-Maplecollect-Key": event.key,
+                "X-Maplecollect-Seq": str(event.seq),
+                SIGNATURE_HEADER: sign(self._secret, body, int(self._clock())),
+            }
+            try:
+                async with self._http().post(self.url, data=body, headers=headers) as res:
+                    await res.read()
+                    if not 200 <= res.status < 300:
+                        raise WebhookError(res.status)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise WebhookError(None) from exc
 
     async def aclose(self) -> None:
         if self._session is not None:

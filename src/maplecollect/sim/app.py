@@ -1,8 +1,6 @@
 """The aiohttp application: the Nexon request pipeline and the `/_sim/*` introspection.
 
-Every request to `/maplestory/...` goes through, in order: API key (00005 / 00002),
-rate limit (00007), latency, injected fault, maintenance (00011 / 00010), then the
-endpoint itself (00006 for an unknown path). One handler, no middlewares: cheaper.
+The pipeline's order is in docs/simulator.md; one handler, no middlewares: cheaper.
 """
 
 from __future__ import annotations

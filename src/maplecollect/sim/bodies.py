@@ -75,7 +75,7 @@ class Bodies:
 
     def __init__(self, config: SimConfig, world: World) -> None:
         self._world = world
-        self._items = ItemCatalog(config)
+        self._items = ItemCatalog(config, world.min_level, world.max_level)
         self._ranking: LruCache[tuple[str, str, int], Template] = LruCache(
             config.ranking_cache_pages
         )
@@ -119,13 +119,7 @@ class Bodies:
     def item_equipment(self, character: Character) -> Template:
         if character.empty:
             return self._empty_equipment
-        world = self._world
-
-        def build() -> Template:
-            target = self._items.target_bytes(character, world.min_level, world.max_level)
-            return self._items.body(character, target)
-
-        return self._equipment.get_or_build(character.ocid, build)
+        return self._equipment.get_or_build(character.ocid, lambda: self._items.body(character))
 
     @staticmethod
     def _build_basic(c: Character) -> Template:

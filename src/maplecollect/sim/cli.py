@@ -1,6 +1,5 @@
-"""`maplecollect sim`: run the Nexon API simulator until Ctrl-C (registered by the main CLI).
+"""`maplecollect sim` (or `python -m maplecollect.sim`): run the simulator until Ctrl-C.
 
-Also runnable alone: `python -m maplecollect.sim --port 0 --now 2026-11-27T12:00+09:00`.
 The first line on stdout is the base URL (useful with `--port 0`).
 """
 

@@ -162,11 +162,12 @@ def _fragments(
 class ItemCatalog:
     """The fragment pool and the assembly of one character's item-equipment body."""
 
-    def __init__(self, config: SimConfig) -> None:
+    def __init__(self, config: SimConfig, min_level: int, max_level: int) -> None:
         rng = random.Random(f"items:{config.seed}")
         self._variants = config.item_variants
         self._max_bytes = config.item_max_bytes
         self._min_bytes = config.item_min_bytes
+        self._min_level, self._level_span = min_level, max_level - min_level
         # item_equipment + 3 presets, every slot filled: the size of the top character.
         per_item = config.item_max_bytes // (4 * len(EQUIPMENT_SLOTS))
         self._slots = _fragments(rng, EQUIPMENT_SLOTS, config.item_variants, per_item)
@@ -205,14 +206,12 @@ class ItemCatalog:
             title[f"title_preset_{number}"] = preset
         return orjson.dumps(title)
 
-    def target_bytes(self, character: Character, min_level: int, max_level: int) -> int:
-        """Body size for this character: the min at the world's lowest level, the max at the top."""
-        span = max_level - min_level
-        frac = 1.0 if span == 0 else (character.level - min_level) / span
-        return int(self._min_bytes + (self._max_bytes - self._min_bytes) * frac)
-
-    def body(self, character: Character, target: int) -> Template:
+    def body(self, character: Character) -> Template:
         """The body template (date still a hole) for a non-empty character."""
+        # The size runs from the min at the world's lowest level to the max at the top.
+        span = self._level_span
+        frac = 1.0 if span == 0 else (character.level - self._min_level) / span
+        target = int(self._min_bytes + (self._max_bytes - self._min_bytes) * frac)
         rng = random.Random(character.equip_seed)
         preset_no = rng.choice(PRESETS)
         choice = {

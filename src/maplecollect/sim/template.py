@@ -78,6 +78,3 @@ class LruCache(Generic[K, V]):
             _, evicted = items.popitem(last=False)
             self._weight -= self._weigh(evicted)
         return value
-
-    def __len__(self) -> int:
-        return len(self._items)

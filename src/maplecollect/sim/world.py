@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -68,23 +68,21 @@ def _exp_to_next(level: int) -> int:
     return int(2_200_000_000 * 1.065 ** (level - MIN_LEVEL))
 
 
-class _NameSource:
+def _name_source(rng: random.Random) -> Callable[[], str]:
     """Globally unique names (as in KMS): mostly 2-6 Hangul syllables, some Latin."""
+    used: set[str] = set()
 
-    def __init__(self, rng: random.Random) -> None:
-        self._rng = rng
-        self._used: set[str] = set()
-
-    def take(self) -> str:
-        rng = self._rng
+    def take() -> str:
         while True:
             if rng.random() < 0.8:
                 name = "".join(rng.choices(NAME_SYLLABLES, k=rng.randint(2, 6)))
             else:
                 name = "".join(rng.choices(LATIN_NAME_ALPHABET, k=rng.randint(4, 12)))
-            if name not in self._used:
-                self._used.add(name)
+            if name not in used:
+                used.add(name)
                 return name
+
+    return take
 
 
 class World:
@@ -168,7 +166,7 @@ def _pick_indices(rng: random.Random, population: Sequence[int], count: int) -> 
 def _generate(config: SimConfig) -> list[Character]:
     rng = random.Random(config.seed)
     n = config.characters
-    names = _NameSource(rng)
+    take_name = _name_source(rng)
     worlds = list(config.worlds)
     weights = [WORLD_WEIGHTS[w] for w in worlds]
     jobs = [JOBS_BY_CLASS[c] for c in config.classes]
@@ -182,8 +180,8 @@ def _generate(config: SimConfig) -> list[Character]:
     span_days = (date(2023, 12, 1) - epoch).days
     out: list[Character] = []
     for i in range(n):
-        ranking_name = names.take()
-        name = names.take() if i in renamed else ranking_name
+        ranking_name = take_name()
+        name = take_name() if i in renamed else ranking_name
         world_name = rng.choices(worlds, weights)[0]
         level = min(MAX_LEVEL, MIN_LEVEL + int(rng.betavariate(2.0, 3.5) * 101))
         needed = _exp_to_next(level)

@@ -1,11 +1,4 @@
-"""JSON routes of the status page under /api/internal (same auth as the control API).
-
-GET /overview                    phases, loops, the last 8 days, limiter and quota
-GET /runs/{id}/samples           the run's throughput series (this process's samples)
-GET /runs/{id}/failures          failed records by error code, with samples
-GET /runs/{id}/files/{endpoint}/manifest.json
-GET /runs/{id}/files/{endpoint}/{chunks|failed}/{part file}
-"""
+"""JSON routes of the status page under /api/internal (same auth as the control API)."""
 
 from __future__ import annotations
 

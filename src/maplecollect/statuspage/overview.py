@@ -252,8 +252,7 @@ def _set_run_gauges(snap: StatusSnapshot, now: datetime) -> None:
     for phase in ORDER:
         label = phase.value
         run = snap.active[phase]
-        body = dump_run(run) if run is not None else None
-        pause = pause_of(body) if body is not None else None
+        pause = pause_of(dump_run(run) or {})
         if run is None:
             progress = rate = eta = age = 0.0
         else:

@@ -7,6 +7,7 @@ polls the JSON routes. The Content-Security-Policy lets a page load from this or
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import posixpath
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -112,12 +113,9 @@ async def run_page(
     endpoint = Phase(row.phase).endpoint
     store = page_store(request)
     manifest: dict[str, Any] | None = None
-    try:
-        raw = await store.read_bytes(layout.manifest_path(run_id, endpoint))
-        parsed = orjson.loads(raw)
+    with contextlib.suppress(StoreError, orjson.JSONDecodeError):
+        parsed = orjson.loads(await store.read_bytes(layout.manifest_path(run_id, endpoint)))
         manifest = parsed if isinstance(parsed, dict) else None
-    except (StoreError, orjson.JSONDecodeError):
-        manifest = None
     failures = await asyncio.to_thread(files.failure_samples, store, chunks)
     base = f"/api/internal/runs/{run_id}/files/{endpoint}"
     parts = [

@@ -110,7 +110,4 @@ def _failed_lines(store: Store, path: str) -> Iterator[dict[str, Any]]:
 
 def _store_relative(store: Store, path: str) -> str:
     """Chunk rows hold store-relative paths (`runs/<id>/<endpoint>/failed/part-...`)."""
-    root = store.full_path("")
-    if path.startswith(root.rstrip("/") + "/"):
-        return path[len(root.rstrip("/")) + 1 :]
-    return path
+    return path.removeprefix(store.full_path("").rstrip("/") + "/")

@@ -112,10 +112,6 @@ class MaintenanceWindow:
         return self.start <= moment < self.end
 
 
-def _default_keys() -> dict[str, float | None]:
-    return {DEFAULT_API_KEY: DEFAULT_RATE_LIMIT}
-
-
 @dataclass(frozen=True)
 class SimConfig:
     """The whole simulator configuration. Same world fields → byte-identical bodies."""
@@ -139,7 +135,9 @@ class SimConfig:
     null_date_for_latest: bool = True
 
     # Runtime controls (starting values).
-    api_keys: Mapping[str, float | None] = field(default_factory=_default_keys)
+    api_keys: Mapping[str, float | None] = field(
+        default_factory=lambda: {DEFAULT_API_KEY: DEFAULT_RATE_LIMIT}
+    )
     forbidden_keys: frozenset[str] = frozenset()
     latency: Latency = Latency()
     faults: Faults = Faults()

@@ -96,11 +96,10 @@ class World:
         self.min_level = min(c.level for c in self.characters)
         self.max_level = max(c.level for c in self.characters)
         ordered = sorted(self.characters, key=lambda c: (-c.level, -c.exp, c.index))
-        self._rankings: dict[tuple[str, str], tuple[Character, ...]] = {}
+        self._rankings: dict[tuple[str, str], tuple[Character, ...]] = {
+            (f"type:{t}", ""): tuple(c for c in ordered if c.world_type == t) for t in WORLD_TYPES
+        }
         self._positions: dict[tuple[str, str], dict[str, int]] = {}
-        for world_type in WORLD_TYPES:
-            rows = tuple(c for c in ordered if c.world_type == world_type)
-            self._rankings[(f"type:{world_type}", "")] = rows
 
     def ranking(self, scope: str, class_filter: str = "") -> tuple[Character, ...]:
         """Ranked characters of a scope (`type:0`, `type:1` or `world:<name>`), filtered by class.

@@ -13,8 +13,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from maplecollect.sim.cli import build_config, parse_api_keys, sim_command
-from maplecollect.sim.config import DEFAULT_API_KEY
+from maplecollect.sim import cli
+from maplecollect.sim.cli import parse_api_keys, sim_command
+from maplecollect.sim.config import DEFAULT_API_KEY, SimConfig
+from maplecollect.sim.simulator import Simulator
 
 
 def _app() -> typer.Typer:
@@ -44,23 +46,21 @@ def test_invalid_flags_give_a_clear_error(args: list[str], needle: str) -> None:
     assert "Traceback" not in result.output
 
 
-def test_flags_map_to_the_config() -> None:
-    config = build_config(
-        characters=10,
-        seed=5,
-        api_key=["a", "b=20", "c=0"],
-        rate_limit=100,
-        latency_ms=10,
-        latency_p99_ms=80,
-        fault_rate=0.3,
-        fault_kinds="5xx,hang",
-        hang_seconds=9,
-        now="2026-11-27T12:00",
-        renamed_fraction=0.1,
-        empty_fraction=0.2,
-        item_max_kb=100,
-        item_min_kb=20,
-    )
+def test_flags_map_to_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[SimConfig] = []
+
+    async def serve(simulator: Simulator, host: str, port: int) -> None:
+        seen.append(simulator.config)
+
+    monkeypatch.setattr(cli, "_serve_until_stopped", serve)
+    flags = ["--characters", "10", "--seed", "5", "--api-key", "a", "--api-key", "b=20"]
+    flags += ["--api-key", "c=0", "--rate-limit", "100", "--latency-ms", "10"]
+    flags += ["--latency-p99-ms", "80", "--fault-rate", "0.3", "--fault-kinds", "5xx,hang"]
+    flags += ["--hang-seconds", "9", "--now", "2026-11-27T12:00", "--renamed-fraction", "0.1"]
+    flags += ["--empty-fraction", "0.2", "--item-max-kb", "100", "--item-min-kb", "20"]
+    result = CliRunner().invoke(_app(), flags)
+    assert result.exit_code == 0, result.output
+    [config] = seen
     assert config.api_keys == {"a": 100, "b": 20, "c": None}
     assert (config.faults.error_rate, config.faults.hang_rate) == (0.15, 0.15)
     assert (config.faults.gateway_rate, config.faults.reset_rate) == (0.0, 0.0)

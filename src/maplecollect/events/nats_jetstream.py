@@ -17,9 +17,7 @@ TOPIC_ROOT = "external-api"
 class NatsJetStreamSink:
     """Subjects `<prefix><topic>`, captured by stream `stream` (created if missing).
 
-    Each message carries `Nats-Msg-Id: <eventId>`, so JetStream itself drops a
-    re-delivery inside the stream's duplicate window (2 minutes by default);
-    past it, consumers dedupe on `eventId` like everywhere else.
+    `Nats-Msg-Id: <eventId>` lets JetStream drop re-deliveries inside its duplicate window.
     """
 
     name = "nats-jetstream"

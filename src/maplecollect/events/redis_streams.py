@@ -10,11 +10,7 @@ from maplecollect.state.outbox import StoredEvent
 
 
 class RedisStreamsSink:
-    """Streams `<prefix><topic>` (e.g. `external-api.snapshot.chunk-ready`).
-
-    Entry fields: `eventId`, `eventType`, `key`, `seq` and `value` (the event
-    JSON). Entry ids are Redis' own (`*`): consumers dedupe on `eventId`.
-    """
+    """Streams `<prefix><topic>`; entry ids are Redis' own, consumers dedupe on `eventId`."""
 
     name = "redis-streams"
     max_batch = 1000
@@ -23,15 +19,12 @@ class RedisStreamsSink:
         self._redis = aioredis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
         self.prefix = prefix
 
-    def stream(self, topic: str) -> str:
-        return f"{self.prefix}{topic}"
-
     async def publish(self, events: Sequence[StoredEvent]) -> None:
         # One round trip per batch; execute() raises if any XADD failed.
         async with self._redis.pipeline(transaction=False) as pipe:
             for event in events:
                 pipe.xadd(
-                    self.stream(event.topic),
+                    f"{self.prefix}{event.topic}",
                     {
                         "eventId": event.event_id,
                         "eventType": event.event_type,

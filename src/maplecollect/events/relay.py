@@ -1,11 +1,7 @@
 """Relays: copy the outbox to a broker, at least once, from the last acknowledged seq.
 
-A relay reads a batch after its cursor (stored in the database, table
-`relay_cursors`), hands it to its sink, and only when the sink returned (the
-broker acknowledged every message) moves the cursor. A crash between the two
-re-delivers that batch after the restart, with the same `eventId`s: consumers
-dedupe on it (docs/downstream.md). A failing sink is retried with exponential
-back-off and full jitter, for ever: skipping would lose events.
+The cursor moves only once the broker acknowledged the batch; a failing sink is retried
+for ever, since skipping would lose events (docs/downstream.md, "Relays to brokers").
 """
 
 from __future__ import annotations
@@ -58,27 +54,21 @@ class Relay:
         self.backoff = backoff
         self.clock = clock
         self.cursor: int | None = None
-        self.delivered = 0
-
-    async def _load_cursor(self) -> int:
-        if self.cursor is None:
-            self.cursor = await self.store.cursor(self.sink.name)
-        return self.cursor
 
     async def step(self, wait_seconds: float) -> int:
         """Deliver one batch after the cursor and acknowledge it; returns its size.
 
         Raises whatever the sink or the database raised (nothing is acknowledged then).
         """
-        cursor = await self._load_cursor()
-        batch = await self.store.wait_after(cursor, self.batch_size, wait_seconds)
+        if self.cursor is None:
+            self.cursor = await self.store.cursor(self.sink.name)
+        batch = await self.store.wait_after(self.cursor, self.batch_size, wait_seconds)
         if not batch:
             return 0
         await self.sink.publish(batch)
         last = batch[-1].seq
         await self.store.ack(self.sink.name, last, now=self.clock())
         self.cursor = last
-        self.delivered += len(batch)
         RELAYED.labels(self.sink.name).inc(len(batch))
         RELAY_CURSOR.labels(self.sink.name).set(last)
         return len(batch)

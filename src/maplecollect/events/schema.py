@@ -1,9 +1,7 @@
 """The events maplecollect announces, schemaVersion 1 (docs/downstream.md). Pure builders.
 
-The topics, event types, keys and payload fields are those of the system this
-one replaces, so its consumers keep working: a Redis stream or NATS subject is
-named after the topic, the key is `runId:endpoint[:chunkId]`, and every payload
-carries `eventId` for consumers' dedupe (delivery is at least once).
+Topics, types, keys and payload fields are those of the system this one replaces, so its
+consumers keep working.
 """
 
 from __future__ import annotations
@@ -55,10 +53,6 @@ def iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def chunk_id(part: int) -> str:
-    return f"part-{part:06d}"
-
-
 def _event(
     event_type: EventType, key: str, run_id: str, fields: dict[str, Any], now: datetime
 ) -> NewEvent:
@@ -91,7 +85,7 @@ def chunk_ready(
     now: datetime,
 ) -> NewEvent:
     """A part was published and promoted: its records file is durable and final."""
-    cid = chunk_id(part)
+    cid = f"part-{part:06d}"
     return _event(
         EventType.SNAPSHOT_CHUNK_READY,
         f"{run_id}:{endpoint}:{cid}",

@@ -1,15 +1,7 @@
 """Webhook sink: one HMAC-SHA256-signed POST per event (aiohttp).
 
-Headers of every request:
-
-    Content-Type: application/json            body = the event JSON (its `value`)
-    X-Maplecollect-Event-Id: <eventId>        dedupe on it: delivery is at least once
-    X-Maplecollect-Event-Type, X-Maplecollect-Topic, X-Maplecollect-Key, X-Maplecollect-Seq
-    X-Maplecollect-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>
-
-Any 2xx acknowledges the event; anything else (or no answer within the
-timeout) is retried by the relay with back-off, for ever, one event at a time.
-Receivers check the signature with `verify_signature`.
+Any 2xx acknowledges the event; the headers and the signature are in docs/downstream.md,
+and receivers check the signature with `verify_signature`.
 """
 
 from __future__ import annotations
@@ -86,27 +78,24 @@ class WebhookSink:
 
     async def publish(self, events: Sequence[StoredEvent]) -> None:
         for event in events:
-            await self._post(event)
-
-    async def _post(self, event: StoredEvent) -> None:
-        body = event.value_bytes()
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "maplecollect-webhook",
-            "X-Maplecollect-Event-Id": event.event_id,
-            "X-Maplecollect-Event-Type": event.event_type,
-            "X-Maplecollect-Topic": event.topic,
-            "X-Maplecollect-Key": event.key,
-            "X-Maplecollect-Seq": str(event.seq),
-            SIGNATURE_HEADER: sign(self._secret, body, int(self._clock())),
-        }
-        try:
-            async with self._http().post(self.url, data=body, headers=headers) as res:
-                await res.read()
-                if not 200 <= res.status < 300:
-                    raise WebhookError(res.status)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise WebhookError(None) from exc
+            body = event.value_bytes()
+            headers = {
+                "Content-Type": "application/json",
+                "User-Agent": "maplecollect-webhook",
+                "X-Maplecollect-Event-Id": event.event_id,
+                "X-Maplecollect-Event-Type": event.event_type,
+                "X-Maplecollect-Topic": event.topic,
+                "X-Maplecollect-Key": event.key,
+                "X-Maplecollect-Seq": str(event.seq),
+                SIGNATURE_HEADER: sign(self._secret, body, int(self._clock())),
+            }
+            try:
+                async with self._http().post(self.url, data=body, headers=headers) as res:
+                    await res.read()
+                    if not 200 <= res.status < 300:
+                        raise WebhookError(res.status)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise WebhookError(None) from exc
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -1,14 +1,6 @@
-"""Export a COMPLETED run (or a day's runs) to Parquet, in bounded memory (docs/downstream.md).
+"""Export a COMPLETED run (or a day's runs) to Parquet, in bounded memory.
 
-Layout under the destination (a folder or any fsspec URL such as `s3://bucket/prefix`):
-
-    <table>/snapshot_date=<YYYY-MM-DD>/<runId>.parquet    one file per table per run
-    _exports/<runId>.json                                 the export manifest
-
-DuckDB streams the run's chunks (sha256-checked first) into one Parquet file on
-local disk with one thread and a memory limit, then the file is moved (local)
-or uploaded (object stores) under its final name; the export manifest is
-written last. Exporting a run again replaces its files.
+The layout, the export manifest and the memory budget are in docs/downstream.md.
 """
 
 from __future__ import annotations
@@ -64,11 +56,8 @@ def table_path(table: str, snapshot_date: str, run_id: str) -> str:
 
 
 def _sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 @contextmanager

@@ -1,9 +1,7 @@
 """The exported tables as DuckDB SQL over a run's JSON Lines chunks. Pure: builds strings.
 
-The reader is given the exact JSON shape (docs/nexon-api-fields.md), so DuckDB
-materialises only the fields a table keeps (descriptions and icons are left in
-the chunks) and casts the API's number-strings (`"starforce": "17"`, option
-values) to integers while reading.
+The reader is given the exact JSON shape (docs/nexon-api-fields.md), so DuckDB reads only
+the fields a table keeps and casts the API's number-strings to integers while reading.
 """
 
 from __future__ import annotations
@@ -199,24 +197,24 @@ OCIDS = Table(
     """,
 )
 
-BASIC_BODY = _struct(
-    [
-        "date VARCHAR",
-        "character_name VARCHAR",
-        "world_name VARCHAR",
-        "character_gender VARCHAR",
-        "character_class VARCHAR",
-        "character_class_level VARCHAR",
-        "character_level INTEGER",
-        "character_exp BIGINT",
-        "character_exp_rate VARCHAR",
-        "character_guild_name VARCHAR",
-        "character_image VARCHAR",
-        "character_date_create VARCHAR",
-        "access_flag VARCHAR",
-        "liberation_quest_clear VARCHAR",
-    ]
-)
+# The basic body's fields, which the simulator's empty basic body lists too.
+BASIC_FIELDS = {
+    "date": "VARCHAR",
+    "character_name": "VARCHAR",
+    "world_name": "VARCHAR",
+    "character_gender": "VARCHAR",
+    "character_class": "VARCHAR",
+    "character_class_level": "VARCHAR",
+    "character_level": "INTEGER",
+    "character_exp": "BIGINT",
+    "character_exp_rate": "VARCHAR",
+    "character_guild_name": "VARCHAR",
+    "character_image": "VARCHAR",
+    "character_date_create": "VARCHAR",
+    "access_flag": "VARCHAR",
+    "liberation_quest_clear": "VARCHAR",
+}
+BASIC_BODY = _struct([f"{name} {kind}" for name, kind in BASIC_FIELDS.items()])
 CHARACTERS = Table(
     "characters",
     "ocid",

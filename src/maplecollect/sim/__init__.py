@@ -1,12 +1,6 @@
 """A local stand-in for the Nexon Open API (KMS MapleStory) for tests, benchmarks and the demo.
 
-    config = SimConfig(seed=7, characters=500, now=datetime(2026, 11, 27, 12, tzinfo=KST))
-    async with serve_simulator(config) as running:      # or run_simulator_in_thread(config)
-        running.base_url                                  # http://127.0.0.1:<port>
-        running.simulator.world_summary()                 # ground truth
-        running.simulator.expected_body(BASIC_PATH, {"ocid": ..., "date": "2026-11-26"})
-
-See docs/simulator.md for the endpoints, the knobs and `POST /_sim/config`.
+docs/simulator.md shows its use from Python, the endpoints and the knobs.
 """
 
 # The names below load on first use (PEP 562), so `import maplecollect.sim.config` (the
@@ -18,54 +12,26 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from maplecollect.sim.apierrors import ApiError
-    from maplecollect.sim.clock import KST, Clock
-    from maplecollect.sim.config import (
-        DEFAULT_API_KEY,
-        DEFAULT_RATE_LIMIT,
-        Faults,
-        Latency,
-        MaintenanceWindow,
-        SimConfig,
-    )
-    from maplecollect.sim.controls import Controls
-    from maplecollect.sim.endpoints import (
-        BASIC_PATH,
-        ID_PATH,
-        ITEM_EQUIPMENT_PATH,
-        NEXON_PATHS,
-        RANKING_PATH,
-    )
-    from maplecollect.sim.server import (
-        RunningSimulator,
-        run_simulator_in_thread,
-        serve_simulator,
-    )
+    from maplecollect.sim.clock import KST
+    from maplecollect.sim.config import Faults, Latency, MaintenanceWindow, SimConfig
+    from maplecollect.sim.endpoints import BASIC_PATH, ID_PATH, ITEM_EQUIPMENT_PATH, RANKING_PATH
+    from maplecollect.sim.server import RunningSimulator, run_simulator_in_thread, serve_simulator
     from maplecollect.sim.simulator import Simulator
-    from maplecollect.sim.world import Character, World
 
 _WHERE = {
-    "ApiError": "apierrors",
     "KST": "clock",
-    "Clock": "clock",
-    "DEFAULT_API_KEY": "config",
-    "DEFAULT_RATE_LIMIT": "config",
     "Faults": "config",
     "Latency": "config",
     "MaintenanceWindow": "config",
     "SimConfig": "config",
-    "Controls": "controls",
     "BASIC_PATH": "endpoints",
     "ID_PATH": "endpoints",
     "ITEM_EQUIPMENT_PATH": "endpoints",
-    "NEXON_PATHS": "endpoints",
     "RANKING_PATH": "endpoints",
     "RunningSimulator": "server",
     "run_simulator_in_thread": "server",
     "serve_simulator": "server",
     "Simulator": "simulator",
-    "Character": "world",
-    "World": "world",
 }
 
 
@@ -84,24 +50,16 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "BASIC_PATH",
-    "DEFAULT_API_KEY",
-    "DEFAULT_RATE_LIMIT",
     "ID_PATH",
     "ITEM_EQUIPMENT_PATH",
     "KST",
-    "NEXON_PATHS",
     "RANKING_PATH",
-    "ApiError",
-    "Character",
-    "Clock",
-    "Controls",
     "Faults",
     "Latency",
     "MaintenanceWindow",
     "RunningSimulator",
     "SimConfig",
     "Simulator",
-    "World",
     "run_simulator_in_thread",
     "serve_simulator",
 ]

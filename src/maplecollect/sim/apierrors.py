@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import orjson
 
@@ -14,10 +14,11 @@ class ApiError:
     name: str
     status: int
     message: str
+    body: bytes = field(init=False, repr=False)
 
-    @property
-    def body(self) -> bytes:
-        return _BODIES[self.name]
+    def __post_init__(self) -> None:
+        body = orjson.dumps({"error": {"name": self.name, "message": self.message}})
+        object.__setattr__(self, "body", body)
 
 
 SERVER_ERROR = ApiError("OPENAPI00001", 500, "Internal server error")
@@ -43,10 +44,6 @@ ALL_ERRORS: tuple[ApiError, ...] = (
     GAME_MAINTENANCE,
     API_MAINTENANCE,
 )
-
-_BODIES: dict[str, bytes] = {
-    e.name: orjson.dumps({"error": {"name": e.name, "message": e.message}}) for e in ALL_ERRORS
-}
 
 # What a load balancer in front of the API answers when the backend is gone: not JSON.
 GATEWAY_HTML = (

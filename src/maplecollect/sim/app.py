@@ -1,8 +1,6 @@
 """The aiohttp application: the Nexon request pipeline and the `/_sim/*` introspection.
 
-Every request to `/maplestory/...` goes through, in order: API key (00005 / 00002),
-rate limit (00007), latency, injected fault, maintenance (00011 / 00010), then the
-endpoint itself (00006 for an unknown path). One handler, no middlewares: cheaper.
+The pipeline's order is in docs/simulator.md; one handler, no middlewares: cheaper.
 """
 
 from __future__ import annotations
@@ -32,9 +30,9 @@ _LINGER_RESET = struct.pack("ii", 1, 0)
 
 
 def _respond(
-    sim: Simulator, path: str, status: int, body: bytes, content_type: str
+    sim: Simulator, path: str, status: int, body: bytes, content_type: str, *, label: str = ""
 ) -> web.Response:
-    sim.stats.record(path, str(status))
+    sim.stats.record(path, label or str(status))
     return web.Response(body=body, status=status, headers={"Content-Type": content_type})
 
 
@@ -85,9 +83,8 @@ async def nexon_handler(request: web.Request) -> web.Response:
         if fault is Fault.ERROR:
             return _error(sim, path, apierrors.SERVER_ERROR)
         if fault is Fault.OK_ERROR:
-            sim.stats.record(path, "200-error")
             body = apierrors.SERVER_ERROR.body
-            return web.Response(body=body, status=200, headers={"Content-Type": JSON_CONTENT_TYPE})
+            return _respond(sim, path, 200, body, JSON_CONTENT_TYPE, label="200-error")
         if fault is Fault.HANG:
             await sim.sleep(controls.faults.hang_seconds)
     except asyncio.CancelledError:

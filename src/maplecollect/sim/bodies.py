@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from maplecollect.export.tables import BASIC_FIELDS
 from maplecollect.sim.clock import api_datetime
 from maplecollect.sim.config import SimConfig
 from maplecollect.sim.items import ItemCatalog
@@ -17,22 +18,6 @@ PAGE_SIZE = 200
 CHARACTER_IMAGE_BASE = "https://open.api.nexon.com/static/maplestory/character/look/"
 BASIC_CACHE_ENTRIES = 65_536
 
-BASIC_FIELDS = (
-    "date",
-    "character_name",
-    "world_name",
-    "character_gender",
-    "character_class",
-    "character_class_level",
-    "character_level",
-    "character_exp",
-    "character_exp_rate",
-    "character_guild_name",
-    "character_image",
-    "character_date_create",
-    "access_flag",
-    "liberation_quest_clear",
-)
 ITEM_EQUIPMENT_FIELDS = (
     "date",
     "character_gender",
@@ -90,7 +75,7 @@ class Bodies:
 
     def __init__(self, config: SimConfig, world: World) -> None:
         self._world = world
-        self._items = ItemCatalog(config)
+        self._items = ItemCatalog(config, world.min_level, world.max_level)
         self._ranking: LruCache[tuple[str, str, int], Template] = LruCache(
             config.ranking_cache_pages
         )
@@ -98,7 +83,7 @@ class Bodies:
         self._equipment: LruCache[str, Template] = LruCache(
             config.item_cache_bytes, weigh=lambda t: t.nbytes
         )
-        self._empty_basic = _empty_template(BASIC_FIELDS)
+        self._empty_basic = _empty_template(tuple(BASIC_FIELDS))
         self._empty_equipment = _empty_template(ITEM_EQUIPMENT_FIELDS)
 
     def ranking_page(self, scope: str, class_filter: str, page: int) -> Template:
@@ -134,13 +119,7 @@ class Bodies:
     def item_equipment(self, character: Character) -> Template:
         if character.empty:
             return self._empty_equipment
-        world = self._world
-
-        def build() -> Template:
-            target = self._items.target_bytes(character, world.min_level, world.max_level)
-            return self._items.body(character, target)
-
-        return self._equipment.get_or_build(character.ocid, build)
+        return self._equipment.get_or_build(character.ocid, lambda: self._items.body(character))
 
     @staticmethod
     def _build_basic(c: Character) -> Template:

@@ -1,6 +1,5 @@
-"""`maplecollect sim`: run the Nexon API simulator until Ctrl-C (registered by the main CLI).
+"""`maplecollect sim` (or `python -m maplecollect.sim`): run the simulator until Ctrl-C.
 
-Also runnable alone: `python -m maplecollect.sim --port 0 --now 2026-11-27T12:00+09:00`.
 The first line on stdout is the base URL (useful with `--port 0`).
 """
 
@@ -10,19 +9,24 @@ from __future__ import annotations
 # module, and asyncio is a tenth of its start-up (docs/performance.md, "Start-up").
 import signal
 import sys
-from collections.abc import Coroutine
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from maplecollect.errors import ConfigError
 
 if TYPE_CHECKING:  # imported when the command runs: `maplecollect --help` stays light
-    from maplecollect.sim.config import SimConfig
     from maplecollect.sim.simulator import Simulator
 
-FAULT_KINDS = ("5xx", "gateway", "reset", "hang", "200-error")
+# --fault-kinds names → the `Faults` rate each one sets.
+FAULT_KINDS = {
+    "5xx": "error_rate",
+    "gateway": "gateway_rate",
+    "reset": "reset_rate",
+    "hang": "hang_rate",
+    "200-error": "ok_error_rate",
+}
 
 
 def parse_api_keys(values: list[str], default_rate: float | None) -> dict[str, float | None]:
@@ -65,64 +69,11 @@ def parse_now(value: str | None) -> datetime | None:
 
 def parse_fault_kinds(value: str) -> set[str]:
     kinds = {k.strip() for k in value.split(",") if k.strip()}
-    unknown = kinds - set(FAULT_KINDS)
-    if unknown or not kinds:
+    if not kinds or not kinds <= FAULT_KINDS.keys():
         raise typer.BadParameter(
             f"choose from {', '.join(FAULT_KINDS)} (comma separated)", param_hint="--fault-kinds"
         )
     return kinds
-
-
-def build_config(
-    *,
-    characters: int,
-    seed: int,
-    api_key: list[str],
-    rate_limit: float,
-    latency_ms: float,
-    latency_p99_ms: float | None,
-    fault_rate: float,
-    fault_kinds: str,
-    hang_seconds: float,
-    now: str | None,
-    renamed_fraction: float,
-    empty_fraction: float,
-    item_max_kb: int,
-    item_min_kb: int,
-) -> SimConfig:
-    """The SimConfig the flags describe; bad combinations raise `typer.BadParameter`."""
-    from maplecollect.sim.config import Faults, Latency, SimConfig
-
-    kinds = parse_fault_kinds(fault_kinds)
-    if item_min_kb > item_max_kb:
-        raise typer.BadParameter("--item-min-kb must not exceed --item-max-kb")
-    share = fault_rate / len(kinds)  # the total fault rate, split evenly over the kinds
-
-    def rate_of(kind: str) -> float:
-        return share if kind in kinds else 0.0
-
-    try:
-        return SimConfig(
-            seed=seed,
-            characters=characters,
-            renamed_fraction=renamed_fraction,
-            empty_fraction=empty_fraction,
-            item_max_bytes=item_max_kb * 1000,
-            item_min_bytes=item_min_kb * 1000,
-            api_keys=parse_api_keys(api_key, rate_limit or None),
-            latency=Latency(latency_ms, latency_p99_ms),
-            faults=Faults(
-                error_rate=rate_of("5xx"),
-                gateway_rate=rate_of("gateway"),
-                reset_rate=rate_of("reset"),
-                hang_rate=rate_of("hang"),
-                hang_seconds=hang_seconds,
-                ok_error_rate=rate_of("200-error"),
-            ),
-            now=parse_now(now),
-        )
-    except ConfigError as exc:
-        raise typer.BadParameter(str(exc)) from None
 
 
 async def _serve_until_stopped(simulator: Simulator, host: str, port: int) -> None:
@@ -151,17 +102,6 @@ async def _serve_until_stopped(simulator: Simulator, host: str, port: int) -> No
             flush=True,
         )
         await stop.wait()
-
-
-def _run(coro: Coroutine[Any, Any, None]) -> None:
-    import asyncio
-
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency, but stay runnable
-        asyncio.run(coro)
-    else:
-        uvloop.run(coro)
 
 
 def sim_command(
@@ -222,27 +162,35 @@ def sim_command(
     ] = 40,
 ) -> None:
     """Run a local Nexon Open API simulator until Ctrl-C; prints its base URL first."""
-    config = build_config(
-        characters=characters,
-        seed=seed,
-        api_key=api_key or [],
-        rate_limit=rate_limit,
-        latency_ms=latency_ms,
-        latency_p99_ms=latency_p99_ms,
-        fault_rate=fault_rate,
-        fault_kinds=fault_kinds,
-        hang_seconds=hang_seconds,
-        now=now,
-        renamed_fraction=renamed_fraction,
-        empty_fraction=empty_fraction,
-        item_max_kb=item_max_kb,
-        item_min_kb=item_min_kb,
-    )
+    from maplecollect.sim.config import Faults, Latency, SimConfig
+
+    kinds = parse_fault_kinds(fault_kinds)
+    if item_min_kb > item_max_kb:
+        raise typer.BadParameter("--item-min-kb must not exceed --item-max-kb")
+    share = fault_rate / len(kinds)  # the total fault rate, split evenly over the kinds
+    try:
+        config = SimConfig(
+            seed=seed,
+            characters=characters,
+            renamed_fraction=renamed_fraction,
+            empty_fraction=empty_fraction,
+            item_max_bytes=item_max_kb * 1000,
+            item_min_bytes=item_min_kb * 1000,
+            api_keys=parse_api_keys(api_key or [], rate_limit or None),
+            latency=Latency(latency_ms, latency_p99_ms),
+            faults=Faults(hang_seconds=hang_seconds, **{FAULT_KINDS[k]: share for k in kinds}),
+            now=parse_now(now),
+        )
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+    import uvloop
+
     from maplecollect.sim.simulator import Simulator
 
     simulator = Simulator(config)
     try:
-        _run(_serve_until_stopped(simulator, host, port))
+        uvloop.run(_serve_until_stopped(simulator, host, port))
     except OSError as exc:
         typer.echo(f"Error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
         raise typer.Exit(1) from None

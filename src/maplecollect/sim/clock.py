@@ -7,7 +7,7 @@ latency use the event loop's monotonic time, so a pinned clock never freezes the
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 KST = timezone(timedelta(hours=9), "KST")
 
@@ -18,27 +18,28 @@ CHARACTER_READY_AFTER = timedelta(days=1, hours=2)
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
+def as_kst(moment: datetime) -> datetime:
+    """Naive datetimes are taken as KST (the API's own zone); aware ones are converted."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=KST)
+    return moment.astimezone(KST)
+
+
 class Clock:
     """Real time, unless pinned to a fixed instant (tests, `--now`)."""
 
-    __slots__ = ("_pinned",)
+    __slots__ = ("pinned",)
 
     def __init__(self, pinned: datetime | None = None) -> None:
-        self._pinned: datetime | None = None
+        self.pinned: datetime | None = None
         self.pin(pinned)
 
     def pin(self, moment: datetime | None) -> None:
         """Freeze the clock at `moment` (naive = KST), or unpin it with None."""
-        if moment is not None and moment.tzinfo is None:
-            moment = moment.replace(tzinfo=KST)
-        self._pinned = moment.astimezone(KST) if moment is not None else None
-
-    @property
-    def pinned(self) -> datetime | None:
-        return self._pinned
+        self.pinned = as_kst(moment) if moment is not None else None
 
     def now(self) -> datetime:
-        return self._pinned if self._pinned is not None else datetime.now(KST)
+        return self.pinned if self.pinned is not None else datetime.now(KST)
 
 
 def parse_api_date(text: str) -> date | None:
@@ -49,18 +50,6 @@ def parse_api_date(text: str) -> date | None:
         return date.fromisoformat(text)
     except ValueError:
         return None
-
-
-def _ready_at(day: date, delay: timedelta) -> datetime:
-    return datetime.combine(day, time(0, 0), KST) + delay
-
-
-def ranking_ready(day: date, now: datetime) -> bool:
-    return now >= _ready_at(day, RANKING_READY_AFTER)
-
-
-def character_ready(day: date, now: datetime) -> bool:
-    return now >= _ready_at(day, CHARACTER_READY_AFTER)
 
 
 def latest_ranking_date(now: datetime) -> date:

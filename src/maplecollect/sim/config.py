@@ -1,9 +1,7 @@
 """Every knob of the simulator, as small frozen value objects validated on construction.
 
-`SimConfig` fixes the world (seed, sizes, worlds, jobs) and the starting values of the
-runtime controls (keys and limits, latency, faults, maintenance, clock); the runtime
-controls can be changed later through `Simulator.controls` or `POST /_sim/config`.
-Invalid values raise `maplecollect.errors.ConfigError`.
+`SimConfig` fixes the world and the starting runtime controls; invalid values raise
+`maplecollect.errors.ConfigError`.
 """
 
 from __future__ import annotations
@@ -16,7 +14,7 @@ from typing import Literal
 
 from maplecollect.errors import ConfigError
 from maplecollect.sim.catalog import ALL_CLASSES, ALL_WORLDS, JOBS_BY_CLASS, WORLD_WEIGHTS
-from maplecollect.sim.clock import KST
+from maplecollect.sim.clock import as_kst
 
 DEFAULT_API_KEY = "test-key"
 DEFAULT_RATE_LIMIT = 500.0  # a Nexon service key: 500 requests/s per application
@@ -28,16 +26,11 @@ def _check_fraction(name: str, value: float) -> None:
 
 
 def check_rate(key: str, rate: float | None) -> None:
-    """A per-key limit is None (unlimited) or a positive number of requests per second."""
+    """A key is not empty; its limit is None (unlimited) or a positive number per second."""
+    if not key:
+        raise ConfigError("an API key must not be empty")
     if rate is not None and (not math.isfinite(rate) or rate <= 0):
         raise ConfigError(f"rate limit of key {key!r} must be > 0 or None, got {rate!r}")
-
-
-def as_kst(moment: datetime) -> datetime:
-    """Naive datetimes are taken as KST (the API's own zone); aware ones are converted."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=KST)
-    return moment.astimezone(KST)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,16 +58,15 @@ class Latency:
         return "lognormal"
 
 
+_RATE_FIELDS = ("error_rate", "gateway_rate", "reset_rate", "hang_rate", "ok_error_rate")
+
+
 @dataclass(frozen=True, slots=True)
 class Faults:
-    """Per-request probabilities of each injected fault (at most one fault per request).
+    """Per-request probabilities of each injected fault, at most one per request.
 
-    - error_rate: 500 OPENAPI00001
-    - gateway_rate: 502 with an HTML (non-JSON) body
-    - reset_rate: the TCP connection is reset without a response
-    - hang_rate: the response is held for `hang_seconds` (past any sane client timeout)
-    - ok_error_rate: 200 whose body is the OPENAPI00001 error object (a gateway or
-      API bug the real service has shown: an error that looks like a success)
+    The kinds are in docs/simulator.md ("Request pipeline"); `ok_error_rate` is a 200 whose
+    body is an error, which the real service has shown.
     """
 
     error_rate: float = 0.0
@@ -85,7 +77,7 @@ class Faults:
     ok_error_rate: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("error_rate", "gateway_rate", "reset_rate", "hang_rate", "ok_error_rate"):
+        for name in _RATE_FIELDS:
             _check_fraction(name, getattr(self, name))
         if self.total_rate > 1.0 + 1e-9:
             raise ConfigError(f"fault rates add up to {self.total_rate:.3f} > 1")
@@ -94,13 +86,7 @@ class Faults:
 
     @property
     def total_rate(self) -> float:
-        return (
-            self.error_rate
-            + self.gateway_rate
-            + self.reset_rate
-            + self.hang_rate
-            + self.ok_error_rate
-        )
+        return float(sum(getattr(self, name) for name in _RATE_FIELDS))
 
 
 MaintenanceKind = Literal["game", "api"]
@@ -126,10 +112,6 @@ class MaintenanceWindow:
         return self.start <= moment < self.end
 
 
-def _default_keys() -> dict[str, float | None]:
-    return {DEFAULT_API_KEY: DEFAULT_RATE_LIMIT}
-
-
 @dataclass(frozen=True)
 class SimConfig:
     """The whole simulator configuration. Same world fields → byte-identical bodies."""
@@ -153,7 +135,9 @@ class SimConfig:
     null_date_for_latest: bool = True
 
     # Runtime controls (starting values).
-    api_keys: Mapping[str, float | None] = field(default_factory=_default_keys)
+    api_keys: Mapping[str, float | None] = field(
+        default_factory=lambda: {DEFAULT_API_KEY: DEFAULT_RATE_LIMIT}
+    )
     forbidden_keys: frozenset[str] = frozenset()
     latency: Latency = Latency()
     faults: Faults = Faults()
@@ -191,8 +175,6 @@ class SimConfig:
         if not self.api_keys:
             raise ConfigError("at least one API key is needed")
         for key, rate in self.api_keys.items():
-            if not key:
-                raise ConfigError("an API key must not be empty")
             check_rate(key, rate)
         if self.now is not None:
             object.__setattr__(self, "now", as_kst(self.now))

@@ -1,39 +1,38 @@
 """Runtime controls: the knobs that can change while the simulator serves.
 
-They start from `SimConfig` and change through `Simulator.controls` (in-process) or
-`POST /_sim/config` (a JSON patch, for subprocess tests). A patch is validated as a
-whole and applied all at once, or refused with `ConfigError` and nothing changed.
+A `POST /_sim/config` patch is validated as a whole and applied all at once, or refused
+with `ConfigError` and nothing changed.
 """
 
 from __future__ import annotations
 
-import dataclasses
+from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any
 
 import msgspec
+from msgspec import UNSET
 
 from maplecollect.errors import ConfigError
 from maplecollect.sim.apierrors import API_MAINTENANCE, GAME_MAINTENANCE, ApiError
-from maplecollect.sim.clock import Clock
+from maplecollect.sim.clock import Clock, as_kst
 from maplecollect.sim.config import (
     Faults,
     Latency,
     MaintenanceKind,
     MaintenanceWindow,
     SimConfig,
-    as_kst,
     check_rate,
 )
 
 
 class FaultsPatch(msgspec.Struct, rename="camel", forbid_unknown_fields=True, omit_defaults=True):
-    error_rate: float | msgspec.UnsetType = msgspec.UNSET
-    gateway_rate: float | msgspec.UnsetType = msgspec.UNSET
-    reset_rate: float | msgspec.UnsetType = msgspec.UNSET
-    hang_rate: float | msgspec.UnsetType = msgspec.UNSET
-    hang_seconds: float | msgspec.UnsetType = msgspec.UNSET
-    ok_error_rate: float | msgspec.UnsetType = msgspec.UNSET
+    error_rate: float | msgspec.UnsetType = UNSET
+    gateway_rate: float | msgspec.UnsetType = UNSET
+    reset_rate: float | msgspec.UnsetType = UNSET
+    hang_rate: float | msgspec.UnsetType = UNSET
+    hang_seconds: float | msgspec.UnsetType = UNSET
+    ok_error_rate: float | msgspec.UnsetType = UNSET
 
 
 class LatencyPatch(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
@@ -51,14 +50,14 @@ class ControlPatch(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     """The body of `POST /_sim/config`; every field is optional."""
 
     now: str | msgspec.UnsetType | None = msgspec.UNSET
-    faults: FaultsPatch | msgspec.UnsetType = msgspec.UNSET
-    latency: LatencyPatch | msgspec.UnsetType = msgspec.UNSET
-    api_keys: dict[str, float | None] | msgspec.UnsetType = msgspec.UNSET
-    remove_api_keys: list[str] | msgspec.UnsetType = msgspec.UNSET
-    forbidden_keys: list[str] | msgspec.UnsetType = msgspec.UNSET
-    maintenance_windows: list[WindowPatch] | msgspec.UnsetType = msgspec.UNSET
-    game_maintenance: bool | msgspec.UnsetType = msgspec.UNSET
-    api_maintenance: bool | msgspec.UnsetType = msgspec.UNSET
+    faults: FaultsPatch | msgspec.UnsetType = UNSET
+    latency: LatencyPatch | msgspec.UnsetType = UNSET
+    api_keys: dict[str, float | None] | msgspec.UnsetType = UNSET
+    remove_api_keys: list[str] | msgspec.UnsetType = UNSET
+    forbidden_keys: list[str] | msgspec.UnsetType = UNSET
+    maintenance_windows: list[WindowPatch] | msgspec.UnsetType = UNSET
+    game_maintenance: bool | msgspec.UnsetType = UNSET
+    api_maintenance: bool | msgspec.UnsetType = UNSET
 
 
 def parse_moment(text: str, field: str) -> datetime:
@@ -94,8 +93,6 @@ class Controls:
 
     def set_rate_limit(self, key: str, rate: float | None) -> None:
         """Add a key, or change its limit (None = unlimited)."""
-        if not key:
-            raise ConfigError("an API key must not be empty")
         check_rate(key, rate)
         self.api_keys[key] = rate
 
@@ -117,29 +114,21 @@ class Controls:
 
     def apply(self, patch: ControlPatch) -> None:
         """Validate the whole patch first, then apply it; raises `ConfigError`."""
-        faults = self.faults
-        if not isinstance(patch.faults, msgspec.UnsetType):
-            given = {
-                f: getattr(patch.faults, f)
-                for f in patch.faults.__struct_fields__
-                if not isinstance(getattr(patch.faults, f), msgspec.UnsetType)
-            }
-            faults = dataclasses.replace(faults, **given)
-        latency = self.latency
-        if not isinstance(patch.latency, msgspec.UnsetType):
+        faults, latency, windows = self.faults, self.latency, self.maintenance
+        if patch.faults is not UNSET:
+            given = msgspec.structs.asdict(patch.faults)
+            faults = replace(faults, **{k: v for k, v in given.items() if v is not UNSET})
+        if patch.latency is not UNSET:
             latency = Latency(patch.latency.p50_ms, patch.latency.p99_ms)
         api_keys = dict(self.api_keys)
-        if not isinstance(patch.api_keys, msgspec.UnsetType):
+        if patch.api_keys is not UNSET:
             for key, rate in patch.api_keys.items():
-                if not key:
-                    raise ConfigError("an API key must not be empty")
                 check_rate(key, rate)
                 api_keys[key] = rate
-        if not isinstance(patch.remove_api_keys, msgspec.UnsetType):
+        if patch.remove_api_keys is not UNSET:
             for key in patch.remove_api_keys:
                 api_keys.pop(key, None)
-        windows = self.maintenance
-        if not isinstance(patch.maintenance_windows, msgspec.UnsetType):
+        if patch.maintenance_windows is not UNSET:
             windows = tuple(
                 MaintenanceWindow(
                     w.kind,
@@ -148,23 +137,19 @@ class Controls:
                 )
                 for w in patch.maintenance_windows
             )
-        now: datetime | msgspec.UnsetType | None = msgspec.UNSET
-        if isinstance(patch.now, str):
-            now = parse_moment(patch.now, "now")
-        elif patch.now is None:
-            now = None
+        now = parse_moment(patch.now, "now") if isinstance(patch.now, str) else patch.now
 
         self.faults = faults
         self.latency = latency
         self.api_keys = api_keys
         self.maintenance = windows
-        if not isinstance(patch.forbidden_keys, msgspec.UnsetType):
+        if patch.forbidden_keys is not UNSET:
             self.forbidden_keys = frozenset(patch.forbidden_keys)
-        if not isinstance(now, msgspec.UnsetType):
+        if now is not UNSET:
             self.clock.pin(now)
-        if not isinstance(patch.game_maintenance, msgspec.UnsetType):
+        if patch.game_maintenance is not UNSET:
             self.game_maintenance = patch.game_maintenance
-        if not isinstance(patch.api_maintenance, msgspec.UnsetType):
+        if patch.api_maintenance is not UNSET:
             self.api_maintenance = patch.api_maintenance
 
     def snapshot(self) -> dict[str, Any]:
@@ -173,14 +158,7 @@ class Controls:
         return {
             "now": pinned.isoformat() if pinned else None,
             "clockNow": self.clock.now().isoformat(),
-            "faults": {
-                "errorRate": self.faults.error_rate,
-                "gatewayRate": self.faults.gateway_rate,
-                "resetRate": self.faults.reset_rate,
-                "hangRate": self.faults.hang_rate,
-                "hangSeconds": self.faults.hang_seconds,
-                "okErrorRate": self.faults.ok_error_rate,
-            },
+            "faults": msgspec.to_builtins(FaultsPatch(**asdict(self.faults))),
             "latency": {"p50Ms": self.latency.p50_ms, "p99Ms": self.latency.p99_ms},
             "apiKeys": dict(self.api_keys),
             "forbiddenKeys": sorted(self.forbidden_keys),

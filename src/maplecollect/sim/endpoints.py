@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from functools import partial
 
 from maplecollect.sim import apierrors
 from maplecollect.sim.apierrors import ApiError
@@ -17,20 +18,17 @@ from maplecollect.sim.bodies import Bodies
 from maplecollect.sim.catalog import ALL_WORLDS, EARLIEST_DATE
 from maplecollect.sim.clock import (
     Clock,
-    character_ready,
     latest_character_date,
     latest_ranking_date,
     parse_api_date,
-    ranking_ready,
 )
-from maplecollect.sim.template import date_json
+from maplecollect.sim.template import Template, date_json
 from maplecollect.sim.world import Character, World, valid_class_filter
 
 RANKING_PATH = "/maplestory/v1/ranking/overall"
 ID_PATH = "/maplestory/v1/id"
 BASIC_PATH = "/maplestory/v1/character/basic"
 ITEM_EQUIPMENT_PATH = "/maplestory/v1/character/item-equipment"
-NEXON_PATHS = (RANKING_PATH, ID_PATH, BASIC_PATH, ITEM_EQUIPMENT_PATH)
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 _OCID_RE = re.compile(r"[0-9a-f]{32}")
@@ -63,8 +61,8 @@ class Endpoints:
         self._routes: dict[str, Callable[[Params], Answer]] = {
             RANKING_PATH: self.ranking,
             ID_PATH: self.id,
-            BASIC_PATH: self.basic,
-            ITEM_EQUIPMENT_PATH: self.item_equipment,
+            BASIC_PATH: partial(self._character, bodies.basic),
+            ITEM_EQUIPMENT_PATH: partial(self._character, bodies.item_equipment),
         }
 
     def resolve(self, path: str, params: Params) -> Answer:
@@ -75,37 +73,20 @@ class Endpoints:
 
     # -- dates ---------------------------------------------------------------------------
 
-    def _requested_day(self, params: Params) -> date | ApiError | None:
-        """The `date` parameter: None when absent, an error when malformed or too early."""
+    def _day_json(
+        self, params: Params, latest_of: Callable[[datetime], date], null_for_latest: bool
+    ) -> bytes | ApiError:
+        """The body's `date`: 00004 when malformed or too early, 00009 when not ready yet."""
+        latest = latest_of(self._clock.now())
         raw = params.get("date")
         if raw is None:
-            return None
+            if latest < EARLIEST_DATE:
+                return apierrors.DATA_NOT_READY
+            return date_json(None if null_for_latest else latest)
         day = parse_api_date(raw)
         if day is None or day < EARLIEST_DATE:
             return apierrors.INVALID_PARAMETER
-        return day
-
-    def _ranking_day(self, params: Params) -> date | ApiError:
-        day = self._requested_day(params)
-        now = self._clock.now()
-        if isinstance(day, ApiError):
-            return day
-        if day is None:
-            day = latest_ranking_date(now)
-            return day if day >= EARLIEST_DATE else apierrors.DATA_NOT_READY
-        return day if ranking_ready(day, now) else apierrors.DATA_NOT_READY
-
-    def _character_date_json(self, params: Params) -> bytes | ApiError:
-        day = self._requested_day(params)
-        now = self._clock.now()
-        if isinstance(day, ApiError):
-            return day
-        if day is None:
-            latest = latest_character_date(now)
-            if latest < EARLIEST_DATE:
-                return apierrors.DATA_NOT_READY
-            return date_json(None if self._null_date_for_latest else latest)
-        return date_json(day) if character_ready(day, now) else apierrors.DATA_NOT_READY
+        return date_json(day) if day <= latest else apierrors.DATA_NOT_READY
 
     # -- paths ---------------------------------------------------------------------------
 
@@ -130,14 +111,14 @@ class Endpoints:
         ocid = params.get("ocid")
         if ocid is not None and not _OCID_RE.fullmatch(ocid):
             return error_answer(apierrors.INVALID_IDENTIFIER)
-        day = self._ranking_day(params)
-        if isinstance(day, ApiError):
-            return error_answer(day)
+        day_json = self._day_json(params, latest_ranking_date, null_for_latest=False)
+        if isinstance(day_json, ApiError):
+            return error_answer(day_json)
         if ocid is not None:
             template = self._bodies.ranking_of(scope, class_filter, ocid)
         else:
             template = self._bodies.ranking_page(scope, class_filter, int(page_text))
-        return Answer(200, template.render(date_json(day)))
+        return Answer(200, template.render(day_json))
 
     def id(self, params: Params) -> Answer:
         name = params.get("character_name")
@@ -148,28 +129,14 @@ class Endpoints:
             return error_answer(apierrors.INVALID_IDENTIFIER)
         return Answer(200, self._bodies.ocid(character))
 
-    def _character(self, params: Params) -> tuple[Character, bytes] | ApiError:
+    def _character(self, body_of: Callable[[Character], Template], params: Params) -> Answer:
         ocid = params.get("ocid")
         if not ocid:
-            return apierrors.INVALID_PARAMETER
-        day_json = self._character_date_json(params)
+            return error_answer(apierrors.INVALID_PARAMETER)
+        day_json = self._day_json(params, latest_character_date, self._null_date_for_latest)
         if isinstance(day_json, ApiError):
-            return day_json
+            return error_answer(day_json)
         character = self._world.by_ocid.get(ocid)
         if character is None:
-            return apierrors.INVALID_IDENTIFIER
-        return character, day_json
-
-    def basic(self, params: Params) -> Answer:
-        found = self._character(params)
-        if isinstance(found, ApiError):
-            return error_answer(found)
-        character, day_json = found
-        return Answer(200, self._bodies.basic(character).render(day_json))
-
-    def item_equipment(self, params: Params) -> Answer:
-        found = self._character(params)
-        if isinstance(found, ApiError):
-            return error_answer(found)
-        character, day_json = found
-        return Answer(200, self._bodies.item_equipment(character).render(day_json))
+            return error_answer(apierrors.INVALID_IDENTIFIER)
+        return Answer(200, body_of(character).render(day_json))

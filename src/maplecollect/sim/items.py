@@ -1,10 +1,8 @@
 """item-equipment bodies, assembled from pre-serialised item fragments.
 
-At start-up every equipment slot gets `item_variants` items serialised once (with the
-real field set). A character's body is the header, a deterministic choice of fragments
-for `item_equipment` and the three presets, and the trailer — joined as bytes, so even a
-200 KB body costs a memcpy, not a serialisation. Fragments are padded (through
-`item_description`) so the highest-level character reaches `item_max_bytes`.
+Each slot's `item_variants` items are serialised once, padded through `item_description`;
+a body joins a deterministic choice of them as bytes (docs/simulator.md, "How bodies stay
+cheap").
 """
 
 from __future__ import annotations
@@ -15,6 +13,8 @@ from typing import Any
 
 import orjson
 
+# The option keys of each block are the API's, as the exporter reads them.
+from maplecollect.export.tables import OPTION_BLOCKS
 from maplecollect.sim.catalog import (
     DESCRIPTION_SENTENCES,
     DRAGON_SLOTS,
@@ -35,49 +35,15 @@ from maplecollect.sim.world import Character
 ICON_BASE = "https://open.api.nexon.com/static/maplestory/ItemIcon/"
 PRESETS = (1, 2, 3)
 
-_STATS = ("str", "dex", "int", "luk", "max_hp", "max_mp", "attack_power", "magic_power")
-_PHYSICAL = ("armor", "speed", "jump")
-TOTAL_OPTION_KEYS = (
-    *_STATS,
-    *_PHYSICAL,
-    "boss_damage",
-    "ignore_monster_armor",
-    "all_stat",
-    "damage",
-    "equipment_level_decrease",
-    "max_hp_rate",
-    "max_mp_rate",
-)
-BASE_OPTION_KEYS = (
-    *_STATS,
-    *_PHYSICAL,
-    "boss_damage",
-    "ignore_monster_armor",
-    "all_stat",
-    "max_hp_rate",
-    "max_mp_rate",
-    "base_equipment_level",
-)
-EXCEPTIONAL_OPTION_KEYS = (*_STATS, "exceptional_upgrade")
-ADD_OPTION_KEYS = (
-    *_STATS,
-    *_PHYSICAL,
-    "boss_damage",
-    "damage",
-    "all_stat",
-    "equipment_level_decrease",
-)
-ETC_OPTION_KEYS = (*_STATS, *_PHYSICAL)
-STARFORCE_OPTION_KEYS = ETC_OPTION_KEYS
 # These option fields are numbers in the real API; every other option value is a string.
 INT_OPTION_KEYS = frozenset(
     {"equipment_level_decrease", "base_equipment_level", "exceptional_upgrade"}
 )
 
 
-def _options(rng: random.Random, keys: tuple[str, ...], scale: int) -> dict[str, Any]:
+def _options(rng: random.Random, block: str, scale: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for key in keys:
+    for key in OPTION_BLOCKS[block][1]:
         if key in INT_OPTION_KEYS:
             out[key] = 200 if key == "base_equipment_level" else rng.choice((0, 0, 0, 1, 2))
         elif rng.random() < 0.45:
@@ -108,8 +74,8 @@ def _item(rng: random.Random, slot: Slot, description: str | None) -> dict[str, 
         "item_shape_name": name,
         "item_shape_icon": icon,
         "item_gender": None,
-        "item_total_option": _options(rng, TOTAL_OPTION_KEYS, 400),
-        "item_base_option": _options(rng, BASE_OPTION_KEYS, 200),
+        "item_total_option": _options(rng, "item_total_option", 400),
+        "item_base_option": _options(rng, "item_base_option", 200),
         "potential_option_flag": "false",
         "additional_potential_option_flag": "false",
         "potential_option_grade": grade,
@@ -121,8 +87,8 @@ def _item(rng: random.Random, slot: Slot, description: str | None) -> dict[str, 
         "additional_potential_option_2": rng.choice(POTENTIAL_LINES),
         "additional_potential_option_3": rng.choice(POTENTIAL_LINES),
         "equipment_level_increase": 0,
-        "item_exceptional_option": _options(rng, EXCEPTIONAL_OPTION_KEYS, 30),
-        "item_add_option": _options(rng, ADD_OPTION_KEYS, 120),
+        "item_exceptional_option": _options(rng, "item_exceptional_option", 30),
+        "item_add_option": _options(rng, "item_add_option", 120),
         "growth_exp": 0,
         "growth_level": 0,
         "scroll_upgrade": str(rng.randrange(0, 12)),
@@ -133,37 +99,21 @@ def _item(rng: random.Random, slot: Slot, description: str | None) -> dict[str, 
         "scroll_upgradeable_count": str(rng.randrange(0, 3)),
         "soul_name": rng.choice(SOUL_NAMES) if has_soul else None,
         "soul_option": rng.choice(SOUL_OPTIONS) if has_soul else None,
-        "item_etc_option": _options(rng, ETC_OPTION_KEYS, 60),
+        "item_etc_option": _options(rng, "item_etc_option", 60),
         "starforce": str(starforce),
         "starforce_scroll_flag": rng.choice(("0", "0", "1")),
-        "item_starforce_option": _options(rng, STARFORCE_OPTION_KEYS, 150),
+        "item_starforce_option": _options(rng, "item_starforce_option", 150),
         "special_ring_level": rng.choice((0, 0, 0, 4, 5)) if slot.part == "반지" else 0,
         "date_expire": None,
         "freestyle_flag": "0",
     }
 
 
-# Potential lines exist on worn equipment only; Evan dragon and Mechanic machine items have
-# none (the reference models' DragonInfo / MechanicInfo carry no potential fields).
-POTENTIAL_FIELDS = (
-    "potential_option_flag",
-    "additional_potential_option_flag",
-    "potential_option_grade",
-    "additional_potential_option_grade",
-    "potential_option_1",
-    "potential_option_2",
-    "potential_option_3",
-    "additional_potential_option_1",
-    "additional_potential_option_2",
-    "additional_potential_option_3",
-)
-
-
 def _special_item(rng: random.Random, slot: Slot) -> bytes:
+    # Potential lines exist on worn equipment only; Evan dragon and Mechanic machine items
+    # have none (the reference models' DragonInfo / MechanicInfo carry no potential fields).
     item = _item(rng, slot, None)
-    for field in POTENTIAL_FIELDS:
-        del item[field]
-    return orjson.dumps(item)
+    return orjson.dumps({k: v for k, v in item.items() if "potential_option" not in k})
 
 
 def _title(rng: random.Random, name: str) -> dict[str, Any]:
@@ -212,11 +162,12 @@ def _fragments(
 class ItemCatalog:
     """The fragment pool and the assembly of one character's item-equipment body."""
 
-    def __init__(self, config: SimConfig) -> None:
+    def __init__(self, config: SimConfig, min_level: int, max_level: int) -> None:
         rng = random.Random(f"items:{config.seed}")
         self._variants = config.item_variants
         self._max_bytes = config.item_max_bytes
         self._min_bytes = config.item_min_bytes
+        self._min_level, self._level_span = min_level, max_level - min_level
         # item_equipment + 3 presets, every slot filled: the size of the top character.
         per_item = config.item_max_bytes // (4 * len(EQUIPMENT_SLOTS))
         self._slots = _fragments(rng, EQUIPMENT_SLOTS, config.item_variants, per_item)
@@ -255,14 +206,12 @@ class ItemCatalog:
             title[f"title_preset_{number}"] = preset
         return orjson.dumps(title)
 
-    def target_bytes(self, character: Character, min_level: int, max_level: int) -> int:
-        """Body size for this character: the min at the world's lowest level, the max at the top."""
-        span = max_level - min_level
-        frac = 1.0 if span == 0 else (character.level - min_level) / span
-        return int(self._min_bytes + (self._max_bytes - self._min_bytes) * frac)
-
-    def body(self, character: Character, target: int) -> Template:
+    def body(self, character: Character) -> Template:
         """The body template (date still a hole) for a non-empty character."""
+        # The size runs from the min at the world's lowest level to the max at the top.
+        span = self._level_span
+        frac = 1.0 if span == 0 else (character.level - self._min_level) / span
+        target = int(self._min_bytes + (self._max_bytes - self._min_bytes) * frac)
         rng = random.Random(character.equip_seed)
         preset_no = rng.choice(PRESETS)
         choice = {

@@ -2,28 +2,24 @@
 
 from __future__ import annotations
 
-from collections import deque
+from collections import defaultdict, deque
 
 WINDOW_SECONDS = 1.0
 
 
 class SlidingWindowLimiter:
-    """Admit at most `rate` requests per key in any trailing 1.0 s window.
+    """Admit at most `rate` requests per key in any trailing 1.0 s (monotonic) window.
 
-    Times are monotonic seconds (the event loop clock), never the simulator's pinned
-    clock. Rejected requests (429) are not counted, so a client above the limit still
-    gets `rate` requests/s through, as from a quota that refills continuously.
+    429s are not counted, so a client above the limit still gets `rate` requests/s through.
     """
 
     def __init__(self) -> None:
-        self._admitted: dict[str, deque[float]] = {}
+        self._admitted: defaultdict[str, deque[float]] = defaultdict(deque)
 
     def admit(self, key: str, rate: float | None, now: float) -> bool:
         if rate is None:
             return True
-        window = self._admitted.get(key)
-        if window is None:
-            window = self._admitted[key] = deque()
+        window = self._admitted[key]
         cutoff = now - WINDOW_SECONDS
         while window and window[0] <= cutoff:
             window.popleft()

@@ -70,23 +70,18 @@ def run_simulator_in_thread(
 ) -> Iterator[RunningSimulator]:
     """Serve from a background thread with its own event loop (for sync code and tests).
 
-    The block runs once the port is bound; on exit the server stops and the thread is
-    joined. A start-up failure (e.g. port in use) is raised here, in the caller's thread.
+    A start-up failure (e.g. port in use) is raised here, in the caller's thread.
     """
     simulator = _as_simulator(source)
     ready = threading.Event()
-    started: list[RunningSimulator] = []
+    started: list[tuple[RunningSimulator, asyncio.AbstractEventLoop, asyncio.Event]] = []
     failure: list[BaseException] = []
-    loop_box: list[asyncio.AbstractEventLoop] = []
-    stop_box: list[asyncio.Event] = []
 
     async def main() -> None:
         stop = asyncio.Event()
-        loop_box.append(asyncio.get_running_loop())
-        stop_box.append(stop)
         try:
             async with serve_simulator(simulator, host=host, port=port) as running:
-                started.append(running)
+                started.append((running, asyncio.get_running_loop(), stop))
                 ready.set()
                 await stop.wait()
         except BaseException as exc:
@@ -106,8 +101,9 @@ def run_simulator_in_thread(
     if failure or not started:
         thread.join()
         raise failure[0] if failure else RuntimeError("simulator thread ended before serving")
+    running, loop, stop = started[0]
     try:
-        yield started[0]
+        yield running
     finally:
-        loop_box[0].call_soon_threadsafe(stop_box[0].set)
+        loop.call_soon_threadsafe(stop.set)
         thread.join()

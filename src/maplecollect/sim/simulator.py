@@ -21,14 +21,7 @@ from maplecollect.sim.world import World
 
 
 class Simulator:
-    """A simulated Nexon Open API. Build once (the world is generated here), serve many times.
-
-    - `world`: the ground truth (characters, names, ocids, rankings).
-    - `controls`: keys and limits, latency, faults, maintenance, clock; change them live.
-    - `stats`: what was requested; `reset_stats()` clears it and the rate windows.
-    - `create_app()`: a fresh aiohttp application bound to this simulator.
-    - `expected_body(path, params)`: the exact bytes a request would get (no faults).
-    """
+    """A simulated Nexon Open API. Build once (the world is generated here), serve many times."""
 
     def __init__(self, config: SimConfig | None = None) -> None:
         self.config = config or SimConfig()

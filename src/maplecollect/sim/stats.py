@@ -16,14 +16,11 @@ class Stats:
         self._requests: defaultdict[str, defaultdict[str, int]] = defaultdict(
             lambda: defaultdict(int)
         )
-        self._total = 0
-        self._arrivals: dict[str, deque[float]] = {}
+        self._arrivals: defaultdict[str, deque[float]] = defaultdict(deque)
         self._max_per_second: dict[str, int] = {}
 
     def arrival(self, key: str, now: float) -> None:
-        window = self._arrivals.get(key)
-        if window is None:
-            window = self._arrivals[key] = deque()
+        window = self._arrivals[key]
         window.append(now)
         cutoff = now - WINDOW_SECONDS
         while window[0] <= cutoff:
@@ -34,17 +31,15 @@ class Stats:
     def record(self, path: str, status: str) -> None:
         """`status` is the HTTP status as text, or "reset" / "cancelled" without a response."""
         self._requests[path][status] += 1
-        self._total += 1
 
     def snapshot(self) -> dict[str, Any]:
         return {
             "requests": {path: dict(by_status) for path, by_status in self._requests.items()},
             "maxPerSecond": dict(self._max_per_second),
-            "total": self._total,
+            "total": sum(sum(by_status.values()) for by_status in self._requests.values()),
         }
 
     def reset(self) -> None:
         self._requests.clear()
-        self._total = 0
         self._arrivals.clear()
         self._max_per_second.clear()

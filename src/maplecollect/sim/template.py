@@ -1,8 +1,6 @@
 """Pre-serialised bodies with a hole for the `date` value, and a small LRU for them.
 
-Bodies differ between requests only by the requested date, so each body is serialised
-once with a marker where the date goes and served by splicing bytes: a request costs
-one `bytes.join`, never a JSON serialisation of a 200 KB body.
+Bodies differ only by the requested date, so a request costs one `bytes.join`.
 """
 
 from __future__ import annotations
@@ -80,6 +78,3 @@ class LruCache(Generic[K, V]):
             _, evicted = items.popitem(last=False)
             self._weight -= self._weigh(evicted)
         return value
-
-    def __len__(self) -> int:
-        return len(self._items)

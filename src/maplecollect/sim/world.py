@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -68,23 +68,21 @@ def _exp_to_next(level: int) -> int:
     return int(2_200_000_000 * 1.065 ** (level - MIN_LEVEL))
 
 
-class _NameSource:
+def _name_source(rng: random.Random) -> Callable[[], str]:
     """Globally unique names (as in KMS): mostly 2-6 Hangul syllables, some Latin."""
+    used: set[str] = set()
 
-    def __init__(self, rng: random.Random) -> None:
-        self._rng = rng
-        self._used: set[str] = set()
-
-    def take(self) -> str:
-        rng = self._rng
+    def take() -> str:
         while True:
             if rng.random() < 0.8:
                 name = "".join(rng.choices(NAME_SYLLABLES, k=rng.randint(2, 6)))
             else:
                 name = "".join(rng.choices(LATIN_NAME_ALPHABET, k=rng.randint(4, 12)))
-            if name not in self._used:
-                self._used.add(name)
+            if name not in used:
+                used.add(name)
                 return name
+
+    return take
 
 
 class World:
@@ -98,11 +96,10 @@ class World:
         self.min_level = min(c.level for c in self.characters)
         self.max_level = max(c.level for c in self.characters)
         ordered = sorted(self.characters, key=lambda c: (-c.level, -c.exp, c.index))
-        self._rankings: dict[tuple[str, str], tuple[Character, ...]] = {}
+        self._rankings: dict[tuple[str, str], tuple[Character, ...]] = {
+            (f"type:{t}", ""): tuple(c for c in ordered if c.world_type == t) for t in WORLD_TYPES
+        }
         self._positions: dict[tuple[str, str], dict[str, int]] = {}
-        for world_type in WORLD_TYPES:
-            rows = tuple(c for c in ordered if c.world_type == world_type)
-            self._rankings[(f"type:{world_type}", "")] = rows
 
     def ranking(self, scope: str, class_filter: str = "") -> tuple[Character, ...]:
         """Ranked characters of a scope (`type:0`, `type:1` or `world:<name>`), filtered by class.
@@ -168,7 +165,7 @@ def _pick_indices(rng: random.Random, population: Sequence[int], count: int) -> 
 def _generate(config: SimConfig) -> list[Character]:
     rng = random.Random(config.seed)
     n = config.characters
-    names = _NameSource(rng)
+    take_name = _name_source(rng)
     worlds = list(config.worlds)
     weights = [WORLD_WEIGHTS[w] for w in worlds]
     jobs = [JOBS_BY_CLASS[c] for c in config.classes]
@@ -182,8 +179,8 @@ def _generate(config: SimConfig) -> list[Character]:
     span_days = (date(2023, 12, 1) - epoch).days
     out: list[Character] = []
     for i in range(n):
-        ranking_name = names.take()
-        name = names.take() if i in renamed else ranking_name
+        ranking_name = take_name()
+        name = take_name() if i in renamed else ranking_name
         world_name = rng.choices(worlds, weights)[0]
         level = min(MAX_LEVEL, MIN_LEVEL + int(rng.betavariate(2.0, 3.5) * 101))
         needed = _exp_to_next(level)

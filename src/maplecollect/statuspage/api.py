@@ -1,11 +1,4 @@
-"""JSON routes of the status page under /api/internal (same auth as the control API).
-
-GET /overview                    phases, loops, the last 8 days, limiter and quota
-GET /runs/{id}/samples           the run's throughput series (this process's samples)
-GET /runs/{id}/failures          failed records by error code, with samples
-GET /runs/{id}/files/{endpoint}/manifest.json
-GET /runs/{id}/files/{endpoint}/{chunks|failed}/{part file}
-"""
+"""JSON routes of the status page under /api/internal (same auth as the control API)."""
 
 from __future__ import annotations
 
@@ -37,6 +30,7 @@ from maplecollect.statuspage.samples import ThroughputSampler
 if TYPE_CHECKING:
     # fsspec loads with the store, at the first page that reads a file (docs/performance.md).
     from maplecollect.artifacts.store import Store
+    from maplecollect.state.repository import Repository
 
 router = APIRouter(tags=["status page"])
 COLUMNS = ["t", "records", "failed", "requestsPerSecond", "rateLimited", "limit", "paused"]
@@ -52,10 +46,6 @@ def page_store(request: Request) -> Store:
             request.app.state.settings.resolved_store_url
         )
     return store
-
-
-def _endpoint(run_phase: str) -> str:
-    return Phase(run_phase).endpoint
 
 
 @router.get("/overview", response_model=OverviewPublic, responses=answers())
@@ -97,6 +87,15 @@ async def get_failures(run_id: RunIdDep, repo: RepoDep, request: Request) -> Fai
     return FailuresPublic.model_validate({"runId": run_id, **found})
 
 
+async def _check_endpoint(repo: Repository, run_id: str, endpoint: str, name: str) -> None:
+    """404 unless the run exists and `endpoint` is its phase's."""
+    row = await repo.get_run(run_id)
+    if row is None:
+        raise RunNotFound(run_id)
+    if endpoint != Phase(row.phase).endpoint:
+        raise _file_not_found(run_id, name)
+
+
 def _file_not_found(run_id: str, name: str) -> ApiError:
     return ApiError(
         404,
@@ -129,11 +128,7 @@ _FILE_ERRORS: dict[int, Models] = {
 async def get_manifest(
     run_id: RunIdDep, endpoint: str, repo: RepoDep, request: Request
 ) -> Response:
-    row = await repo.get_run(run_id)
-    if row is None:
-        raise RunNotFound(run_id)
-    if endpoint != _endpoint(row.phase):
-        raise _file_not_found(run_id, endpoint)
+    await _check_endpoint(repo, run_id, endpoint, endpoint)
     try:
         data = await page_store(request).read_bytes(layout.manifest_path(run_id, endpoint))
     except StoreError:
@@ -163,11 +158,7 @@ async def get_file(
     repo: RepoDep,
     request: Request,
 ) -> StreamingResponse:
-    row = await repo.get_run(run_id)
-    if row is None:
-        raise RunNotFound(run_id)
-    if endpoint != _endpoint(row.phase):
-        raise _file_not_found(run_id, name)
+    await _check_endpoint(repo, run_id, endpoint, name)
     found = files.find_file(run_id, endpoint, folder, name, await repo.list_chunks(run_id))
     if found is None:
         raise _file_not_found(run_id, name)

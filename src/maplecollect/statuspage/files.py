@@ -1,9 +1,7 @@
 """A run's files for the run page: failures by code with samples, and streaming a part file.
 
-Only files the run-state database lists for the run are served (its chunk rows
-name every published part), so a request can never reach another path of the
-store: the run id and file name are validated, then looked up, never joined
-into a path as given.
+Only files the run's chunk rows list are served: a requested name is validated and
+looked up, never joined into a store path as given.
 """
 
 from __future__ import annotations
@@ -11,6 +9,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -47,9 +46,8 @@ def find_file(
     for c in chunks:
         if c.endpoint != endpoint:
             continue
-        path, sha = (c.path, c.sha256) if folder == layout.CHUNKS else (c.failed_path, None)
-        if folder == layout.FAILED:
-            sha = c.failed_sha256
+        chunk = folder == layout.CHUNKS
+        path, sha = (c.path, c.sha256) if chunk else (c.failed_path, c.failed_sha256)
         if path and posixpath.basename(path) == name:
             rel = f"{layout.endpoint_dir(run_id, endpoint)}/{folder}/{name}"
             return RunFile(rel, name, sha)
@@ -66,32 +64,28 @@ def stream(store: Store, rel: str) -> Iterator[bytes]:
 def failure_samples(store: Store, chunks: list[ChunkRow]) -> dict[str, Any]:
     """Failed records grouped by error code: counts (of the lines read) and a few samples."""
     by_code: dict[str, dict[str, Any]] = {}
+    records = (
+        record
+        for c in chunks
+        if c.failed_path and c.failed
+        for record in _failed_lines(store, c.failed_path)
+    )
     scanned = 0
-    truncated = False
-    for c in chunks:
-        if not c.failed_path or c.failed == 0:
-            continue
-        if scanned >= MAX_SCANNED:
-            truncated = True
-            break
-        for record in _failed_lines(store, c.failed_path):
-            scanned += 1
-            code = str(record.get("errorCode") or record.get("status") or "UNKNOWN")
-            entry = by_code.setdefault(code, {"count": 0, "samples": []})
-            entry["count"] += 1
-            if len(entry["samples"]) < SAMPLES_PER_CODE:
-                entry["samples"].append(
-                    {
-                        "key": str(record.get("key", ""))[:100],
-                        "status": record.get("status"),
-                        "message": str(record.get("errorMessage", ""))[:300],
-                        "attempts": record.get("attempts"),
-                    }
-                )
-            if scanned >= MAX_SCANNED:
-                truncated = True
-                break
-    return {"scanned": scanned, "truncated": truncated, "byCode": by_code}
+    for record in islice(records, MAX_SCANNED):
+        scanned += 1
+        code = str(record.get("errorCode") or record.get("status") or "UNKNOWN")
+        entry = by_code.setdefault(code, {"count": 0, "samples": []})
+        entry["count"] += 1
+        if len(entry["samples"]) < SAMPLES_PER_CODE:
+            entry["samples"].append(
+                {
+                    "key": str(record.get("key", ""))[:100],
+                    "status": record.get("status"),
+                    "message": str(record.get("errorMessage", ""))[:300],
+                    "attempts": record.get("attempts"),
+                }
+            )
+    return {"scanned": scanned, "truncated": scanned >= MAX_SCANNED, "byCode": by_code}
 
 
 def _failed_lines(store: Store, path: str) -> Iterator[dict[str, Any]]:
@@ -116,7 +110,4 @@ def _failed_lines(store: Store, path: str) -> Iterator[dict[str, Any]]:
 
 def _store_relative(store: Store, path: str) -> str:
     """Chunk rows hold store-relative paths (`runs/<id>/<endpoint>/failed/part-...`)."""
-    root = store.full_path("")
-    if path.startswith(root.rstrip("/") + "/"):
-        return path[len(root.rstrip("/")) + 1 :]
-    return path
+    return path.removeprefix(store.full_path("").rstrip("/") + "/")

@@ -1,8 +1,7 @@
 """What the status page and the scrape-time gauges read: phases, loops, days, limiter, quota.
 
-Pure reads of the run-state database plus this process's limiter and quota
-gauges; no writes. `overview()` is the JSON the page polls; `update_gauges()`
-sets the service gauges of `maplecollect.metrics` from the same snapshot.
+Reads only. `overview()` is the JSON the page polls; `update_gauges()` sets the service
+gauges of `maplecollect.metrics` from the same snapshot.
 """
 
 from __future__ import annotations
@@ -43,77 +42,55 @@ async def recent_days(repo: Repository, now: datetime, days: int = DAYS) -> list
     dates = [(newest - timedelta(days=i)).isoformat() for i in range(days)]
     # The read session of the repository (on SQLite it never takes the write lock).
     async with repo._read() as session:
-        chains = list(
-            (
-                await session.execute(
-                    select(ChainRow)
-                    .where(ChainRow.snapshot_date.in_(dates))
-                    .order_by(ChainRow.started_at.desc())
-                )
-            ).scalars()
+        chains = await session.scalars(
+            select(ChainRow)
+            .where(ChainRow.snapshot_date.in_(dates))
+            .order_by(ChainRow.started_at.desc())
         )
         chosen: dict[str, ChainRow] = {}
         for chain in chains:
             chosen.setdefault(chain.snapshot_date, chain)
-        runs: list[RunRow] = []
-        if chosen:
-            ids = [c.chain_id for c in chosen.values()]
-            runs = list(
-                (
-                    await session.execute(
-                        select(RunRow)
-                        .where(RunRow.chain_id.in_(ids))
-                        .order_by(RunRow.started_at.desc())
-                    )
-                ).scalars()
-            )
-    by_chain: dict[str, dict[str, RunRow]] = {}
-    for run in runs:
-        if run.chain_id is not None:
+        runs = await session.scalars(
+            select(RunRow)
+            .where(RunRow.chain_id.in_([c.chain_id for c in chosen.values()]))
+            .order_by(RunRow.started_at.desc())
+        )
+        by_chain: dict[str | None, dict[str, RunRow]] = {}
+        for run in runs:
             by_chain.setdefault(run.chain_id, {}).setdefault(run.phase, run)
-    out = []
-    for d in dates:
-        picked = chosen.get(d)
-        out.append(Day(d, picked, by_chain.get(picked.chain_id, {}) if picked else {}))
-    return out
+    return [
+        Day(d, chosen.get(d), by_chain.get(chosen[d].chain_id, {}) if d in chosen else {})
+        for d in dates
+    ]
+
+
+_COLOURS = {"COMPLETED": "green", "FAILED": "red", "ABANDONED": "red", "STOPPED": "grey"}
 
 
 def cell_colour(run: RunRow | None) -> str:
     """green COMPLETED, red FAILED/ABANDONED, blue still going, grey nothing/stopped."""
-    if run is None:
-        return "grey"
-    if run.status == "COMPLETED":
-        return "green"
-    if run.status in ("FAILED", "ABANDONED"):
-        return "red"
-    if run.status == "STOPPED":
-        return "grey"
-    return "blue"
+    return "grey" if run is None else _COLOURS.get(run.status, "blue")
+
+
+def _cell(phase: str, run: RunRow | None) -> dict[str, Any]:
+    return {
+        "phase": phase,
+        "runId": run.run_id if run else None,
+        "status": run.status if run else None,
+        "colour": cell_colour(run),
+    }
 
 
 def days_json(days: list[Day]) -> list[dict[str, Any]]:
-    out = []
-    for day in days:
-        cells = []
-        for phase in ORDER:
-            run = day.runs.get(phase.value)
-            cells.append(
-                {
-                    "phase": phase.value,
-                    "runId": run.run_id if run else None,
-                    "status": run.status if run else None,
-                    "colour": cell_colour(run),
-                }
-            )
-        out.append(
-            {
-                "snapshotDate": day.snapshot_date,
-                "chainId": day.chain.chain_id if day.chain else None,
-                "chainStatus": day.chain.status if day.chain else None,
-                "cells": cells,
-            }
-        )
-    return out
+    return [
+        {
+            "snapshotDate": day.snapshot_date,
+            "chainId": day.chain.chain_id if day.chain else None,
+            "chainStatus": day.chain.status if day.chain else None,
+            "cells": [_cell(phase.value, day.runs.get(phase.value)) for phase in ORDER],
+        }
+        for day in days
+    ]
 
 
 def limiter_json(settings: Settings) -> dict[str, Any]:
@@ -240,10 +217,8 @@ def phase_view(
 def phases_json(snap: StatusSnapshot) -> list[dict[str, Any]]:
     out = []
     for phase in ORDER:
-        row = snap.active[phase] or snap.newest[phase]
+        run = dump_run(snap.active[phase] or snap.newest[phase])
         loop = snap.newest_loop[phase]
-        last = snap.last_terminal[phase]
-        run = dump_run(row)
         loop_json = LoopPublic.model_validate(loop).wire() if loop else None
         active = snap.active[phase] is not None
         out.append(
@@ -252,7 +227,7 @@ def phases_json(snap: StatusSnapshot) -> list[dict[str, Any]]:
                 "loopable": phase.loopable,
                 "run": run,
                 "active": active,
-                "lastTerminal": dump_run(last),
+                "lastTerminal": dump_run(snap.last_terminal[phase]),
                 "loop": loop_json,
                 "view": phase_view(run, loop_json, active),
             }
@@ -277,8 +252,7 @@ def _set_run_gauges(snap: StatusSnapshot, now: datetime) -> None:
     for phase in ORDER:
         label = phase.value
         run = snap.active[phase]
-        body = dump_run(run) if run is not None else None
-        pause = pause_of(body) if body is not None else None
+        pause = pause_of(dump_run(run) or {})
         if run is None:
             progress = rate = eta = age = 0.0
         else:
@@ -314,12 +288,10 @@ async def update_gauges(repo: Repository, settings: Settings, now: datetime | No
     past_deadline = now.astimezone(KST).hour >= settings.daily_deadline_hour
     service_metrics.DAILY_OVERDUE.set(1 if past_deadline and not done else 0)
     async with repo._read() as session:
-        newest = (
-            await session.execute(
-                select(ChainRow.completed_at)
-                .where(ChainRow.status == ChainStatus.COMPLETED.value)
-                .order_by(ChainRow.completed_at.desc())
-                .limit(1)
-            )
-        ).scalar_one_or_none()
+        newest = await session.scalar(
+            select(ChainRow.completed_at)
+            .where(ChainRow.status == ChainStatus.COMPLETED.value)
+            .order_by(ChainRow.completed_at.desc())
+            .limit(1)
+        )
     service_metrics.DAILY_COMPLETED_AT.set(newest.timestamp() if newest else 0.0)

@@ -1,14 +1,13 @@
 """HTML of the status page: `/` (phases, days), `/runs/{id}` (one run), login and logout.
 
-Server-rendered with Jinja2 (autoescaping on: Korean character and item names
-are shown as text, never as markup); `static/app.js` then keeps the values live
-by polling the JSON routes. Every page sends a Content-Security-Policy that
-allows this origin only, so the page can load nothing from another host.
+Jinja2 with autoescaping (names are shown as text, never as markup); `static/app.js`
+polls the JSON routes. The Content-Security-Policy lets a page load from this origin only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import posixpath
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -114,12 +113,9 @@ async def run_page(
     endpoint = Phase(row.phase).endpoint
     store = page_store(request)
     manifest: dict[str, Any] | None = None
-    try:
-        raw = await store.read_bytes(layout.manifest_path(run_id, endpoint))
-        parsed = orjson.loads(raw)
+    with contextlib.suppress(StoreError, orjson.JSONDecodeError):
+        parsed = orjson.loads(await store.read_bytes(layout.manifest_path(run_id, endpoint)))
         manifest = parsed if isinstance(parsed, dict) else None
-    except (StoreError, orjson.JSONDecodeError):
-        manifest = None
     failures = await asyncio.to_thread(files.failure_samples, store, chunks)
     base = f"/api/internal/runs/{run_id}/files/{endpoint}"
     parts = [

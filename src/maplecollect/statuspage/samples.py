@@ -1,14 +1,7 @@
 """Throughput of each run over time, for the run page's chart: a bounded ring per run.
 
-A background task of the service samples, every MAPLECOLLECT_PROGRESS_SECONDS,
-the active runs (records, failures, pause) and this process's Nexon client
-counters (requests and 429 answers of every key, the limiter's effective rate).
-Requests/s is the key's rate over all phases, which is what the rate limit
-bounds. Memory is bounded twice: at most `max_samples` per run (when full, every
-second sample is dropped and the stride doubles, so a long run keeps its whole
-span at a coarser step) and at most `max_runs` runs (the oldest is forgotten).
-The series live in this process only: after a restart, or for a run driven by
-another replica, the chart starts when this process first saw the run.
+Sampled every MAPLECOLLECT_PROGRESS_SECONDS from the active runs and this process's
+Nexon client counters; kept in this process only (docs/operations.md, "The status page").
 """
 
 from __future__ import annotations
@@ -148,25 +141,17 @@ class ThroughputSampler:
         rates = gauge_by_key(nexon_metrics.EFFECTIVE_RATE)
         limit = min(rates.values()) if rates else 0.0
         for run in snap.active.values():
-            if run is None:
-                continue
-            self._sample_run(
-                run,
-                RunPublic.model_validate(run).wire(),
-                now,
-                [rps, new_429, limit],
-            )
+            if run is not None:
+                self._sample_run(run, now, [rps, new_429, limit])
 
-    def _sample_run(
-        self, row: RunRow, run: dict[str, Any], now: float, key_side: list[float]
-    ) -> None:
+    def _sample_run(self, row: RunRow, now: float, key_side: list[float]) -> None:
         series = self._series.get(row.run_id)
         if series is None:
             series = self._series[row.run_id] = Series()
             while len(self._series) > self.max_runs:
                 self._series.popitem(last=False)
         self._series.move_to_end(row.run_id)
-        pause = pause_of(run)
+        pause = pause_of(RunPublic.model_validate(row).wire())
         if pause and not series.was_paused:
             series.event(now, "paused", f"{pause.get('code')} {pause.get('reason') or ''}".strip())
         elif series.was_paused and not pause:

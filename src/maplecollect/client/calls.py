@@ -28,8 +28,6 @@ HEADER_AIRFLOW_RUN_ID = "X-Airflow-Run-Id"
 HEADER_UPSTREAM_RUN_ID = "X-Upstream-Run-Id"
 LATEST = "latest"
 TOKEN_HINT = "MAPLECOLLECT_API_TOKEN"
-# A proxy in front of a restarting service answers these without our JSON.
-GATEWAY_DOWN = frozenset({502, 503, 504})
 
 
 @dataclass(frozen=True)
@@ -71,6 +69,11 @@ class Call(Generic[T]):
 
     def retriable(self, answer: Answer) -> bool:
         return self.retry and answer.status >= 500
+
+    @property
+    def request(self) -> dict[str, Any]:
+        """The keyword arguments of httpx's `request` besides method and path."""
+        return {"headers": dict(self.headers), "json": self.json, "params": self.params}
 
 
 # -- typed results of the POST verbs ---------------------------------------------

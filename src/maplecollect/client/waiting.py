@@ -10,8 +10,8 @@ A wait polls one document until its target is done:
 
 An unreachable service (Unavailable after the client's own retries) is ridden out
 for `unreachable` seconds (a restart takes seconds); `timeout` bounds the whole
-wait. The sync and async clients run the same `Watch` with their own sleep, and
-a test can give it a virtual clock.
+wait. The sync and async clients drive the same `polls` with their own I/O, and
+a test can give its `Watch` a virtual clock.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypedDict, TypeVar, Unpack
 
 from maplecollect import contract as c
 from maplecollect.client import calls
+from maplecollect.client.endpoint import Endpoint, Exchange, exchange
 from maplecollect.client.errors import Unavailable, WaitFailed
 from maplecollect.phases import Phase
 
@@ -185,3 +186,42 @@ class Watch:
                 timed_out=True,
             )
         return min(self.patience.poll, left)
+
+
+class Hooks(TypedDict, Generic[D], total=False):
+    """What a wait tells its caller: every document polled, an outage, the way back."""
+
+    on_poll: Callable[[D], None]
+    on_outage: OutageHook
+    on_back: BackHook
+
+
+def polls(
+    endpoint: Endpoint,
+    target: Target[D],
+    patience: Patience | None = None,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    **hooks: Unpack[Hooks[D]],
+) -> Exchange[D]:
+    """Poll `target` until it is done; returns its last document."""
+    on_poll = hooks.get("on_poll", _quiet)
+    watch = Watch(
+        target.what,
+        patience or Patience(),
+        clock=clock,
+        on_outage=hooks.get("on_outage", _quiet),
+        on_back=hooks.get("on_back", _quiet),
+    )
+    while True:
+        try:
+            document = yield from exchange(endpoint, target.call)
+        except Unavailable as exc:
+            watch.failed(exc)
+        else:
+            on_poll(document)
+            if target.done(document):
+                watch.finished(document)
+                return document
+            watch.answered(document, target.runs(document))
+        yield watch.delay()

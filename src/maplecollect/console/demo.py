@@ -31,7 +31,7 @@ from rich.table import Table
 from maplecollect.client.errors import Refused
 from maplecollect.console.client import connect, describe
 from maplecollect.console.errors import CliError, usage_error
-from maplecollect.console.follow import follow_chain, follow_run
+from maplecollect.console.follow import follow
 from maplecollect.console.render import (
     console,
     elapsed,
@@ -127,7 +127,7 @@ class Demo:
             f"chain {started.chain_id} for snapshot {started.snapshot_date} "
             "(RANKING_FETCH → OCID_LOOKUP → CHARACTER_BASIC + ITEM_EQUIPMENT)"
         )
-        chain = follow_chain(self.api, started.chain_id, out=self.out, timeout=self.left())
+        chain = follow(self.api, "chain", started.chain_id, out=self.out, timeout=self.left())
         stats = self.sim_stats()
         if chain.get("status") != "COMPLETED":
             raise CliError(f"daily chain ended {chain.get('status')}: {chain.get('errorMessage')}")
@@ -147,7 +147,7 @@ class Demo:
             f"run {started.run_id} (upstream {started.upstream_run_id}, "
             f"date {started.snapshot_date})"
         )
-        run = follow_run(self.api, started.run_id, out=self.out, timeout=self.left())
+        run = follow(self.api, "run", started.run_id, out=self.out, timeout=self.left())
         if run["status"] != "COMPLETED":
             raise CliError(f"CHARACTER_BASIC ended {run['status']}: {run.get('errorMessage')}")
         return run
@@ -160,7 +160,7 @@ class Demo:
         loop_id = loop_started.loop_id
         self.out.print(f"loop {loop_id} started (date {loop_started.snapshot_date})")
         first = self.wait_iteration(loop_id, lambda loop: bool(loop.get("currentRunId")))
-        run = follow_run(self.api, first["currentRunId"], out=self.out, timeout=self.left())
+        run = follow(self.api, "run", first["currentRunId"], out=self.out, timeout=self.left())
         self.out.print(f"iteration 1: run {run['runId']} {run['status']}")
         try:
             self.api.trigger_phase(Phase.ITEM_EQUIPMENT, upstream_run_id="latest")
@@ -181,7 +181,7 @@ class Demo:
             f"maplecollect stop-loop ITEM_EQUIPMENT → {stop['status']} "
             f"(loop {stop.get('loopId')}, run {stop.get('runId')})"
         )
-        stopped = follow_run(self.api, second["currentRunId"], out=self.out, timeout=self.left())
+        stopped = follow(self.api, "run", second["currentRunId"], out=self.out, timeout=self.left())
         loop = self.wait_iteration(loop_id, lambda loop: loop.get("status") == "STOPPED")
         self.out.print(
             f"loop {loop_id} {loop['status']} after {loop['iterationCount']} finished "

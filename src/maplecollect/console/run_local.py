@@ -230,11 +230,6 @@ async def collect(
         await repo.dispose()
 
 
-def print_summary(out: Console, outcome: Outcome) -> None:
-    title = f"chain {outcome.chain_id}" if outcome.chain_id else "run"
-    render.print_summary(out, f"{title}: {outcome.status}", outcome.runs)
-
-
 def resume_here(run_id: str, *, as_json: bool) -> None:
     """`maplecollect resume RUN_ID --local`: continue a run in this process."""
     import asyncio
@@ -252,7 +247,8 @@ def finish(outcome: Outcome, target: str, out: Console, *, as_json: bool) -> Non
     if as_json:
         print_json({"status": outcome.status, "chainId": outcome.chain_id, "runs": outcome.runs})
     else:
-        print_summary(out, outcome)
+        title = f"chain {outcome.chain_id}" if outcome.chain_id else "run"
+        render.print_summary(out, f"{title}: {outcome.status}", outcome.runs)
     if outcome.interrupted and not outcome.ok:
         stopped = [r["runId"] for r in outcome.runs if r.get("status") == "STOPPED"]
         again = "daily" if outcome.chain_id or not outcome.runs else outcome.runs[0]["phase"]
@@ -272,14 +268,7 @@ def run(
     target: Annotated[
         str, typer.Argument(metavar="daily|PHASE", help="'daily' (the whole chain) or one phase.")
     ],
-    upstream: Annotated[
-        str | None,
-        typer.Option(
-            "--upstream",
-            help="Upstream run id or 'latest' (non-root phases).",
-            show_default="latest",
-        ),
-    ] = None,
+    upstream: options.UpstreamOpt = None,
     date: options.DateOpt = None,
     no_cache: Annotated[
         bool,
@@ -297,17 +286,8 @@ def run(
     """
     import asyncio
 
-    if target != "daily":
-        phase = options.parse_phase(target)
-        if phase.upstream is None and upstream is not None:
-            raise usage_error(f"{phase.value} is the root phase and takes no --upstream")
-        if phase.upstream is not None:
-            upstream = upstream or "latest"
-            if upstream != "latest":
-                options.parse_run_id(upstream, "upstream run id")
-        target = phase.value
-    elif upstream is not None:
-        raise usage_error("--upstream does not apply to the daily chain")
+    phase, upstream = options.parse_target(target, upstream)
+    target = phase.value if phase is not None else target
     from maplecollect.console.settings import load_settings
 
     snapshot = options.parse_date(date)

@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 from rich.rule import Rule
-from rich.table import Table
 
 from maplecollect.client.errors import Refused
 from maplecollect.console.client import connect, describe
@@ -34,6 +33,7 @@ from maplecollect.console.errors import CliError, usage_error
 from maplecollect.console.follow import follow
 from maplecollect.console.render import (
     console,
+    counts_table,
     elapsed,
     fmt_count,
     fmt_seconds,
@@ -240,13 +240,8 @@ class Demo:
         self.step("summary")
         chain = self.facts["chain"]
         runs = [run.wire() for run in reversed(self.api.runs(limit=100))]
-        table = Table(
-            title="records and failures per phase (all runs of the demo)", title_justify="left"
-        )
-        for name in ("phase", "runs", "records", "failed", "statuses"):
-            table.add_column(
-                name, justify="right" if name in ("runs", "records", "failed") else "left"
-            )
+        title = "records and failures per phase (all runs of the demo)"
+        table = counts_table(title, ("phase", "runs", "records", "failed", "statuses"))
         per_phase: dict[str, Body] = {}
         for phase in ORDER:
             mine = [r for r in runs if r["phase"] == phase.value]

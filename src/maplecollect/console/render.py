@@ -80,22 +80,19 @@ def fmt_seconds(seconds: float | None) -> str:
     return f"{secs}s"
 
 
-def fmt_time(value: str | None, *, clock_only: bool = False) -> str:
-    """An API timestamp as local `MM-DD HH:MM:SS` (or `HH:MM:SS`)."""
-    if not value:
-        return "-"
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return value
-    return moment.astimezone().strftime("%H:%M:%S" if clock_only else "%m-%d %H:%M:%S")
-
-
 def _moment(value: Any) -> datetime | None:
     try:
         return datetime.fromisoformat(str(value)) if value else None
     except ValueError:
         return None
+
+
+def fmt_time(value: str | None, *, clock_only: bool = False) -> str:
+    """An API timestamp as local `MM-DD HH:MM:SS` (or `HH:MM:SS`)."""
+    moment = _moment(value)
+    if moment is None:
+        return value or "-"
+    return moment.astimezone().strftime("%H:%M:%S" if clock_only else "%m-%d %H:%M:%S")
 
 
 def pause_text(run: Body, now: datetime | None = None) -> str | None:
@@ -137,13 +134,18 @@ def failures_text(by_code: Mapping[str, int]) -> str:
 
 
 def elapsed(run: Body) -> float | None:
-    try:
-        start = datetime.fromisoformat(str(run["startedAt"]))
-        end_text = run.get("completedAt") or run.get("updatedAt")
-        end = datetime.fromisoformat(str(end_text))
-    except (KeyError, TypeError, ValueError):
-        return None
-    return (end - start).total_seconds()
+    start = _moment(run.get("startedAt"))
+    end = _moment(run.get("completedAt") or run.get("updatedAt"))
+    return (end - start).total_seconds() if start and end else None
+
+
+def counts_table(title: str, columns: Iterable[str]) -> Table:
+    """A run table: counts right-aligned, nothing wrapped."""
+    table = Table(title=title, title_justify="left")
+    for name in columns:
+        right = name in ("runs", "records", "failed")
+        table.add_column(name, no_wrap=True, justify="right" if right else "left")
+    return table
 
 
 def status_table(body: Body) -> Table:
@@ -191,11 +193,8 @@ def status_table(body: Body) -> Table:
 
 
 def runs_table(runs: Iterable[Body], title: str = "runs (newest first)") -> Table:
-    table = Table(title=title, title_justify="left")
-    for name in ("run", "phase", "status", "date", "records", "failed", "started", "took", "via"):
-        table.add_column(
-            name, no_wrap=True, justify="right" if name in ("records", "failed") else "left"
-        )
+    columns = ("run", "phase", "status", "date", "records", "failed", "started", "took", "via")
+    table = counts_table(title, columns)
     for run in runs:
         via = "loop" if run.get("loopId") else "chain" if run.get("chainId") else ""
         if run.get("airflowRunId"):
@@ -260,11 +259,7 @@ def run_detail(run: Body) -> Table:
 
 def summary_table(title: str, runs: Iterable[Body]) -> Table:
     """Per-phase outcome of a chain or run: status, records, failed, how long it took."""
-    table = Table(title=title, title_justify="left")
-    for name in ("phase", "run", "status", "records", "failed", "took"):
-        table.add_column(
-            name, no_wrap=True, justify="right" if name in ("records", "failed") else "left"
-        )
+    table = counts_table(title, ("phase", "run", "status", "records", "failed", "took"))
     for run in runs:
         table.add_row(
             str(run.get("phase")),

@@ -345,9 +345,9 @@ def resume(
     """Continue a FAILED or ABANDONED run after its last published chunk (same run id)."""
     options.parse_run_id(run_id)
     if local:
-        from maplecollect.console.run_local import resume_here
+        from maplecollect.console.run_local import collect_here
 
-        resume_here(run_id, as_json=as_json)
+        collect_here(run_id, as_json=as_json, resume_run_id=run_id)
         return
     with connect(url, token) as api:
         body = api.resume(run_id).wire()

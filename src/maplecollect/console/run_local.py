@@ -1,10 +1,7 @@
 """`maplecollect run daily|<PHASE>`: collect in this process, no service needed.
 
-The command builds the same Supervisor the service uses (same database, same
-store, same slots), so a run started here shows in `maplecollect status` of a
-service on the same database, and a phase busy there is refused here.
-Ctrl-C once stops the runs cleanly (STOPPED, with a manifest of what was
-collected); twice leaves them ABANDONED, resumable with `maplecollect resume`.
+The same Supervisor as the service's (same database, store and slots), so a run
+here shows in a service's `status` and a phase busy there is refused here.
 """
 
 from __future__ import annotations
@@ -13,7 +10,7 @@ from __future__ import annotations
 # module, and asyncio is a tenth of its start-up (docs/performance.md, "Start-up").
 import contextlib
 import signal
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -47,7 +44,6 @@ class Outcome:
     runs: list[Body]
     chain_id: str | None = None
     error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
     interrupted: bool = False  # Ctrl-C stopped the runs
 
     @property
@@ -230,20 +226,31 @@ async def collect(
         await repo.dispose()
 
 
-def resume_here(run_id: str, *, as_json: bool) -> None:
-    """`maplecollect resume RUN_ID --local`: continue a run in this process."""
+def collect_here(
+    target: str,
+    *,
+    as_json: bool,
+    upstream: str | None = None,
+    date: str | None = None,
+    resume_run_id: str | None = None,
+    no_cache: bool = False,
+) -> None:
+    """Collect (or resume, `maplecollect resume RUN_ID --local`) in this process; exit 1
+    unless COMPLETED, 130 after a Ctrl-C."""
     import asyncio
 
     from maplecollect.console.settings import load_settings
 
     settings = load_settings()
+    if no_cache:
+        settings = settings.model_copy(update={"ocid_cache": False})
     out = console(stderr=as_json)
     check_can_collect(settings, out)
-    outcome = asyncio.run(collect(settings, run_id, resume_run_id=run_id, out=out))
-    finish(outcome, run_id, out, as_json=as_json)
-
-
-def finish(outcome: Outcome, target: str, out: Console, *, as_json: bool) -> None:
+    outcome = asyncio.run(
+        collect(
+            settings, target, upstream=upstream, date=date, resume_run_id=resume_run_id, out=out
+        )
+    )
     if as_json:
         print_json({"status": outcome.status, "chainId": outcome.chain_id, "runs": outcome.runs})
     else:
@@ -284,17 +291,7 @@ def run(
 
     Uses the same settings, database and store as `maplecollect serve`.
     """
-    import asyncio
-
     phase, upstream = options.parse_target(target, upstream)
     target = phase.value if phase is not None else target
-    from maplecollect.console.settings import load_settings
-
     snapshot = options.parse_date(date)
-    settings = load_settings()
-    if no_cache:
-        settings = settings.model_copy(update={"ocid_cache": False})
-    out = console(stderr=as_json)
-    check_can_collect(settings, out)
-    outcome = asyncio.run(collect(settings, target, upstream=upstream, date=snapshot, out=out))
-    finish(outcome, target, out, as_json=as_json)
+    collect_here(target, as_json=as_json, upstream=upstream, date=snapshot, no_cache=no_cache)

@@ -1,14 +1,7 @@
 """`maplecollect demo`: the whole system on one machine, on embedded defaults, in minutes.
 
-1. starts the Nexon API simulator (in-process, pinned clock, one key at --rate req/s);
-2. starts the control API (SQLite + local store under --data-dir, default ./data/demo);
-3. runs the daily chain through the control API and follows it;
-4. operates like a person would: re-runs one phase, starts an ITEM_EQUIPMENT loop,
-   sees an iteration finish, stops it, shows that a busy phase is refused and
-   that stopping an idle phase is harmless;
-5. prints records and failures per phase, elapsed time against the rate-limit
-   minimum (requests / rate), artifact paths and a DuckDB one-liner it has run;
-6. with `--keep`, keeps serving the status page (printed URL) until Enter or Ctrl-C.
+The simulator and the control API in this process, then a tour through the API:
+the daily chain, a re-run, a loop stopped, idle stops, and a summary (README).
 """
 
 from __future__ import annotations
@@ -102,24 +95,17 @@ class Demo:
     def step(self, title: str) -> None:
         self.out.print(Rule(title, align="left"))
 
-    def sim_stats(self, reset: bool = False) -> Body:
+    def sim(self, path: str, method: str = "GET") -> Body:
+        """A control route of the simulator, e.g. `stats` (docs/simulator.md)."""
         import httpx
 
-        method = "POST" if reset else "GET"
-        path = "/_sim/stats/reset" if reset else "/_sim/stats"
-        res = httpx.request(method, f"{self.sim_url}{path}", timeout=10)
-        return dict(res.json())
-
-    def world(self) -> Body:
-        import httpx
-
-        return dict(httpx.get(f"{self.sim_url}/_sim/world", timeout=10).json())
+        return dict(httpx.request(method, f"{self.sim_url}/_sim/{path}", timeout=10).json())
 
     # -- the tour ----------------------------------------------------------------
 
-    def daily(self) -> Body:
+    def daily(self) -> None:
         self.step("1. the daily chain: POST /api/internal/trigger/daily")
-        self.sim_stats(reset=True)
+        self.sim("stats/reset", "POST")
         started = self.api.trigger_daily()
         if started.followed:
             raise CliError(f"daily chain not started: {describe(409, started.body)}")
@@ -128,7 +114,7 @@ class Demo:
             "(RANKING_FETCH → OCID_LOOKUP → CHARACTER_BASIC + ITEM_EQUIPMENT)"
         )
         chain = follow(self.api, "chain", started.chain_id, out=self.out, timeout=self.left())
-        stats = self.sim_stats()
+        stats = self.sim("stats")
         if chain.get("status") != "COMPLETED":
             raise CliError(f"daily chain ended {chain.get('status')}: {chain.get('errorMessage')}")
         began = datetime.fromisoformat(chain["startedAt"])
@@ -136,9 +122,8 @@ class Demo:
         self.facts["chain"] = chain
         self.facts["chain_requests"] = int(stats.get("total", 0))
         self.facts["chain_seconds"] = (ended - began).total_seconds()
-        return chain
 
-    def rerun_one_phase(self) -> Body:
+    def rerun_one_phase(self) -> None:
         self.step("2. re-run one phase: CHARACTER_BASIC from the latest OCID_LOOKUP")
         started = self.api.trigger_phase(Phase.CHARACTER_BASIC, upstream_run_id="latest")
         if started.followed:
@@ -150,9 +135,8 @@ class Demo:
         run = follow(self.api, "run", started.run_id, out=self.out, timeout=self.left())
         if run["status"] != "COMPLETED":
             raise CliError(f"CHARACTER_BASIC ended {run['status']}: {run.get('errorMessage')}")
-        return run
 
-    def loop_and_stop(self) -> Body:
+    def loop_and_stop(self) -> None:
         self.step("3. loop ITEM_EQUIPMENT, see an iteration finish, then stop the loop")
         loop_started = self.api.start_loop(Phase.ITEM_EQUIPMENT, interval_seconds=0)
         if loop_started.already_active:
@@ -188,8 +172,6 @@ class Demo:
             f"iteration(s); the interrupted run ended {stopped['status']} with a manifest of "
             f"its {stopped['recordsProcessed']:,} records"
         )
-        self.facts["loop"] = loop
-        return loop
 
     def wait_iteration(self, loop_id: str, ready: Any) -> Body:
         while True:
@@ -268,7 +250,7 @@ class Demo:
             f"({self.opts.rate:g} req/s) allows it in {minimum:.1f} s at best "
             f"→ {share:.0f}% of the limit used"
         )
-        world = self.world()
+        world = self.sim("world")
         self.out.print(
             f"simulator truth: {world['characters']:,} characters, {world['renamedNames']} renamed "
             f"(→ OCID_LOOKUP failures, OPENAPI00003), {world['emptyCharacters']} empty"

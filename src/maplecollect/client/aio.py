@@ -38,9 +38,8 @@ def averb(
 class AsyncControlClient:
     """The control API over one pooled httpx.AsyncClient; `await aclose()` it.
 
-    Build it with `await AsyncControlClient.open(endpoint)` inside an event loop that
-    must not block: httpx loads the TLS context at construction, which takes a
-    noticeable time on a busy machine, so `open` builds it in a thread.
+    In an event loop that must not block, build it with `await open(endpoint)`: httpx
+    loads the TLS context at construction, slow on a busy machine.
     """
 
     def __init__(

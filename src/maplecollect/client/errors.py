@@ -1,16 +1,5 @@
 """The one error tree of the control-API client (docs/control-api.md, "Client").
 
-    ControlApiError                   (a MaplecollectError) any failure of a call
-    ├── Unavailable                   no answer, or 5xx / a proxy's 502-504, after the
-    │                                 bounded retries; waits ride these out a while
-    ├── Refused                       the service said no: 4xx or a status the call does
-    │   │                             not accept; `body` is its JSON, `text` verbatim
-    │   └── Conflict                  409 whose body is a contract conflict (ALREADY_RUNNING,
-    │                                 LOOP_ACTIVE, CHAIN_ACTIVE ...): `conflict` is typed
-    ├── ProtocolError                 an accepted status whose body breaks the contract
-    └── WaitFailed                    a wait verb gave up: its deadline passed, or a run
-                                      stayed INTERRUPTED with nobody resuming it
-
 `what` names the call ("trigger ITEM_EQUIPMENT"). No message ever holds the bearer
 token or a request header: the transport scrubs the token out of any text it keeps.
 """

@@ -1,11 +1,6 @@
 """`ControlClient`: the synchronous control-API client (CLI, smoke, demo, Airflow workers).
 
-    with ControlClient(Endpoint("http://127.0.0.1:8081", token)) as api:
-        started = api.trigger_phase(Phase.RANKING_FETCH)
-        run = api.wait_run(started.run_id)
-
-Every verb builds its `Call` in `calls` and reads the answer there; this class
-only sends (with the endpoint's retries). httpx is imported on first use, so
+It only sends what `calls` builds; httpx is imported on first use, so
 `maplecollect --help` does not load it.
 """
 

@@ -291,13 +291,8 @@ def _timing(run: Body, terminal: bool, waiting: str | None) -> str:
 
 
 class RunBars:
-    """Rich progress bars, one per run (phase), fed with run JSON bodies.
-
-    Shows records done / total keys and failures, the service's measured rate
-    and ETA (or, once ended, how long it took), and the status with what it
-    waits for (a pause, an auto-resume). On a terminal it refreshes live;
-    elsewhere the final state is printed.
-    """
+    """Rich progress bars, one per run (phase), fed with run JSON bodies; live on a
+    terminal, the final state elsewhere."""
 
     def __init__(self, out: Console | None = None) -> None:
         # Imported here: rich.progress (and the live display under it) is a fifth of what

@@ -1,17 +1,9 @@
 """`maplecollect smoke`: the post-deploy check of a running installation (README).
 
-Steps, in order (each prints a line when it starts and one when it passed; the
-first failure ends the check, names the step and exits 1 after cleaning up what
-the check started; a run paused by the API — data not ready, maintenance — is a
-failure at once, naming the pause, instead of a wait until the timeout):
-
-1. health            GET /health is UP with the database UP
-2. trigger           triggers one phase (default RANKING_FETCH) and waits for COMPLETED
-3. loop              starts an ITEM_EQUIPMENT loop and waits for an iteration to finish
-4. stop-loop         stops it and sees the loop STOPPED
-5. idle-stop         stop / stop-loop of an idle phase answer NOT_RUNNING / NOT_LOOPING
-6. airflow-*         given --airflow-url: the DAG refuses an invalid scope at trigger
-                     time and runs a valid (harmless) one to success (REST API v2)
+Steps: health, trigger, loop, stop-loop, idle-stop, then airflow-* given
+--airflow-url (docs/operations.md). The first failure names its step and exits 1
+after cleaning up what the check started; a run paused by the API fails at once
+instead of waiting out the timeout.
 """
 
 from __future__ import annotations

@@ -49,40 +49,28 @@ def run_target(run_id: str) -> Target[c.RunDetailPublic]:
     return Target(f"run {run_id}", calls.run(run_id), lambda run: run.terminal, lambda run: [run])
 
 
-def chain_running(chain: c.ChainPublic) -> bool:
-    return chain.status == c.ChainStatus.RUNNING
-
-
 def chain_target(chain_id: str) -> Target[c.ChainPublic]:
     return Target(
         f"daily chain {chain_id}",
         calls.chain(chain_id),
-        lambda chain: not chain_running(chain),
+        lambda chain: chain.status != c.ChainStatus.RUNNING,
         lambda chain: chain.runs.values(),
     )
 
 
-def holder(
-    status: c.RunStatusPublic, phase: Phase
-) -> tuple[c.RunPublic | None, c.LoopPublic | None]:
-    """The run and the loop of `phase` in a run-status document, if any."""
-    return status.slots.get(phase), status.loop_summaries.get(phase)
-
-
-def idle(status: c.RunStatusPublic, phase: Phase) -> bool:
-    """No run still going and no loop still active on `phase`."""
-    run, loop = holder(status, phase)
-    return (run is None or run.terminal) and (
-        loop is None or loop.status not in c.ACTIVE_LOOP_STATUSES
-    )
-
-
 def idle_target(phase: Phase) -> Target[c.RunStatusPublic]:
+    """Until no run still going and no loop still active hold `phase`."""
+
+    def idle(status: c.RunStatusPublic) -> bool:
+        run, loop = status.slots.get(phase), status.loop_summaries.get(phase)
+        active_loop = loop is not None and loop.status in c.ACTIVE_LOOP_STATUSES
+        return (run is None or run.terminal) and not active_loop
+
     def runs(status: c.RunStatusPublic) -> list[c.RunPublic]:
-        run, _ = holder(status, phase)
+        run = status.slots.get(phase)
         return [run] if run is not None else []
 
-    return Target(f"{phase} to be idle", calls.run_status(), lambda s: idle(s, phase), runs)
+    return Target(f"{phase} to be idle", calls.run_status(), idle, runs)
 
 
 OutageHook = Callable[[Unavailable, float, int], None]

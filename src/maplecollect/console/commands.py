@@ -141,9 +141,7 @@ def trigger(
 
 def loop(
     *,
-    phase_name: Annotated[
-        str, typer.Argument(metavar="PHASE", help="CHARACTER_BASIC or ITEM_EQUIPMENT.")
-    ],
+    phase_name: options.LoopPhaseArg,
     interval: Annotated[
         float | None,
         typer.Option(
@@ -211,9 +209,7 @@ def stop(
 
 def stop_loop(
     *,
-    phase_name: Annotated[
-        str, typer.Argument(metavar="PHASE", help="CHARACTER_BASIC or ITEM_EQUIPMENT.")
-    ],
+    phase_name: options.LoopPhaseArg,
     wait: Annotated[bool, typer.Option("--wait", help="Wait until the loop is STOPPED.")] = False,
     as_json: JsonOpt = False,
     url: UrlOpt = options.DEFAULT,

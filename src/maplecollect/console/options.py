@@ -38,6 +38,9 @@ DateOpt = Annotated[
         show_default="yesterday in KST",
     ),
 ]
+LoopPhaseArg = Annotated[
+    str, typer.Argument(metavar="PHASE", help="CHARACTER_BASIC or ITEM_EQUIPMENT.")
+]
 WaitOpt = Annotated[bool, typer.Option("--wait", help="Follow the run with progress bars.")]
 UpstreamOpt = Annotated[
     str | None,
@@ -73,13 +76,13 @@ def parse_phase(value: str, *, loopable: bool = False) -> Phase:
     raise usage_error(f"unknown {what} {value!r} (choose from {', '.join(names)}){hint}")
 
 
-def parse_date(value: str | None) -> str | None:
+def parse_date(value: str | None, what: str = "--date") -> str | None:
     if value is None:
         return None
     try:
         return parse_snapshot_date(value, now=datetime.now(UTC))
     except InvalidRequest as exc:
-        raise usage_error(f"bad --date: {exc.message}") from None
+        raise usage_error(f"bad {what}: {exc.message}") from None
 
 
 def parse_run_id(value: str, what: str = "run id") -> str:

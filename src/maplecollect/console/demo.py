@@ -11,7 +11,6 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -45,18 +44,6 @@ DEMO_KEY = "demo-key"
 Body = dict[str, Any]
 
 
-@dataclass(frozen=True)
-class DemoOptions:
-    data_dir: Path
-    characters: int
-    rate: float
-    latency_ms: float
-    seed: int
-    timeout: float
-    fresh: bool
-    keep: bool = False
-
-
 def sim_now() -> datetime:
     """Noon KST today: yesterday's ranking and character data are published by then."""
     today = datetime.now(UTC).astimezone(KST).date()
@@ -78,18 +65,21 @@ def shown_path(path: Path) -> str:
 
 
 class Demo:
-    def __init__(self, opts: DemoOptions, out: Console, sim_url: str, api: ControlClient) -> None:
-        self.opts = opts
+    def __init__(
+        self, timeout: float, rate: float, out: Console, sim_url: str, api: ControlClient
+    ) -> None:
+        self.timeout = timeout
+        self.rate = rate
         self.out = out
         self.sim_url = sim_url
         self.api = api
-        self.deadline = time.monotonic() + opts.timeout
+        self.deadline = time.monotonic() + timeout
         self.facts: dict[str, Any] = {}
 
     def left(self) -> float:
         left = self.deadline - time.monotonic()
         if left <= 0:
-            raise CliError(f"the demo did not finish within --timeout {self.opts.timeout:g} s")
+            raise CliError(f"the demo did not finish within --timeout {self.timeout:g} s")
         return left
 
     def step(self, title: str) -> None:
@@ -243,11 +233,11 @@ class Demo:
 
         requests = self.facts["chain_requests"]
         seconds = self.facts["chain_seconds"]
-        minimum = requests / self.opts.rate
+        minimum = requests / self.rate
         share = (minimum / seconds * 100) if seconds > 0 else 0.0
         self.out.print(
             f"daily chain: {requests:,} API requests in {seconds:.1f} s; the rate limit "
-            f"({self.opts.rate:g} req/s) allows it in {minimum:.1f} s at best "
+            f"({self.rate:g} req/s) allows it in {minimum:.1f} s at best "
             f"→ {share:.0f}% of the limit used"
         )
         world = self.sim("world")
@@ -320,59 +310,6 @@ def demo_settings(**values: Any) -> Settings:
     return DemoSettings(**values)
 
 
-def run_demo(opts: DemoOptions, out: Console) -> Body:
-    from maplecollect.console.service_thread import serve_in_thread
-    from maplecollect.sim import Latency, SimConfig, run_simulator_in_thread
-
-    data_dir = opts.data_dir
-    data_dir.mkdir(parents=True, exist_ok=True)
-    if opts.fresh:
-        wipe(data_dir)
-    started = time.monotonic()
-    config = SimConfig(
-        seed=opts.seed,
-        characters=opts.characters,
-        api_keys={DEMO_KEY: opts.rate},
-        latency=Latency(opts.latency_ms, opts.latency_ms * 4 if opts.latency_ms else None),
-        now=sim_now(),
-    )
-    out.print(
-        f"simulator: {opts.characters:,} characters, {opts.rate:g} req/s for key {DEMO_KEY!r}, "
-        f"~{opts.latency_ms:g} ms latency, clock pinned at {config.now:%Y-%m-%d %H:%M} KST"
-    )
-    with run_simulator_in_thread(config) as sim:
-        # Embedded defaults only: no MAPLECOLLECT_* variable reaches the demo.
-        settings = demo_settings(
-            data_dir=data_dir,
-            nexon_base_url=sim.base_url,
-            nexon_api_key=DEMO_KEY,
-            rate_limit=opts.rate,
-            max_in_flight=64,
-            progress_seconds=0.5,
-            chunk_max_records=500,
-            pause_seconds=1.0,
-            retry_base_delay=0.1,
-            loop_upstream_wait_seconds=1.0,
-        )
-        with serve_in_thread(settings) as url:
-            out.print(f"control API: {url} (docs at {url}/docs), data under {shown_path(data_dir)}")
-            out.print(f"status page: {url}/ (open it to watch the tour live)")
-            with connect(url) as api:
-                health = api.health()
-                out.print(f"GET /health → {health.status} (apiVersion {health.api_version})")
-                demo = Demo(opts, out, sim.base_url, api)
-                demo.daily()
-                demo.rerun_one_phase()
-                demo.loop_and_stop()
-                demo.idle_stops()
-                store = Path(settings.resolved_store_url)
-                db = data_dir / "maplecollect.db"
-                summary = demo.summary(time.monotonic() - started, store, db)
-            if opts.keep:
-                keep_serving(out, url)
-            return summary
-
-
 def demo(
     *,
     characters: Annotated[
@@ -419,10 +356,56 @@ def demo(
     if data_dir.exists() and not data_dir.is_dir():
         raise usage_error(f"--data-dir {data_dir} is not a directory")
     out = console(stderr=as_json)
-    opts = DemoOptions(data_dir, characters, rate, latency_ms, seed, timeout, fresh, keep)
-    summary = run_demo(opts, out)
+    from maplecollect.console.service_thread import serve_in_thread
+    from maplecollect.sim import Latency, SimConfig, run_simulator_in_thread
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if fresh:
+        wipe(data_dir)
+    started = time.monotonic()
+    config = SimConfig(
+        seed=seed,
+        characters=characters,
+        api_keys={DEMO_KEY: rate},
+        latency=Latency(latency_ms, latency_ms * 4 if latency_ms else None),
+        now=sim_now(),
+    )
+    out.print(
+        f"simulator: {characters:,} characters, {rate:g} req/s for key {DEMO_KEY!r}, "
+        f"~{latency_ms:g} ms latency, clock pinned at {config.now:%Y-%m-%d %H:%M} KST"
+    )
+    with run_simulator_in_thread(config) as sim:
+        # Embedded defaults only: no MAPLECOLLECT_* variable reaches the demo.
+        settings = demo_settings(
+            data_dir=data_dir,
+            nexon_base_url=sim.base_url,
+            nexon_api_key=DEMO_KEY,
+            rate_limit=rate,
+            max_in_flight=64,
+            progress_seconds=0.5,
+            chunk_max_records=500,
+            pause_seconds=1.0,
+            retry_base_delay=0.1,
+            loop_upstream_wait_seconds=1.0,
+        )
+        with serve_in_thread(settings) as url:
+            out.print(f"control API: {url} (docs at {url}/docs), data under {shown_path(data_dir)}")
+            out.print(f"status page: {url}/ (open it to watch the tour live)")
+            with connect(url) as api:
+                health = api.health()
+                out.print(f"GET /health → {health.status} (apiVersion {health.api_version})")
+                tour = Demo(timeout, rate, out, sim.base_url, api)
+                tour.daily()
+                tour.rerun_one_phase()
+                tour.loop_and_stop()
+                tour.idle_stops()
+                store = Path(settings.resolved_store_url)
+                db = data_dir / "maplecollect.db"
+                summary = tour.summary(time.monotonic() - started, store, db)
+            if keep:
+                keep_serving(out, url)
     if as_json:
         print_json(summary)
 
 
-__all__ = ["demo", "run_demo", "sim_now"]
+__all__ = ["demo", "sim_now"]

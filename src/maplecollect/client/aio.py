@@ -54,13 +54,14 @@ class AsyncControlClient:
         self.endpoint = endpoint or Endpoint()
         self._sleep = sleep
         self._clock = clock
-        self._http = http or httpx.AsyncClient(**_kwargs(self.endpoint, transport))
+        self._http = http or httpx.AsyncClient(transport=transport, **self.endpoint.client_kwargs())
 
     @classmethod
     async def open(
         cls, endpoint: Endpoint, *, transport: httpx.AsyncBaseTransport | None = None
     ) -> AsyncControlClient:
-        http = await asyncio.to_thread(httpx.AsyncClient, **_kwargs(endpoint, transport))
+        kwargs = endpoint.client_kwargs()
+        http = await asyncio.to_thread(httpx.AsyncClient, transport=transport, **kwargs)
         return cls(endpoint, http=http)
 
     @property
@@ -118,8 +119,3 @@ class AsyncControlClient:
         self, run_id: str, patience: w.Patience | None = None, **hooks: Any
     ) -> c.RunDetailPublic:
         return await self.wait(w.run_target(run_id), patience, **hooks)
-
-
-def _kwargs(endpoint: Endpoint, transport: httpx.AsyncBaseTransport | None) -> dict[str, Any]:
-    timeout = httpx.Timeout(endpoint.timeout, connect=endpoint.connect_timeout)
-    return {"transport": transport, "timeout": timeout, **endpoint.client_kwargs()}

@@ -55,11 +55,19 @@ class Endpoint:
         return text.replace(self.token, "***") if self.token else text
 
     def client_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of httpx.Client / AsyncClient (timeouts built by the caller)."""
+        """Keyword arguments of httpx.Client / AsyncClient."""
+        import httpx  # here: `maplecollect --help` imports this module, not httpx
+
         headers = {"Accept": "application/json", "User-Agent": self.user_agent}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        return {"base_url": self.base_url, "headers": headers, "verify": self.verify}
+        timeout = httpx.Timeout(self.timeout, connect=self.connect_timeout)
+        return {
+            "base_url": self.base_url,
+            "headers": headers,
+            "verify": self.verify,
+            "timeout": timeout,
+        }
 
 
 def check_url(url: str, *, what: str = "the control API URL") -> str:

@@ -50,10 +50,7 @@ class ControlClient:
         self.endpoint = endpoint or Endpoint()
         self._sleep = sleep
         self._clock = clock
-        timeout = httpx.Timeout(self.endpoint.timeout, connect=self.endpoint.connect_timeout)
-        self._http = httpx.Client(
-            transport=transport, timeout=timeout, **self.endpoint.client_kwargs()
-        )
+        self._http = httpx.Client(transport=transport, **self.endpoint.client_kwargs())
 
     @property
     def url(self) -> str:

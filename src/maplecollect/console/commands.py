@@ -357,16 +357,3 @@ def resume(
         )
         if wait:
             _end_of_run(_follow(api, "run", run_id, str(body.get("phase")), as_json), as_json)
-
-
-def register(app: typer.Typer) -> None:
-    app.command("trigger")(trigger)
-    app.command("loop")(loop)
-    app.command("stop")(stop)
-    app.command("stop-loop")(stop_loop)
-    app.command("status")(status)
-    app.command("runs")(runs)
-    app.command("resume")(resume)
-
-
-__all__ = ["register"]

@@ -22,8 +22,6 @@ if TYPE_CHECKING:
 
 Body = dict[str, Any]
 
-# The client's bound on an outage (`waiting.UNREACHABLE_SECONDS`), named in its message.
-UNREACHABLE_SECONDS = 120.0
 # A graceful shutdown leaves runs INTERRUPTED for the next service to resume:
 # past this, nobody is resuming them.
 INTERRUPTED_SECONDS = 600.0
@@ -35,6 +33,8 @@ STOP_WAIT_SECONDS = 120.0
 
 def outage_lines(say: Callable[[str], None]) -> dict[str, Any]:
     """The wait hooks that say when the service stops and starts answering (once each)."""
+
+    from maplecollect.client.waiting import UNREACHABLE_SECONDS  # the waits' default bound
 
     def on_outage(exc: Unavailable, _down: float, failed: int) -> None:
         if failed == 1:

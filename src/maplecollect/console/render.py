@@ -11,13 +11,12 @@ import sys
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from maplecollect.dates import KST  # Nexon's clock: pauses end on Seoul time
 from maplecollect.phases import LOOPABLE, ORDER
 
 if TYPE_CHECKING:
@@ -33,8 +32,6 @@ STATUS_STYLE = {
     "ABANDONED": "magenta",
     "WAITING_FOR_CHAIN": "blue",  # a loop held back by the daily chain
 }
-# Nexon publishes on Seoul time; pauses are shown in it (e.g. "next try 03:15:00 KST").
-KST = ZoneInfo("Asia/Seoul")
 
 Body = Mapping[str, Any]
 
@@ -117,6 +114,14 @@ def activity(run: Body) -> str | None:
     return pause_text(run)
 
 
+def status_text(run: Body) -> Text:
+    """The run's status, styled, and what it waits for."""
+    text = styled(run.get("status"))
+    if waiting := activity(run):
+        text.append(f" {waiting}", style="yellow")
+    return text
+
+
 def progress_text(run: Body) -> str:
     done = int(run.get("recordsProcessed") or 0)
     failed = int(run.get("recordsFailed") or 0)
@@ -173,9 +178,7 @@ def status_table(body: Body) -> Table:
         live = not run.get("terminal") and waiting is None
         eta = run.get("etaSeconds") if live else None
         error = run.get("errorMessage")
-        status = styled(run.get("status"))
-        if waiting:
-            status.append(f" {waiting}", style="yellow")
+        status = status_text(run)
         if error and run.get("status") in ("FAILED", "ABANDONED"):
             status.append(f" {error[:80]}", style="dim")
         table.add_row(
@@ -340,18 +343,13 @@ class RunBars:
             done = int(run.get("recordsProcessed") or 0) + int(run.get("recordsFailed") or 0)
             total = run.get("totalKeys")
             terminal = bool(run.get("terminal"))
-            status = str(run.get("status"))
-            style = STATUS_STYLE.get(status, "")
             waiting = activity(run)
             failed = int(run.get("recordsFailed") or 0)
-            shown = f"[{style}]{status}[/]" if style else status
-            if waiting:
-                shown += f" [yellow]{escape(waiting)}[/]"
             fields: dict[str, Any] = {
                 "failed": f"[red]{failed:,} failed[/]" if failed else "",
                 "rate": fmt_rate(run.get("ratePerSecond")) if not terminal and not waiting else "",
                 "timing": _timing(run, terminal, waiting),
-                "status": shown,
+                "status": status_text(run).markup,
             }
             if terminal and total is None:
                 total = done

@@ -30,6 +30,9 @@ from maplecollect.errors import (
 from maplecollect.phases import ORDER, Phase
 
 if TYPE_CHECKING:
+    import asyncio
+    from collections.abc import Iterator
+
     from maplecollect.config import Settings
     from maplecollect.state.models import RunRow
 
@@ -75,39 +78,31 @@ def check_can_collect(settings: Settings, out: Console) -> None:
         )
 
 
-class _Interrupts:
-    """First Ctrl-C: stop the runs cleanly. Second: give up (runs end ABANDONED)."""
+@contextlib.contextmanager
+def _interrupts() -> Iterator[tuple[asyncio.Event, asyncio.Event]]:
+    """Events of Ctrl-C (or SIGTERM): the first sets `stop` (end the runs cleanly), the
+    next also `abort` (give up: runs end ABANDONED)."""
+    import asyncio
 
-    def __init__(self) -> None:
-        import asyncio
+    stop, abort = asyncio.Event(), asyncio.Event()
 
-        self.stop = asyncio.Event()
-        self.abort = asyncio.Event()
-        self._installed = False
+    def on_signal() -> None:
+        if stop.is_set():
+            abort.set()
+        stop.set()
 
-    def _on_signal(self) -> None:
-        if self.stop.is_set():
-            self.abort.set()
-        self.stop.set()
-
-    def install(self) -> None:
-        import asyncio
-
-        loop = asyncio.get_running_loop()
-        try:
-            loop.add_signal_handler(signal.SIGINT, self._on_signal)
-            loop.add_signal_handler(signal.SIGTERM, self._on_signal)
-            self._installed = True
-        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
-            self._installed = False
-
-    def remove(self) -> None:
-        import asyncio
-
-        if self._installed:
-            loop = asyncio.get_running_loop()
-            loop.remove_signal_handler(signal.SIGINT)
-            loop.remove_signal_handler(signal.SIGTERM)
+    loop = asyncio.get_running_loop()
+    signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
+    try:
+        for sig in signals:
+            loop.add_signal_handler(sig, on_signal)
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+        signals = ()
+    try:
+        yield stop, abort
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
 
 
 async def collect(
@@ -137,10 +132,10 @@ async def collect(
     # Nobody would resume an in-process run: a shutdown leaves it ABANDONED.
     local = settings.model_copy(update={"auto_resume": False})
     sup = Supervisor(local, repo, runners, finalizer=finalizer)
-    interrupts = _Interrupts()
+    signals = contextlib.ExitStack()
     try:
         await sup.start()
-        interrupts.install()
+        stop, abort = signals.enter_context(_interrupts())
         chain_id: str | None = None
         try:
             if resume_run_id is not None:
@@ -168,35 +163,38 @@ async def collect(
         except (RunNotFound, InvalidTransition) as exc:
             raise CliError(f"cannot resume: {exc}") from None
 
-        async def snapshot() -> tuple[list[Body], str | None]:
+        async def snapshot() -> tuple[list[Body], str | None, str | None]:
+            """The runs so far; once ended, the final status and error too."""
             if chain_id is None:
                 row = await repo.get_run(first.run_id)
                 assert row is not None
                 body = public(row)
-                return [body], body["status"] if body["terminal"] else None
+                if not body["terminal"]:
+                    return [body], None, None
+                return [body], body["status"], body.get("errorMessage")
             chain = await repo.get_chain(chain_id)
-            rows = await repo.list_runs(chain_id=chain_id, limit=100)
             by_phase: dict[str, Body] = {}
-            for row in rows:
+            for row in await repo.list_runs(chain_id=chain_id, limit=100):
                 by_phase.setdefault(row.phase, public(row))
             ordered = [by_phase[p.value] for p in ORDER if p.value in by_phase]
-            done = chain is not None and chain.status != "RUNNING"
-            return ordered, chain.status if done and chain else None
+            if chain is None or chain.status == "RUNNING":
+                return ordered, None, None
+            return ordered, chain.status, chain.error_message
 
         stop_sent = False
         with RunBars(out) as bars:
             while True:
-                runs, final = await snapshot()
+                runs, final, error = await snapshot()
                 bars.update(runs)
                 if final is not None:
                     break
-                if interrupts.abort.is_set():
+                if abort.is_set():
                     raise CliError(
                         "interrupted twice: runs left ABANDONED (resumable with "
                         "`maplecollect resume RUN_ID --local`)",
                         EXIT_INTERRUPTED,
                     )
-                if interrupts.stop.is_set() and not stop_sent:
+                if stop.is_set() and not stop_sent:
                     stop_sent = True
                     (out or console()).print("stopping (Ctrl-C again to abandon)…")
                     for run in runs:
@@ -204,24 +202,12 @@ async def collect(
                             await sup.stop_phase(Phase(run["phase"]))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(
-                        interrupts.stop.wait() if not stop_sent else interrupts.abort.wait(),
+                        stop.wait() if not stop_sent else abort.wait(),
                         poll_seconds,
                     )
-        error = None
-        if chain_id is not None:
-            chain_row = await repo.get_chain(chain_id)
-            error = chain_row.error_message if chain_row else None
-        else:
-            error = runs[0].get("errorMessage")
-        return Outcome(
-            status=final,
-            runs=runs,
-            chain_id=chain_id,
-            error=error,
-            interrupted=stop_sent,
-        )
+        return Outcome(final, runs, chain_id, error, interrupted=stop_sent)
     finally:
-        interrupts.remove()
+        signals.close()
         await sup.close()
         await repo.dispose()
 

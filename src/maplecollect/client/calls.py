@@ -1,9 +1,7 @@
 """Every control-API call as data: the request to send and how its answer is read. Pure.
 
-The sync and async clients send the `Call`s built here and hand each `Answer` to
-`Call.read`, so both share one definition of every route, header and answer rule
-(the routes are in docs/control-api.md; their bodies are the models of
-`maplecollect.contract`).
+Both clients send these `Call`s, so every route, header and answer rule is defined
+once (docs/control-api.md; the bodies are the models of `maplecollect.contract`).
 """
 
 from __future__ import annotations

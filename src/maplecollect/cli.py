@@ -1,10 +1,5 @@
-"""The `maplecollect` command line (Typer + Rich).
-
-Server-side commands live here; the client commands (trigger, status, ...),
-the in-process `run`, `demo`, `smoke` and `purge` are registered from
-`maplecollect.console`. Exit codes: 0 ok, 1 failure, 2 bad usage; every error
-is one line on stderr (`--debug` adds the traceback).
-"""
+"""The `maplecollect` command line (Typer + Rich): the server-side commands live here, the
+others in `maplecollect.console`; exits and errors are `console/app.py`'s."""
 
 from __future__ import annotations
 

@@ -45,11 +45,6 @@ def _shown(exc: Exception) -> CliError:
     return CliError(str(exc), EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_FAILURE)
 
 
-def _usage_line(exc: click.UsageError) -> str:
-    command = exc.ctx.command_path if exc.ctx is not None else "maplecollect"
-    return f"{exc.format_message()} (see `{command} --help`)"
-
-
 class OneLineErrors(TyperGroup):
     """The top-level group: runs the CLI in non-standalone mode and maps errors to exits."""
 
@@ -80,7 +75,8 @@ class OneLineErrors(TyperGroup):
                 typer.echo(exc.ctx.get_help())
             code = EXIT_USAGE
         except click.UsageError as exc:
-            _error_line(_usage_line(exc))
+            command = exc.ctx.command_path if exc.ctx is not None else "maplecollect"
+            _error_line(f"{exc.format_message()} (see `{command} --help`)")
             code = EXIT_USAGE
         except click.ClickException as exc:
             _error_line(exc.format_message())

@@ -237,7 +237,6 @@ class AirflowCheck:
     password: str
     timeout: float
     say: Callable[[str], None]
-    dag_id: str = DAG_ID
 
     def _client(self) -> httpx.Client:
         import httpx
@@ -264,16 +263,14 @@ class AirflowCheck:
     def run(self) -> None:
         with self._client() as http:
             self.say("ok   airflow-login: token received")
-            dag = http.get(f"/dags/{self.dag_id}")
+            dag = http.get(f"/dags/{DAG_ID}")
             if dag.status_code != 200:
-                raise StepFailed(
-                    "airflow-dag", f"GET /dags/{self.dag_id} answered {dag.status_code}"
-                )
+                raise StepFailed("airflow-dag", f"GET /dags/{DAG_ID} answered {dag.status_code}")
             if dag.json().get("is_paused"):
-                raise StepFailed("airflow-dag", f"DAG {self.dag_id} is paused; unpause it first")
-            self.say(f"ok   airflow-dag: {self.dag_id} is active")
+                raise StepFailed("airflow-dag", f"DAG {DAG_ID} is paused; unpause it first")
+            self.say(f"ok   airflow-dag: {DAG_ID} is active")
             bad = http.post(
-                f"/dags/{self.dag_id}/dagRuns",
+                f"/dags/{DAG_ID}/dagRuns",
                 json={"logical_date": None, "conf": {"scope": "NOT_A_PHASE"}},
             )
             if bad.status_code < 400 or bad.status_code >= 500:
@@ -283,7 +280,7 @@ class AirflowCheck:
                 )
             self.say(f"ok   airflow-invalid-scope: refused with HTTP {bad.status_code}")
             good = http.post(
-                f"/dags/{self.dag_id}/dagRuns",
+                f"/dags/{DAG_ID}/dagRuns",
                 json={"logical_date": None, "conf": {"scope": ["ITEM_EQUIPMENT_STOP_LOOP"]}},
             )
             if good.status_code not in (200, 201):
@@ -294,7 +291,7 @@ class AirflowCheck:
             run_id = good.json()["dag_run_id"]
             deadline = time.monotonic() + self.timeout
             while True:
-                state = http.get(f"/dags/{self.dag_id}/dagRuns/{run_id}").json().get("state")
+                state = http.get(f"/dags/{DAG_ID}/dagRuns/{run_id}").json().get("state")
                 if state == "success":
                     break
                 if state == "failed":

@@ -1,10 +1,5 @@
-"""The `maplecollect` command line (Typer + Rich).
-
-Server-side commands live here; the client commands (trigger, status, ...),
-the in-process `run`, `demo`, `smoke` and `purge` are registered from
-`maplecollect.console`. Exit codes: 0 ok, 1 failure, 2 bad usage; every error
-is one line on stderr (`--debug` adds the traceback).
-"""
+"""The `maplecollect` command line (Typer + Rich): the server-side commands live here, the
+others in `maplecollect.console`; exits and errors are `console/app.py`'s."""
 
 from __future__ import annotations
 
@@ -24,6 +19,7 @@ from maplecollect.console import (
     smoke,
 )
 from maplecollect.console.app import OneLineErrors, state
+from maplecollect.console.errors import CliError, usage_error
 from maplecollect.errors import MaplecollectError
 from maplecollect.sim.cli import sim_command
 
@@ -58,12 +54,6 @@ def _root(
         )
 
 
-def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print one clear line on stderr and exit (1 failure, 2 bad usage)."""
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    return typer.Exit(code)
-
-
 def _is_loopback(host: str) -> bool:
     import ipaddress  # here, not at the top: `--help` need not pay for it
 
@@ -90,10 +80,8 @@ def serve(
 
     settings = load_settings()  # a bad environment variable: one line, exit 2
     if not settings.api_token_value() and not _is_loopback(host):
-        raise fail(
-            f"refusing to bind {host} without MAPLECOLLECT_API_TOKEN; "
-            "set a token or bind 127.0.0.1",
-            2,
+        raise usage_error(
+            f"refusing to bind {host} without MAPLECOLLECT_API_TOKEN; set a token or bind 127.0.0.1"
         )
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -108,14 +96,20 @@ def serve(
         typer.echo(f"status page: http://{shown}:{port}/ (API docs at /docs)", err=True)
         uvicorn.Server(config).run()
     except MaplecollectError as exc:
-        raise fail(str(exc)) from None
+        raise CliError(str(exc)) from None
 
 
 # Help lists commands in this order: service, try-out, collect, operate, maintain.
 app.command("sim", help="Run the Nexon Open API simulator until Ctrl-C.")(sim_command)
 app.command("demo")(demo.demo)
 app.command("run")(run_local.run)
-commands.register(app)
+app.command("trigger")(commands.trigger)
+app.command("loop")(commands.loop)
+app.command("stop")(commands.stop)
+app.command("stop-loop")(commands.stop_loop)
+app.command("status")(commands.status)
+app.command("runs")(commands.runs)
+app.command("resume")(commands.resume)
 app.command("events")(events.events)
 app.command("relay")(relay.relay)
 app.command("export")(export.export)
@@ -135,7 +129,7 @@ def db_upgrade() -> None:
         migrations.upgrade(settings.resolved_database_url)
         revision = migrations.current_revision(settings.resolved_database_url)
     except MaplecollectError as exc:
-        raise fail(str(exc)) from None
+        raise CliError(str(exc)) from None
     typer.echo(f"database at revision {revision}")
 
 

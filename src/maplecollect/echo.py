@@ -1,8 +1,6 @@
 """Bounded echoes of client input in error answers and messages.
 
-An error may quote what the client sent (a date, a phase name, a field name) so
-the mistake is easy to see, but never more than `ECHO_MAX` characters of it: a
-hostile 60 KB "date" must not come back as a 60 KB answer (docs/control-api.md
+A hostile 60 KB "date" must not come back as a 60 KB answer (docs/control-api.md
 "Errors").
 """
 

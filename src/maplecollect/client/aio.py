@@ -1,34 +1,26 @@
 """`AsyncControlClient`: the asyncio twin of `ControlClient` (the Airflow triggerer).
 
-Same calls (`calls`), same retry rule and wait rules (`endpoint`, `waiting`);
-only the sending and the sleeping are awaited.
+Same calls, retry rule and waits (`calls`, `endpoint`, `waiting`); only the
+sending and the sleeping are awaited.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar, Unpack
 
 import httpx
 
 from maplecollect import contract as c
 from maplecollect.client import calls
 from maplecollect.client import waiting as w
-from maplecollect.client.endpoint import Endpoint, verdict
-from maplecollect.client.errors import Unavailable
-from maplecollect.phases import Phase
+from maplecollect.client.endpoint import Endpoint, Exchange, Reply, exchange
 
-log = logging.getLogger("maplecollect.client")
 P = ParamSpec("P")
 T = TypeVar("T")
 D = TypeVar("D")
-
-
-def _nothing(_document: Any) -> None:
-    return None
 
 
 def averb(
@@ -46,9 +38,8 @@ def averb(
 class AsyncControlClient:
     """The control API over one pooled httpx.AsyncClient; `await aclose()` it.
 
-    Build it with `await AsyncControlClient.open(endpoint)` inside an event loop that
-    must not block: httpx loads the TLS context at construction, which takes a
-    noticeable time on a busy machine, so `open` builds it in a thread.
+    In an event loop that must not block, build it with `await open(endpoint)`: httpx
+    loads the TLS context at construction, slow on a busy machine.
     """
 
     def __init__(
@@ -63,13 +54,14 @@ class AsyncControlClient:
         self.endpoint = endpoint or Endpoint()
         self._sleep = sleep
         self._clock = clock
-        self._http = http or httpx.AsyncClient(**_kwargs(self.endpoint, transport))
+        self._http = http or httpx.AsyncClient(transport=transport, **self.endpoint.client_kwargs())
 
     @classmethod
     async def open(
         cls, endpoint: Endpoint, *, transport: httpx.AsyncBaseTransport | None = None
     ) -> AsyncControlClient:
-        http = await asyncio.to_thread(httpx.AsyncClient, **_kwargs(endpoint, transport))
+        kwargs = endpoint.client_kwargs()
+        http = await asyncio.to_thread(httpx.AsyncClient, transport=transport, **kwargs)
         return cls(endpoint, http=http)
 
     @property
@@ -85,30 +77,26 @@ class AsyncControlClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    async def _drive(self, steps: Exchange[T]) -> T:
+        reply: Reply = None
+        try:
+            while True:
+                step = steps.send(reply)
+                if isinstance(step, calls.Call):
+                    try:
+                        res = await self._http.request(step.method, step.path, **step.request)
+                        reply = calls.Answer(res.status_code, res.text)
+                    except httpx.HTTPError as exc:
+                        reply = exc
+                else:
+                    await self._sleep(step)
+                    reply = None
+        except StopIteration as end:
+            result: T = end.value
+            return result
+
     async def send(self, call: calls.Call[T]) -> T:
-        ep = self.endpoint
-        attempts = ep.attempts(call)
-        cause = ""
-        for attempt in range(1, attempts + 1):
-            status, text, error = None, "", None
-            try:
-                res = await self._http.request(
-                    call.method,
-                    call.path,
-                    headers=dict(call.headers),
-                    json=call.json,
-                    params=call.params,
-                )
-                status, text = res.status_code, res.text
-            except httpx.HTTPError as exc:
-                error = exc
-            answer, cause = verdict(ep, call, status, text, error)
-            if answer is not None:
-                return call.read(answer)
-            if attempt < attempts:
-                log.warning("%s: %s; retry %d/%d", call.what, cause, attempt, attempts - 1)
-                await self._sleep(ep.retry_delay(attempt))
-        raise Unavailable(call.what, cause, attempts=attempts, url=ep.base_url)
+        return await self._drive(exchange(self.endpoint, call))
 
     # -- verbs: what a triggerer reads (the POST verbs are the sync client's) ------
 
@@ -120,51 +108,14 @@ class AsyncControlClient:
     # -- wait verbs -----------------------------------------------------------------
 
     async def wait(
-        self,
-        target: w.Target[D],
-        patience: w.Patience | None = None,
-        *,
-        on_poll: Callable[[D], None] = _nothing,
-        on_outage: w.OutageHook = w._quiet,
-        on_back: w.BackHook = w._quiet,
+        self, target: w.Target[D], patience: w.Patience | None = None, **hooks: Unpack[w.Hooks[D]]
     ) -> D:
-        """Poll `target` until it is done; returns its last document (see `waiting`)."""
-        watch = w.Watch(
-            target.what,
-            patience or w.Patience(),
-            clock=self._clock,
-            on_outage=on_outage,
-            on_back=on_back,
+        """Poll `target` until it is done; returns its last document (`waiting.polls`)."""
+        return await self._drive(
+            w.polls(self.endpoint, target, patience, clock=self._clock, **hooks)
         )
-        while True:
-            try:
-                document = await self.send(target.call)
-            except Unavailable as exc:
-                watch.failed(exc)
-            else:
-                on_poll(document)
-                if target.done(document):
-                    watch.finished(document)
-                    return document
-                watch.answered(document, target.runs(document))
-            await self._sleep(watch.delay())
 
     async def wait_run(
         self, run_id: str, patience: w.Patience | None = None, **hooks: Any
     ) -> c.RunDetailPublic:
         return await self.wait(w.run_target(run_id), patience, **hooks)
-
-    async def wait_chain(
-        self, chain_id: str, patience: w.Patience | None = None, **hooks: Any
-    ) -> c.ChainPublic:
-        return await self.wait(w.chain_target(chain_id), patience, **hooks)
-
-    async def wait_idle(
-        self, phase: Phase, patience: w.Patience | None = None, **hooks: Any
-    ) -> c.RunStatusPublic:
-        return await self.wait(w.idle_target(phase), patience, **hooks)
-
-
-def _kwargs(endpoint: Endpoint, transport: httpx.AsyncBaseTransport | None) -> dict[str, Any]:
-    timeout = httpx.Timeout(endpoint.timeout, connect=endpoint.connect_timeout)
-    return {"transport": transport, "timeout": timeout, **endpoint.client_kwargs()}

@@ -1,9 +1,7 @@
 """Every control-API call as data: the request to send and how its answer is read. Pure.
 
-The sync and async clients send the `Call`s built here and hand each `Answer` to
-`Call.read`, so both share one definition of every route, header and answer rule
-(the routes are in docs/control-api.md; their bodies are the models of
-`maplecollect.contract`).
+Both clients send these `Call`s, so every route, header and answer rule is defined
+once (docs/control-api.md; the bodies are the models of `maplecollect.contract`).
 """
 
 from __future__ import annotations
@@ -28,8 +26,6 @@ HEADER_AIRFLOW_RUN_ID = "X-Airflow-Run-Id"
 HEADER_UPSTREAM_RUN_ID = "X-Upstream-Run-Id"
 LATEST = "latest"
 TOKEN_HINT = "MAPLECOLLECT_API_TOKEN"
-# A proxy in front of a restarting service answers these without our JSON.
-GATEWAY_DOWN = frozenset({502, 503, 504})
 
 
 @dataclass(frozen=True)
@@ -71,6 +67,11 @@ class Call(Generic[T]):
 
     def retriable(self, answer: Answer) -> bool:
         return self.retry and answer.status >= 500
+
+    @property
+    def request(self) -> dict[str, Any]:
+        """The keyword arguments of httpx's `request` besides method and path."""
+        return {"headers": dict(self.headers), "json": self.json, "params": self.params}
 
 
 # -- typed results of the POST verbs ---------------------------------------------
@@ -337,43 +338,42 @@ def start_loop(
     )
 
 
-def stop_phase(phase: Phase, *, airflow_run_id: str | None = None) -> Call[StopRequested]:
-    """202 STOP_REQUESTED (its loop too, if one runs), or 200 NOT_RUNNING."""
-    what = f"stop {phase}"
-
+def _stop(
+    phase: Phase,
+    what: str,
+    path: str,
+    replies: tuple[type[c.StopRequested | c.LoopStopRequested], type[c.NotRunning | c.NotLooping]],
+    airflow_run_id: str | None,
+) -> Call[StopRequested]:
     def read(answer: Answer) -> StopRequested:
         if answer.status == 202:
-            stop = model(c.StopRequested, what, answer)
+            stop = model(replies[0], what, answer)
             return StopRequested(
                 phase.value, True, run_id=stop.run_id, loop_id=stop.loop_id, body=answer.obj
             )
         if answer.status == 200:
-            idle = model(c.NotRunning, what, answer)
-            return StopRequested(phase.value, False, last_run_id=idle.last_run_id, body=answer.obj)
+            idle = model(replies[1], what, answer)
+            last = idle.last_run_id if isinstance(idle, c.NotRunning) else None
+            return StopRequested(phase.value, False, last_run_id=last, body=answer.obj)
         raise refused(what, answer)
 
-    path = f"/api/internal/stop/phase/{phase}"
     return Call("POST", path, what, read, _post_headers(airflow_run_id))
+
+
+def stop_phase(phase: Phase, *, airflow_run_id: str | None = None) -> Call[StopRequested]:
+    """202 STOP_REQUESTED (its loop too, if one runs), or 200 NOT_RUNNING."""
+    replies = (c.StopRequested, c.NotRunning)
+    return _stop(
+        phase, f"stop {phase}", f"/api/internal/stop/phase/{phase}", replies, airflow_run_id
+    )
 
 
 def stop_loop(phase: Phase, *, airflow_run_id: str | None = None) -> Call[StopRequested]:
     """202 STOP_REQUESTED (runId: the iteration stopped, null between iterations),
     or 200 NOT_LOOPING."""
-    what = f"stop loop {phase}"
-
-    def read(answer: Answer) -> StopRequested:
-        if answer.status == 202:
-            stop = model(c.LoopStopRequested, what, answer)
-            return StopRequested(
-                phase.value, True, run_id=stop.run_id, loop_id=stop.loop_id, body=answer.obj
-            )
-        if answer.status == 200:
-            model(c.NotLooping, what, answer)
-            return StopRequested(phase.value, False, body=answer.obj)
-        raise refused(what, answer)
-
     path = f"/api/internal/stop/loop/phase/{phase}"
-    return Call("POST", path, what, read, _post_headers(airflow_run_id))
+    replies = (c.LoopStopRequested, c.NotLooping)
+    return _stop(phase, f"stop loop {phase}", path, replies, airflow_run_id)
 
 
 def resume(run_id: str) -> Call[c.RunResumed]:
@@ -387,23 +387,24 @@ def resume(run_id: str) -> Call[c.RunResumed]:
     return Call("POST", f"/api/internal/resume/run/{checked_id(run_id, what)}", what, read)
 
 
+def _get(path: str, what: str, parse: Callable[[Any], T], **params: Any) -> Call[T]:
+    return Call("GET", path, what, document(parse, what), params=params or None)
+
+
 def run(run_id: str) -> Call[c.RunDetailPublic]:
     what = f"get run {run_id}"
     path = f"/api/internal/runs/{checked_id(run_id, what)}"
-    return Call("GET", path, what, document(c.RunDetailPublic.model_validate, what))
+    return _get(path, what, c.RunDetailPublic.model_validate)
 
 
 def chain(chain_id: str) -> Call[c.ChainPublic]:
     what = f"get chain {chain_id}"
     path = f"/api/internal/chains/{checked_id(chain_id, what)}"
-    return Call("GET", path, what, document(c.ChainPublic.model_validate, what))
+    return _get(path, what, c.ChainPublic.model_validate)
 
 
 def run_status() -> Call[c.RunStatusPublic]:
-    what = "get run-status"
-    return Call(
-        "GET", "/api/internal/run-status", what, document(c.RunStatusPublic.model_validate, what)
-    )
+    return _get("/api/internal/run-status", "get run-status", c.RunStatusPublic.model_validate)
 
 
 _RUN_LIST = TypeAdapter(list[c.RunPublic])
@@ -412,14 +413,10 @@ _RUN_LIST = TypeAdapter(list[c.RunPublic])
 def runs(
     *, phase: str | None = None, status: str | None = None, limit: int = 50
 ) -> Call[list[c.RunPublic]]:
-    what = "list runs"
-    params: dict[str, Any] = {"limit": limit}
-    if phase:
-        params["phase"] = phase
-    if status:
-        params["status"] = status
-    return Call(
-        "GET", "/api/internal/runs", what, document(_RUN_LIST.validate_python, what), params=params
+    given = {"phase": phase, "status": status}
+    filters = {name: value for name, value in given.items() if value}
+    return _get(
+        "/api/internal/runs", "list runs", _RUN_LIST.validate_python, limit=limit, **filters
     )
 
 
@@ -427,12 +424,7 @@ def events(
     *, after: int = 0, limit: int = 100, wait_seconds: float = 0
 ) -> Call[c.EventsPagePublic]:
     """One page of outbox events after `after`; the service waits up to `wait_seconds`."""
-    what = "get events"
-    params = {"after": after, "limit": limit, "timeout": wait_seconds}
-    return Call(
-        "GET",
-        "/api/internal/events",
-        what,
-        document(c.EventsPagePublic.model_validate, what),
-        params=params,
+    parse = c.EventsPagePublic.model_validate
+    return _get(
+        "/api/internal/events", "get events", parse, after=after, limit=limit, timeout=wait_seconds
     )

@@ -1,4 +1,4 @@
-"""Where and how to call the control API, and the verdict on one attempt. Pure.
+"""Where and how to call the control API, and the exchange of one call. Pure.
 
 Shared by the sync and async clients: the retry rule (transport errors and 5xx
 are retried `retries` times with capped exponential backoff) and the token
@@ -8,13 +8,24 @@ an error keeps) are defined once, here.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import maplecollect
 from maplecollect.client.calls import Answer, Call
+from maplecollect.client.errors import Unavailable
 from maplecollect.errors import ConfigError
+
+log = logging.getLogger("maplecollect.client")
+T = TypeVar("T")
+# What a client's driver gets from an exchange: a `Call` to send (it sends back the
+# `Answer` or the transport error) or seconds to sleep (it sends back None).
+Step = Call[Any] | float
+Reply = Answer | Exception | None
+Exchange = Generator[Step, Reply, T]
 
 DEFAULT_URL = "http://127.0.0.1:8081"
 
@@ -44,11 +55,19 @@ class Endpoint:
         return text.replace(self.token, "***") if self.token else text
 
     def client_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of httpx.Client / AsyncClient (timeouts built by the caller)."""
+        """Keyword arguments of httpx.Client / AsyncClient."""
+        import httpx  # here: `maplecollect --help` imports this module, not httpx
+
         headers = {"Accept": "application/json", "User-Agent": self.user_agent}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        return {"base_url": self.base_url, "headers": headers, "verify": self.verify}
+        timeout = httpx.Timeout(self.timeout, connect=self.connect_timeout)
+        return {
+            "base_url": self.base_url,
+            "headers": headers,
+            "verify": self.verify,
+            "timeout": timeout,
+        }
 
 
 def check_url(url: str, *, what: str = "the control API URL") -> str:
@@ -63,15 +82,19 @@ def check_url(url: str, *, what: str = "the control API URL") -> str:
     return url.strip().rstrip("/")
 
 
-def verdict(
-    endpoint: Endpoint, call: Call[Any], status: int | None, text: str, error: Exception | None
-) -> tuple[Answer | None, str]:
-    """One attempt's verdict: (answer, "") to read, or (None, cause) to retry or give up."""
-    if error is not None:
-        detail = endpoint.scrub(str(error))
-        return None, f"{type(error).__name__}" + (f": {detail}" if detail else "")
-    assert status is not None
-    answer = Answer(status, text)
-    if call.retriable(answer):
-        return None, f"HTTP {status}: {endpoint.scrub(text[:300])}"
-    return answer, ""
+def exchange(endpoint: Endpoint, call: Call[T]) -> Exchange[T]:
+    """Send `call` (retrying transport errors and 5xx) and read its answer."""
+    attempts = endpoint.attempts(call)
+    for attempt in range(1, attempts + 1):
+        reply = yield call
+        if isinstance(reply, Answer):
+            if not call.retriable(reply):
+                return call.read(reply)
+            cause = f"HTTP {reply.status}: {endpoint.scrub(reply.text[:300])}"
+        else:
+            detail = endpoint.scrub(str(reply))
+            cause = f"{type(reply).__name__}" + (f": {detail}" if detail else "")
+        if attempt < attempts:
+            log.warning("%s: %s; retry %d/%d", call.what, cause, attempt, attempts - 1)
+            yield endpoint.retry_delay(attempt)
+    raise Unavailable(call.what, cause, attempts=attempts, url=endpoint.base_url)

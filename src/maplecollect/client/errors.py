@@ -1,16 +1,5 @@
 """The one error tree of the control-API client (docs/control-api.md, "Client").
 
-    ControlApiError                   (a MaplecollectError) any failure of a call
-    ├── Unavailable                   no answer, or 5xx / a proxy's 502-504, after the
-    │                                 bounded retries; waits ride these out a while
-    ├── Refused                       the service said no: 4xx or a status the call does
-    │   │                             not accept; `body` is its JSON, `text` verbatim
-    │   └── Conflict                  409 whose body is a contract conflict (ALREADY_RUNNING,
-    │                                 LOOP_ACTIVE, CHAIN_ACTIVE ...): `conflict` is typed
-    ├── ProtocolError                 an accepted status whose body breaks the contract
-    └── WaitFailed                    a wait verb gave up: its deadline passed, or a run
-                                      stayed INTERRUPTED with nobody resuming it
-
 `what` names the call ("trigger ITEM_EQUIPMENT"). No message ever holds the bearer
 token or a request header: the transport scrubs the token out of any text it keeps.
 """
@@ -75,12 +64,22 @@ class Refused(ControlApiError):
         return code if isinstance(code, str) else None
 
 
+# The hint of a Conflict's message, by the conflict's status.
+_CONFLICT_HINTS = {
+    "LOOP_ACTIVE": "loop {loop_id} holds the phase; stop the loop first",
+    "CHAIN_ACTIVE": "the daily chain {chain_id} has this phase to do",
+    "ALREADY_RUNNING": "run {run_id} holds a phase",
+}
+
+
 class Conflict(Refused):
     """409 naming what holds the slot; `conflict` is the typed body (maplecollect.contract)."""
 
     def __init__(self, what: str, text: str, body: dict[str, Any], conflict: Any) -> None:
-        super().__init__(what, 409, text, body, hint=_conflict_hint(conflict))
         self.conflict = conflict
+        hint = _CONFLICT_HINTS.get(str(getattr(conflict, "status", "")), "")
+        ids = {"run_id": self.run_id, "loop_id": self.loop_id, "chain_id": self.chain_id}
+        super().__init__(what, 409, text, body, hint=hint.format(**ids))
 
     @property
     def run_id(self) -> str | None:
@@ -93,17 +92,6 @@ class Conflict(Refused):
     @property
     def chain_id(self) -> str | None:
         return getattr(self.conflict, "chain_id", None)
-
-
-def _conflict_hint(conflict: Any) -> str:
-    status = str(getattr(conflict, "status", ""))
-    if status == "LOOP_ACTIVE":
-        return f"loop {getattr(conflict, 'loop_id', None)} holds the phase; stop the loop first"
-    if status == "CHAIN_ACTIVE":
-        return f"the daily chain {getattr(conflict, 'chain_id', None)} has this phase to do"
-    if status == "ALREADY_RUNNING":
-        return f"run {getattr(conflict, 'run_id', None)} holds a phase"
-    return ""
 
 
 class ProtocolError(ControlApiError):

@@ -1,39 +1,27 @@
 """`ControlClient`: the synchronous control-API client (CLI, smoke, demo, Airflow workers).
 
-    with ControlClient(Endpoint("http://127.0.0.1:8081", token)) as api:
-        started = api.trigger_phase(Phase.RANKING_FETCH)
-        run = api.wait_run(started.run_id)
-
-Every verb builds its `Call` in `calls` and reads the answer there; this class
-only sends (with the endpoint's retries). httpx is imported on first use, so
+It only sends what `calls` builds; httpx is imported on first use, so
 `maplecollect --help` does not load it.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, Unpack
 
 from maplecollect import contract as c
 from maplecollect.client import calls
 from maplecollect.client import waiting as w
-from maplecollect.client.endpoint import Endpoint, verdict
-from maplecollect.client.errors import Unavailable
+from maplecollect.client.endpoint import Endpoint, Exchange, Reply, exchange
 from maplecollect.phases import Phase
 
 if TYPE_CHECKING:
     import httpx
 
-log = logging.getLogger("maplecollect.client")
 P = ParamSpec("P")
 T = TypeVar("T")
 D = TypeVar("D")
-
-
-def _nothing(_document: Any) -> None:
-    return None
 
 
 def verb(build: Callable[P, calls.Call[T]]) -> Callable[Concatenate[ControlClient, P], T]:
@@ -62,10 +50,7 @@ class ControlClient:
         self.endpoint = endpoint or Endpoint()
         self._sleep = sleep
         self._clock = clock
-        timeout = httpx.Timeout(self.endpoint.timeout, connect=self.endpoint.connect_timeout)
-        self._http = httpx.Client(
-            transport=transport, timeout=timeout, **self.endpoint.client_kwargs()
-        )
+        self._http = httpx.Client(transport=transport, **self.endpoint.client_kwargs())
 
     @property
     def url(self) -> str:
@@ -80,33 +65,30 @@ class ControlClient:
     def close(self) -> None:
         self._http.close()
 
-    def send(self, call: calls.Call[T]) -> T:
-        """Send `call` (retrying transport errors and 5xx) and read its answer."""
+    def _drive(self, steps: Exchange[T]) -> T:
+        """Do the requests and sleeps of an exchange or a wait (`endpoint`, `waiting`)."""
         import httpx
 
-        ep = self.endpoint
-        attempts = ep.attempts(call)
-        cause = ""
-        for attempt in range(1, attempts + 1):
-            status, text, error = None, "", None
-            try:
-                res = self._http.request(
-                    call.method,
-                    call.path,
-                    headers=dict(call.headers),
-                    json=call.json,
-                    params=call.params,
-                )
-                status, text = res.status_code, res.text
-            except httpx.HTTPError as exc:
-                error = exc
-            answer, cause = verdict(ep, call, status, text, error)
-            if answer is not None:
-                return call.read(answer)
-            if attempt < attempts:
-                log.warning("%s: %s; retry %d/%d", call.what, cause, attempt, attempts - 1)
-                self._sleep(ep.retry_delay(attempt))
-        raise Unavailable(call.what, cause, attempts=attempts, url=ep.base_url)
+        reply: Reply = None
+        try:
+            while True:
+                step = steps.send(reply)
+                if isinstance(step, calls.Call):
+                    try:
+                        res = self._http.request(step.method, step.path, **step.request)
+                        reply = calls.Answer(res.status_code, res.text)
+                    except httpx.HTTPError as exc:
+                        reply = exc
+                else:
+                    self._sleep(step)
+                    reply = None
+        except StopIteration as end:
+            result: T = end.value
+            return result
+
+    def send(self, call: calls.Call[T]) -> T:
+        """Send `call` (retrying transport errors and 5xx) and read its answer."""
+        return self._drive(exchange(self.endpoint, call))
 
     # -- verbs: each sends the `Call` of the same name in `calls` ---------------
 
@@ -126,34 +108,10 @@ class ControlClient:
     # -- wait verbs ---------------------------------------------------------------
 
     def wait(
-        self,
-        target: w.Target[D],
-        patience: w.Patience | None = None,
-        *,
-        on_poll: Callable[[D], None] = _nothing,
-        on_outage: w.OutageHook = w._quiet,
-        on_back: w.BackHook = w._quiet,
+        self, target: w.Target[D], patience: w.Patience | None = None, **hooks: Unpack[w.Hooks[D]]
     ) -> D:
-        """Poll `target` until it is done; returns its last document (see `waiting`)."""
-        watch = w.Watch(
-            target.what,
-            patience or w.Patience(),
-            clock=self._clock,
-            on_outage=on_outage,
-            on_back=on_back,
-        )
-        while True:
-            try:
-                document = self.send(target.call)
-            except Unavailable as exc:
-                watch.failed(exc)
-            else:
-                on_poll(document)
-                if target.done(document):
-                    watch.finished(document)
-                    return document
-                watch.answered(document, target.runs(document))
-            self._sleep(watch.delay())
+        """Poll `target` until it is done; returns its last document (`waiting.polls`)."""
+        return self._drive(w.polls(self.endpoint, target, patience, clock=self._clock, **hooks))
 
     def wait_run(
         self, run_id: str, patience: w.Patience | None = None, **hooks: Any

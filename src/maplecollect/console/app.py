@@ -36,13 +36,13 @@ def _error_line(message: str) -> None:
     typer.secho(f"error: {line}", fg=typer.colors.RED, err=True)
 
 
-def _debugging() -> bool:
-    return state.debug
-
-
-def _usage_line(exc: click.UsageError) -> str:
-    command = exc.ctx.command_path if exc.ctx is not None else "maplecollect"
-    return f"{exc.format_message()} (see `{command} --help`)"
+def _shown(exc: Exception) -> CliError:
+    """The line and exit code of an error the CLI expects (bad settings are bad usage)."""
+    if isinstance(exc, CliError):
+        return exc
+    if isinstance(exc, ControlApiError):
+        return cli_error(exc)
+    return CliError(str(exc), EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_FAILURE)
 
 
 class OneLineErrors(TyperGroup):
@@ -75,7 +75,8 @@ class OneLineErrors(TyperGroup):
                 typer.echo(exc.ctx.get_help())
             code = EXIT_USAGE
         except click.UsageError as exc:
-            _error_line(_usage_line(exc))
+            command = exc.ctx.command_path if exc.ctx is not None else "maplecollect"
+            _error_line(f"{exc.format_message()} (see `{command} --help`)")
             code = EXIT_USAGE
         except click.ClickException as exc:
             _error_line(exc.format_message())
@@ -86,30 +87,17 @@ class OneLineErrors(TyperGroup):
         except KeyboardInterrupt:
             _error_line("interrupted")
             code = 130
-        except (CliError, ControlApiError) as exc:
-            if _debugging():
+        except (CliError, MaplecollectError) as exc:
+            if state.debug:
                 traceback.print_exc()
-            shown = exc if isinstance(exc, CliError) else cli_error(exc)
+            shown = _shown(exc)
             _error_line(shown.message)
             code = shown.code
-        except ConfigError as exc:
-            if _debugging():
-                traceback.print_exc()
-            _error_line(str(exc))
-            code = EXIT_USAGE
-        except MaplecollectError as exc:
-            if _debugging():
-                traceback.print_exc()
-            _error_line(str(exc))
-            code = EXIT_FAILURE
         except Exception as exc:
-            if _debugging():
+            if state.debug:
                 traceback.print_exc()
-                _error_line(f"unexpected {type(exc).__name__}: {exc}")
-            else:
-                _error_line(
-                    f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)"
-                )
+            hint = "" if state.debug else " (run with --debug for the traceback)"
+            _error_line(f"unexpected {type(exc).__name__}: {exc}{hint}")
             code = EXIT_FAILURE
         if standalone_mode:
             sys.exit(code)

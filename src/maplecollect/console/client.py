@@ -1,9 +1,7 @@
 """The CLI's side of the control-API client (`maplecollect.client`): options in, errors out.
 
-`connect()` builds the one client from `--url` / `--token`; `cli_error()` turns a
-client error into the line an operator can act on (400 answers are bad usage,
-exit 2). The client itself is imported on first use: `maplecollect --help` need
-not load httpx or the contract models.
+The client is imported on first use: `maplecollect --help` need not load httpx or
+the contract models.
 """
 
 from __future__ import annotations
@@ -35,7 +33,7 @@ def check_url(url: str, option: str = "--url") -> str:
 
 
 def connect(url: str | None = None, token: str | None = None) -> ControlClient:
-    """The client of `--url` (default DEFAULT_URL) and `--token` (else $MAPLECOLLECT_API_TOKEN).
+    """The client of `--url` and `--token` (else $MAPLECOLLECT_API_TOKEN).
 
     No retries: a command fails at once, and the waits ride out an outage themselves.
     """

@@ -12,13 +12,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from maplecollect.console import options
-from maplecollect.console.client import describe
+from maplecollect.console.client import connect, describe
 from maplecollect.console.errors import EXIT_INTERRUPTED, CliError, usage_error
 from maplecollect.console.follow import (
     FOLLOW_SECONDS,
     STOP_WAIT_SECONDS,
-    follow_chain,
-    follow_run,
+    follow,
     wait_loop_stopped,
     wait_terminal,
 )
@@ -36,7 +35,7 @@ from maplecollect.console.render import (
 if TYPE_CHECKING:
     from maplecollect.client.sync import ControlClient
 
-DAILY = "daily"
+Body = dict[str, Any]
 
 
 def _say(text: str, err: bool = False) -> None:
@@ -44,7 +43,30 @@ def _say(text: str, err: bool = False) -> None:
     console(stderr=err).print(text, markup=False)
 
 
-def _end_of_run(run: dict[str, Any], err: bool = False) -> None:
+def _follow(
+    api: ControlClient, kind: str, target_id: str, phase: str | None, as_json: bool
+) -> Body:
+    """`--wait`: follow with bars; Ctrl-C stops following (exit 130), not the run."""
+    _say(
+        f"following {kind} {target_id} until it ends (at most {fmt_seconds(FOLLOW_SECONDS)}; "
+        "Ctrl-C stops following, not the run)",
+        as_json,
+    )
+    try:
+        found = follow(api, kind, target_id, out=console(stderr=as_json))
+    except KeyboardInterrupt:
+        stop = f"maplecollect stop {phase}" if phase else "maplecollect stop PHASE"
+        raise CliError(
+            f"interrupted: stopped following {kind} {target_id}, which goes on on the service "
+            f"(`{stop}` stops it; a STOPPED run is not resumed, trigger it again for a new run)",
+            EXIT_INTERRUPTED,
+        ) from None
+    if as_json:
+        print_json(found)
+    return found
+
+
+def _end_of_run(run: Body, err: bool = False) -> None:
     """Print how a followed run ended; exit 1 unless it COMPLETED."""
     status = run.get("status")
     line = (
@@ -63,14 +85,7 @@ def trigger(
     target: Annotated[
         str, typer.Argument(metavar="daily|PHASE", help="A phase (e.g. RANKING_FETCH) or daily.")
     ],
-    upstream: Annotated[
-        str | None,
-        typer.Option(
-            "--upstream",
-            help="Upstream run id, or 'latest' (non-root phases).",
-            show_default="latest",
-        ),
-    ] = None,
+    upstream: options.UpstreamOpt = None,
     date: DateOpt = None,
     wait: WaitOpt = False,
     as_json: JsonOpt = False,
@@ -79,16 +94,14 @@ def trigger(
 ) -> None:
     """Start one phase, or `daily`: the chain of all four phases."""
     snapshot = options.parse_date(date)
-    if target == DAILY:
-        if upstream is not None:
-            raise usage_error("--upstream does not apply to the daily chain")
-        with options.client(url, token) as api:
+    phase, upstream = options.parse_target(target, upstream)
+    if phase is None:
+        with connect(url, token) as api:
             started = api.trigger_daily(date=snapshot)
             if started.followed:
-                raise CliError(f"cannot start the daily chain: {_conflict(started.body)}")
-            body = started.body
+                raise CliError(f"cannot start the daily chain: {describe(409, started.body)}")
             if as_json and not wait:
-                print_json(body)
+                print_json(started.body)
                 return
             _say(
                 f"started daily chain {started.chain_id} for {started.snapshot_date} "
@@ -96,16 +109,9 @@ def trigger(
                 as_json,
             )
             if wait:
-                out = console(stderr=as_json)
-                _following(f"chain {started.chain_id}", as_json)
-                try:
-                    chain = follow_chain(api, started.chain_id, out=out)
-                except KeyboardInterrupt:
-                    raise _stopped_following(f"chain {started.chain_id}", None) from None
-                if as_json:
-                    print_json(chain)
+                chain = _follow(api, "chain", started.chain_id, None, as_json)
                 print_summary(
-                    out,
+                    console(stderr=as_json),
                     f"daily chain {chain['chainId']}: {chain.get('status')}",
                     (chain.get("runs") or {}).values(),
                 )
@@ -116,19 +122,12 @@ def trigger(
                     )
                 _say(f"daily chain {chain['chainId']} COMPLETED", as_json)
         return
-    phase = options.parse_phase(target)
-    if phase.upstream is None and upstream is not None:
-        raise usage_error(f"{phase.value} is the root phase and takes no --upstream")
-    if upstream is not None and upstream != "latest":
-        options.parse_run_id(upstream, "upstream run id")
-    if phase.upstream is not None and upstream is None:
-        upstream = "latest"
-    with options.client(url, token) as api:
+    with connect(url, token) as api:
         triggered = api.trigger_phase(phase, upstream_run_id=upstream, date=snapshot)
         run_id = triggered.run_id
         if triggered.followed:
             if not wait:
-                raise CliError(f"not started: {_conflict(triggered.body)}")
+                raise CliError(f"not started: {describe(409, triggered.body)}")
             _say(f"{phase.value} is already running: following run {run_id}", as_json)
         elif as_json and not wait:
             print_json(triggered.body)
@@ -137,44 +136,12 @@ def trigger(
             via = f" from {triggered.upstream_run_id}" if triggered.upstream_run_id else ""
             _say(f"started {phase.value} run {run_id} for {triggered.snapshot_date}{via}", as_json)
         if wait:
-            _following(f"run {run_id}", as_json)
-            try:
-                run = follow_run(api, str(run_id), out=console(stderr=as_json))
-            except KeyboardInterrupt:
-                raise _stopped_following(f"run {run_id}", phase.value) from None
-            if as_json:
-                print_json(run)
-            _end_of_run(run, as_json)
-
-
-def _following(what: str, as_json: bool) -> None:
-    _say(
-        f"following {what} until it ends (at most {fmt_seconds(FOLLOW_SECONDS)}; "
-        "Ctrl-C stops following, not the run)",
-        as_json,
-    )
-
-
-def _stopped_following(what: str, phase: str | None) -> CliError:
-    """Ctrl-C during `--wait`: the run goes on on the service; exit 130 saying so."""
-    stop = f"maplecollect stop {phase}" if phase else "maplecollect stop PHASE"
-    return CliError(
-        f"interrupted: stopped following {what}, which goes on on the service "
-        f"(`{stop}` stops it; a STOPPED run is not resumed, trigger it again for a new run)",
-        EXIT_INTERRUPTED,
-    )
-
-
-def _conflict(body: dict[str, Any]) -> str:
-    """One line for a 409 answer (ALREADY_RUNNING, LOOP_ACTIVE, ...)."""
-    return describe(409, body)
+            _end_of_run(_follow(api, "run", run_id, phase.value, as_json), as_json)
 
 
 def loop(
     *,
-    phase_name: Annotated[
-        str, typer.Argument(metavar="PHASE", help="CHARACTER_BASIC or ITEM_EQUIPMENT.")
-    ],
+    phase_name: options.LoopPhaseArg,
     interval: Annotated[
         float | None,
         typer.Option(
@@ -196,7 +163,7 @@ def loop(
     """Start a loop: the phase re-runs back to back, each iteration a new run."""
     phase = options.parse_phase(phase_name, loopable=True)
     snapshot = options.parse_date(date)
-    with options.client(url, token) as api:
+    with connect(url, token) as api:
         started = api.start_loop(phase, interval_seconds=interval, date=snapshot)
     if as_json:
         print_json(started.body)
@@ -219,7 +186,7 @@ def stop(
 ) -> None:
     """Stop the phase's running run (and its loop, if one is running). Idle is fine."""
     phase = options.parse_phase(phase_name)
-    with options.client(url, token) as api:
+    with connect(url, token) as api:
         result = api.stop_phase(phase)
         body = result.body
         if not result.requested:
@@ -242,9 +209,7 @@ def stop(
 
 def stop_loop(
     *,
-    phase_name: Annotated[
-        str, typer.Argument(metavar="PHASE", help="CHARACTER_BASIC or ITEM_EQUIPMENT.")
-    ],
+    phase_name: options.LoopPhaseArg,
     wait: Annotated[bool, typer.Option("--wait", help="Wait until the loop is STOPPED.")] = False,
     as_json: JsonOpt = False,
     url: UrlOpt = options.DEFAULT,
@@ -252,7 +217,7 @@ def stop_loop(
 ) -> None:
     """Stop the phase's loop and its running iteration. Not looping is fine."""
     phase = options.parse_phase(phase_name, loopable=True)
-    with options.client(url, token) as api:
+    with connect(url, token) as api:
         result = api.stop_loop(phase)
         body = result.body
         if not result.requested:
@@ -284,7 +249,7 @@ def status(
     """Show every phase: the run holding it (or its newest run), progress, and its loop."""
     if watch and as_json:
         raise usage_error("--watch and --json do not go together")
-    with options.client(url, token) as api:
+    with connect(url, token) as api:
         if as_json:
             print_json(api.run_status().wire())
             return
@@ -347,7 +312,7 @@ def runs(
         raise usage_error(
             f"unknown status {status_name!r} (choose from {', '.join(options.RUN_STATUSES)})"
         )
-    with options.client(url, token) as api:
+    with connect(url, token) as api:
         if run_id is not None:
             run = api.run(run_id).wire()
             print_json(run) if as_json else console().print(run_detail(run))
@@ -376,11 +341,11 @@ def resume(
     """Continue a FAILED or ABANDONED run after its last published chunk (same run id)."""
     options.parse_run_id(run_id)
     if local:
-        from maplecollect.console.run_local import resume_here
+        from maplecollect.console.run_local import collect_here
 
-        resume_here(run_id, as_json=as_json)
+        collect_here(run_id, as_json=as_json, resume_run_id=run_id)
         return
-    with options.client(url, token) as api:
+    with connect(url, token) as api:
         body = api.resume(run_id).wire()
         if as_json and not wait:
             print_json(body)
@@ -391,24 +356,4 @@ def resume(
             as_json,
         )
         if wait:
-            _following(f"run {run_id}", as_json)
-            try:
-                run = follow_run(api, run_id, out=console(stderr=as_json))
-            except KeyboardInterrupt:
-                raise _stopped_following(f"run {run_id}", str(body.get("phase"))) from None
-            if as_json:
-                print_json(run)
-            _end_of_run(run, as_json)
-
-
-def register(app: typer.Typer) -> None:
-    app.command("trigger")(trigger)
-    app.command("loop")(loop)
-    app.command("stop")(stop)
-    app.command("stop-loop")(stop_loop)
-    app.command("status")(status)
-    app.command("runs")(runs)
-    app.command("resume")(resume)
-
-
-__all__ = ["register"]
+            _end_of_run(_follow(api, "run", run_id, str(body.get("phase")), as_json), as_json)

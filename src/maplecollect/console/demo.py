@@ -1,14 +1,7 @@
 """`maplecollect demo`: the whole system on one machine, on embedded defaults, in minutes.
 
-1. starts the Nexon API simulator (in-process, pinned clock, one key at --rate req/s);
-2. starts the control API (SQLite + local store under --data-dir, default ./data/demo);
-3. runs the daily chain through the control API and follows it;
-4. operates like a person would: re-runs one phase, starts an ITEM_EQUIPMENT loop,
-   sees an iteration finish, stops it, shows that a busy phase is refused and
-   that stopping an idle phase is harmless;
-5. prints records and failures per phase, elapsed time against the rate-limit
-   minimum (requests / rate), artifact paths and a DuckDB one-liner it has run;
-6. with `--keep`, keeps serving the status page (printed URL) until Enter or Ctrl-C.
+The simulator and the control API in this process, then a tour through the API:
+the daily chain, a re-run, a loop stopped, idle stops, and a summary (README).
 """
 
 from __future__ import annotations
@@ -18,7 +11,6 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -26,14 +18,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 from rich.rule import Rule
-from rich.table import Table
 
 from maplecollect.client.errors import Refused
 from maplecollect.console.client import connect, describe
 from maplecollect.console.errors import CliError, usage_error
-from maplecollect.console.follow import follow_chain, follow_run
+from maplecollect.console.follow import follow
 from maplecollect.console.render import (
     console,
+    counts_table,
     elapsed,
     fmt_count,
     fmt_seconds,
@@ -50,18 +42,6 @@ if TYPE_CHECKING:
 
 DEMO_KEY = "demo-key"
 Body = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class DemoOptions:
-    data_dir: Path
-    characters: int
-    rate: float
-    latency_ms: float
-    seed: int
-    timeout: float
-    fresh: bool
-    keep: bool = False
 
 
 def sim_now() -> datetime:
@@ -85,41 +65,37 @@ def shown_path(path: Path) -> str:
 
 
 class Demo:
-    def __init__(self, opts: DemoOptions, out: Console, sim_url: str, api: ControlClient) -> None:
-        self.opts = opts
+    def __init__(
+        self, timeout: float, rate: float, out: Console, sim_url: str, api: ControlClient
+    ) -> None:
+        self.timeout = timeout
+        self.rate = rate
         self.out = out
         self.sim_url = sim_url
         self.api = api
-        self.deadline = time.monotonic() + opts.timeout
+        self.deadline = time.monotonic() + timeout
         self.facts: dict[str, Any] = {}
 
     def left(self) -> float:
         left = self.deadline - time.monotonic()
         if left <= 0:
-            raise CliError(f"the demo did not finish within --timeout {self.opts.timeout:g} s")
+            raise CliError(f"the demo did not finish within --timeout {self.timeout:g} s")
         return left
 
     def step(self, title: str) -> None:
         self.out.print(Rule(title, align="left"))
 
-    def sim_stats(self, reset: bool = False) -> Body:
+    def sim(self, path: str, method: str = "GET") -> Body:
+        """A control route of the simulator, e.g. `stats` (docs/simulator.md)."""
         import httpx
 
-        method = "POST" if reset else "GET"
-        path = "/_sim/stats/reset" if reset else "/_sim/stats"
-        res = httpx.request(method, f"{self.sim_url}{path}", timeout=10)
-        return dict(res.json())
-
-    def world(self) -> Body:
-        import httpx
-
-        return dict(httpx.get(f"{self.sim_url}/_sim/world", timeout=10).json())
+        return dict(httpx.request(method, f"{self.sim_url}/_sim/{path}", timeout=10).json())
 
     # -- the tour ----------------------------------------------------------------
 
-    def daily(self) -> Body:
+    def daily(self) -> None:
         self.step("1. the daily chain: POST /api/internal/trigger/daily")
-        self.sim_stats(reset=True)
+        self.sim("stats/reset", "POST")
         started = self.api.trigger_daily()
         if started.followed:
             raise CliError(f"daily chain not started: {describe(409, started.body)}")
@@ -127,8 +103,8 @@ class Demo:
             f"chain {started.chain_id} for snapshot {started.snapshot_date} "
             "(RANKING_FETCH → OCID_LOOKUP → CHARACTER_BASIC + ITEM_EQUIPMENT)"
         )
-        chain = follow_chain(self.api, started.chain_id, out=self.out, timeout=self.left())
-        stats = self.sim_stats()
+        chain = follow(self.api, "chain", started.chain_id, out=self.out, timeout=self.left())
+        stats = self.sim("stats")
         if chain.get("status") != "COMPLETED":
             raise CliError(f"daily chain ended {chain.get('status')}: {chain.get('errorMessage')}")
         began = datetime.fromisoformat(chain["startedAt"])
@@ -136,9 +112,8 @@ class Demo:
         self.facts["chain"] = chain
         self.facts["chain_requests"] = int(stats.get("total", 0))
         self.facts["chain_seconds"] = (ended - began).total_seconds()
-        return chain
 
-    def rerun_one_phase(self) -> Body:
+    def rerun_one_phase(self) -> None:
         self.step("2. re-run one phase: CHARACTER_BASIC from the latest OCID_LOOKUP")
         started = self.api.trigger_phase(Phase.CHARACTER_BASIC, upstream_run_id="latest")
         if started.followed:
@@ -147,12 +122,11 @@ class Demo:
             f"run {started.run_id} (upstream {started.upstream_run_id}, "
             f"date {started.snapshot_date})"
         )
-        run = follow_run(self.api, started.run_id, out=self.out, timeout=self.left())
+        run = follow(self.api, "run", started.run_id, out=self.out, timeout=self.left())
         if run["status"] != "COMPLETED":
             raise CliError(f"CHARACTER_BASIC ended {run['status']}: {run.get('errorMessage')}")
-        return run
 
-    def loop_and_stop(self) -> Body:
+    def loop_and_stop(self) -> None:
         self.step("3. loop ITEM_EQUIPMENT, see an iteration finish, then stop the loop")
         loop_started = self.api.start_loop(Phase.ITEM_EQUIPMENT, interval_seconds=0)
         if loop_started.already_active:
@@ -160,7 +134,7 @@ class Demo:
         loop_id = loop_started.loop_id
         self.out.print(f"loop {loop_id} started (date {loop_started.snapshot_date})")
         first = self.wait_iteration(loop_id, lambda loop: bool(loop.get("currentRunId")))
-        run = follow_run(self.api, first["currentRunId"], out=self.out, timeout=self.left())
+        run = follow(self.api, "run", first["currentRunId"], out=self.out, timeout=self.left())
         self.out.print(f"iteration 1: run {run['runId']} {run['status']}")
         try:
             self.api.trigger_phase(Phase.ITEM_EQUIPMENT, upstream_run_id="latest")
@@ -181,15 +155,13 @@ class Demo:
             f"maplecollect stop-loop ITEM_EQUIPMENT → {stop['status']} "
             f"(loop {stop.get('loopId')}, run {stop.get('runId')})"
         )
-        stopped = follow_run(self.api, second["currentRunId"], out=self.out, timeout=self.left())
+        stopped = follow(self.api, "run", second["currentRunId"], out=self.out, timeout=self.left())
         loop = self.wait_iteration(loop_id, lambda loop: loop.get("status") == "STOPPED")
         self.out.print(
             f"loop {loop_id} {loop['status']} after {loop['iterationCount']} finished "
             f"iteration(s); the interrupted run ended {stopped['status']} with a manifest of "
             f"its {stopped['recordsProcessed']:,} records"
         )
-        self.facts["loop"] = loop
-        return loop
 
     def wait_iteration(self, loop_id: str, ready: Any) -> Body:
         while True:
@@ -240,13 +212,8 @@ class Demo:
         self.step("summary")
         chain = self.facts["chain"]
         runs = [run.wire() for run in reversed(self.api.runs(limit=100))]
-        table = Table(
-            title="records and failures per phase (all runs of the demo)", title_justify="left"
-        )
-        for name in ("phase", "runs", "records", "failed", "statuses"):
-            table.add_column(
-                name, justify="right" if name in ("runs", "records", "failed") else "left"
-            )
+        title = "records and failures per phase (all runs of the demo)"
+        table = counts_table(title, ("phase", "runs", "records", "failed", "statuses"))
         per_phase: dict[str, Body] = {}
         for phase in ORDER:
             mine = [r for r in runs if r["phase"] == phase.value]
@@ -266,14 +233,14 @@ class Demo:
 
         requests = self.facts["chain_requests"]
         seconds = self.facts["chain_seconds"]
-        minimum = requests / self.opts.rate
+        minimum = requests / self.rate
         share = (minimum / seconds * 100) if seconds > 0 else 0.0
         self.out.print(
             f"daily chain: {requests:,} API requests in {seconds:.1f} s; the rate limit "
-            f"({self.opts.rate:g} req/s) allows it in {minimum:.1f} s at best "
+            f"({self.rate:g} req/s) allows it in {minimum:.1f} s at best "
             f"→ {share:.0f}% of the limit used"
         )
-        world = self.world()
+        world = self.sim("world")
         self.out.print(
             f"simulator truth: {world['characters']:,} characters, {world['renamedNames']} renamed "
             f"(→ OCID_LOOKUP failures, OPENAPI00003), {world['emptyCharacters']} empty"
@@ -343,59 +310,6 @@ def demo_settings(**values: Any) -> Settings:
     return DemoSettings(**values)
 
 
-def run_demo(opts: DemoOptions, out: Console) -> Body:
-    from maplecollect.console.service_thread import serve_in_thread
-    from maplecollect.sim import Latency, SimConfig, run_simulator_in_thread
-
-    data_dir = opts.data_dir
-    data_dir.mkdir(parents=True, exist_ok=True)
-    if opts.fresh:
-        wipe(data_dir)
-    started = time.monotonic()
-    config = SimConfig(
-        seed=opts.seed,
-        characters=opts.characters,
-        api_keys={DEMO_KEY: opts.rate},
-        latency=Latency(opts.latency_ms, opts.latency_ms * 4 if opts.latency_ms else None),
-        now=sim_now(),
-    )
-    out.print(
-        f"simulator: {opts.characters:,} characters, {opts.rate:g} req/s for key {DEMO_KEY!r}, "
-        f"~{opts.latency_ms:g} ms latency, clock pinned at {config.now:%Y-%m-%d %H:%M} KST"
-    )
-    with run_simulator_in_thread(config) as sim:
-        # Embedded defaults only: no MAPLECOLLECT_* variable reaches the demo.
-        settings = demo_settings(
-            data_dir=data_dir,
-            nexon_base_url=sim.base_url,
-            nexon_api_key=DEMO_KEY,
-            rate_limit=opts.rate,
-            max_in_flight=64,
-            progress_seconds=0.5,
-            chunk_max_records=500,
-            pause_seconds=1.0,
-            retry_base_delay=0.1,
-            loop_upstream_wait_seconds=1.0,
-        )
-        with serve_in_thread(settings) as url:
-            out.print(f"control API: {url} (docs at {url}/docs), data under {shown_path(data_dir)}")
-            out.print(f"status page: {url}/ (open it to watch the tour live)")
-            with connect(url) as api:
-                health = api.health()
-                out.print(f"GET /health → {health.status} (apiVersion {health.api_version})")
-                demo = Demo(opts, out, sim.base_url, api)
-                demo.daily()
-                demo.rerun_one_phase()
-                demo.loop_and_stop()
-                demo.idle_stops()
-                store = Path(settings.resolved_store_url)
-                db = data_dir / "maplecollect.db"
-                summary = demo.summary(time.monotonic() - started, store, db)
-            if opts.keep:
-                keep_serving(out, url)
-            return summary
-
-
 def demo(
     *,
     characters: Annotated[
@@ -442,10 +356,56 @@ def demo(
     if data_dir.exists() and not data_dir.is_dir():
         raise usage_error(f"--data-dir {data_dir} is not a directory")
     out = console(stderr=as_json)
-    opts = DemoOptions(data_dir, characters, rate, latency_ms, seed, timeout, fresh, keep)
-    summary = run_demo(opts, out)
+    from maplecollect.console.service_thread import serve_in_thread
+    from maplecollect.sim import Latency, SimConfig, run_simulator_in_thread
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if fresh:
+        wipe(data_dir)
+    started = time.monotonic()
+    config = SimConfig(
+        seed=seed,
+        characters=characters,
+        api_keys={DEMO_KEY: rate},
+        latency=Latency(latency_ms, latency_ms * 4 if latency_ms else None),
+        now=sim_now(),
+    )
+    out.print(
+        f"simulator: {characters:,} characters, {rate:g} req/s for key {DEMO_KEY!r}, "
+        f"~{latency_ms:g} ms latency, clock pinned at {config.now:%Y-%m-%d %H:%M} KST"
+    )
+    with run_simulator_in_thread(config) as sim:
+        # Embedded defaults only: no MAPLECOLLECT_* variable reaches the demo.
+        settings = demo_settings(
+            data_dir=data_dir,
+            nexon_base_url=sim.base_url,
+            nexon_api_key=DEMO_KEY,
+            rate_limit=rate,
+            max_in_flight=64,
+            progress_seconds=0.5,
+            chunk_max_records=500,
+            pause_seconds=1.0,
+            retry_base_delay=0.1,
+            loop_upstream_wait_seconds=1.0,
+        )
+        with serve_in_thread(settings) as url:
+            out.print(f"control API: {url} (docs at {url}/docs), data under {shown_path(data_dir)}")
+            out.print(f"status page: {url}/ (open it to watch the tour live)")
+            with connect(url) as api:
+                health = api.health()
+                out.print(f"GET /health → {health.status} (apiVersion {health.api_version})")
+                tour = Demo(timeout, rate, out, sim.base_url, api)
+                tour.daily()
+                tour.rerun_one_phase()
+                tour.loop_and_stop()
+                tour.idle_stops()
+                store = Path(settings.resolved_store_url)
+                db = data_dir / "maplecollect.db"
+                summary = tour.summary(time.monotonic() - started, store, db)
+            if keep:
+                keep_serving(out, url)
     if as_json:
         print_json(summary)
 
 
-__all__ = ["demo", "run_demo", "sim_now"]
+__all__ = ["demo", "sim_now"]

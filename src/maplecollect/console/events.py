@@ -9,6 +9,7 @@ import orjson
 import typer
 
 from maplecollect.console import options
+from maplecollect.console.client import connect
 from maplecollect.console.options import JsonOpt, TokenOpt, UrlOpt
 
 # Below the client's 30 s read timeout, so a quiet long-poll never looks like a dead service.
@@ -44,7 +45,7 @@ def events(
 ) -> None:
     """Print outbox events after a sequence number (--json: one JSON object per line)."""
     printed = 0
-    with options.client(url, token) as api:
+    with connect(url, token) as api:
         while True:
             page = api.events(
                 after=after, limit=limit, wait_seconds=LONG_POLL_SECONDS if follow else 0

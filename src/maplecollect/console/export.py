@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from maplecollect.console.errors import CliError, usage_error
-from maplecollect.console.options import JsonOpt, parse_run_id
+from maplecollect.console.options import JsonOpt, parse_date, parse_run_id
 from maplecollect.console.render import console, print_json
 
 if TYPE_CHECKING:
@@ -68,19 +68,12 @@ def export(
 
     from maplecollect.artifacts.store import open_store
     from maplecollect.console.settings import load_settings
-    from maplecollect.dates import parse_snapshot_date
-    from maplecollect.errors import InvalidRequest
     from maplecollect.export.run import export_run
 
     if target == DAILY:
         if date is None:
             raise usage_error("export daily needs a DATE (YYYY-MM-DD)")
-        try:
-            from datetime import UTC, datetime
-
-            date = parse_snapshot_date(date, now=datetime.now(UTC))
-        except InvalidRequest as exc:
-            raise usage_error(f"bad DATE: {exc.message}") from None
+        date = parse_date(date, "DATE")
     else:
         if date is not None:
             raise usage_error("DATE only goes with daily")

@@ -1,12 +1,9 @@
 """Follow runs and chains of a running service until they end, with progress bars.
 
-The waiting is the client's (`ControlClient.wait_run` / `wait_chain` / `wait_idle`,
-rules in `maplecollect.client.waiting`); this module adds the bars and the lines
-an operator sees. Every wait has a bound and says what it waits for: a run that is
-paused or INTERRUPTED shows why on its bar; a service that stops answering (a
-restart) is retried for `UNREACHABLE_SECONDS` with a visible message; a run
-INTERRUPTED longer than `INTERRUPTED_SECONDS` (no replica resumed it) ends the
-wait; and the whole wait gives up after its `timeout`.
+The waiting is the client's (`maplecollect.client.waiting`); this module adds the
+bars, the lines an operator sees and the bounds of the CLI's waits. A service that
+stops answering (a restart) is retried with a visible message; a run INTERRUPTED
+longer than `INTERRUPTED_SECONDS` (no replica resumed it) ends the wait.
 """
 
 from __future__ import annotations
@@ -22,12 +19,9 @@ from maplecollect.phases import Phase
 if TYPE_CHECKING:
     from maplecollect.client.errors import Unavailable
     from maplecollect.client.sync import ControlClient
-    from maplecollect.client.waiting import Patience
 
 Body = dict[str, Any]
 
-# A restart (migrations, lifespan) takes seconds; two minutes is a dead service.
-UNREACHABLE_SECONDS = 120.0
 # A graceful shutdown leaves runs INTERRUPTED for the next service to resume:
 # past this, nobody is resuming them.
 INTERRUPTED_SECONDS = 600.0
@@ -37,19 +31,10 @@ FOLLOW_SECONDS = 24 * 3600.0
 STOP_WAIT_SECONDS = 120.0
 
 
-def patience(timeout: float | None, poll: float) -> Patience:
-    from maplecollect.client.waiting import Patience
-
-    return Patience(
-        timeout=FOLLOW_SECONDS if timeout is None else timeout,
-        poll=poll,
-        unreachable=UNREACHABLE_SECONDS,
-        interrupted=INTERRUPTED_SECONDS,
-    )
-
-
 def outage_lines(say: Callable[[str], None]) -> dict[str, Any]:
     """The wait hooks that say when the service stops and starts answering (once each)."""
+
+    from maplecollect.client.waiting import UNREACHABLE_SECONDS  # the waits' default bound
 
     def on_outage(exc: Unavailable, _down: float, failed: int) -> None:
         if failed == 1:
@@ -58,69 +43,47 @@ def outage_lines(say: Callable[[str], None]) -> dict[str, Any]:
     return {"on_outage": on_outage, "on_back": lambda _failed: say("the control API answers again")}
 
 
-def follow_run(
+def follow(
     api: ControlClient,
-    run_id: str,
+    kind: str,
+    target_id: str,
     *,
     out: Console | None = None,
     poll_seconds: float = 0.5,
     timeout: float | None = None,
 ) -> Body:
-    """Wait for a run to reach a terminal status; returns its final JSON."""
+    """Wait for a run (`kind` "run") or a daily chain ("chain") to end; returns its JSON."""
+    from maplecollect.client import waiting as w
+
+    target: w.Target[Any] = (w.run_target if kind == "run" else w.chain_target)(target_id)
+    patience = w.Patience(
+        timeout=FOLLOW_SECONDS if timeout is None else timeout,
+        poll=poll_seconds,
+        interrupted=INTERRUPTED_SECONDS,
+    )
     with RunBars(out) as bars:
-        run = api.wait_run(
-            run_id,
-            patience(timeout, poll_seconds),
-            on_poll=lambda doc: bars.update([doc.wire()]),
+        found = api.wait(
+            target,
+            patience,
+            on_poll=lambda doc: bars.update(run.wire() for run in target.runs(doc)),
             **outage_lines(lambda line: bars.progress.console.print(line, markup=False)),
         )
-    return run.wire()
+    body: Body = found.wire()
+    return body
 
 
-def follow_chain(
-    api: ControlClient,
-    chain_id: str,
-    *,
-    out: Console | None = None,
-    poll_seconds: float = 0.5,
-    timeout: float | None = None,
-) -> Body:
-    """Wait for a daily chain to end (COMPLETED, FAILED or STOPPED); returns its JSON."""
-    with RunBars(out) as bars:
-        chain = api.wait_chain(
-            chain_id,
-            patience(timeout, poll_seconds),
-            on_poll=lambda doc: bars.update([run.wire() for run in doc.runs.values()]),
-            **outage_lines(lambda line: bars.progress.console.print(line, markup=False)),
-        )
-    return chain.wire()
-
-
-def wait_terminal(
-    api: ControlClient,
-    run_id: str,
-    *,
-    say: Callable[[str], None],
-    timeout: float = STOP_WAIT_SECONDS,
-) -> Body:
+def wait_terminal(api: ControlClient, run_id: str, *, say: Callable[[str], None]) -> Body:
     """After a stop request: wait (bounded) until the run has ended; returns its JSON."""
     from maplecollect.client.waiting import Patience
 
-    wait = Patience(timeout=timeout, poll=0.3, unreachable=UNREACHABLE_SECONDS)
+    wait = Patience(timeout=STOP_WAIT_SECONDS, poll=0.3)
     return api.wait_run(run_id, wait, **outage_lines(say)).wire()
 
 
-def wait_loop_stopped(
-    api: ControlClient,
-    phase: str,
-    *,
-    say: Callable[[str], None],
-    timeout: float = STOP_WAIT_SECONDS,
-) -> Body:
+def wait_loop_stopped(api: ControlClient, phase: str, *, say: Callable[[str], None]) -> Body:
     """After a loop stop: wait (bounded) until the phase is idle; returns its loop's JSON."""
     from maplecollect.client.waiting import Patience
 
-    wait = Patience(timeout=timeout, poll=0.5, unreachable=UNREACHABLE_SECONDS)
-    status = api.wait_idle(Phase(phase), wait, **outage_lines(say))
+    status = api.wait_idle(Phase(phase), Patience(timeout=STOP_WAIT_SECONDS), **outage_lines(say))
     loop = status.loop_summaries.get(Phase(phase))
     return loop.wire() if loop is not None else {}

@@ -1,11 +1,7 @@
 """`maplecollect purge --older-than 30d`: retention of run artifacts and run rows.
 
-Nothing is deleted by a later run (docs/artifacts.md); this explicit command is the
-only way old runs go. It deletes, for runs that ended before the cutoff:
-their store folders (manifest `completedAt`, else `startedAt`) and then their
-rows in the database. Kept always: runs that are still RUNNING/STOPPING/INTERRUPTED, runs
-without a manifest (maybe running elsewhere), and the newest COMPLETED run of
-each phase (what loops and `--upstream latest` read) unless `--all`.
+The only way old runs go; what it deletes and what it always keeps is in
+docs/operations.md.
 """
 
 from __future__ import annotations

@@ -11,13 +11,12 @@ import sys
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from maplecollect.dates import KST  # Nexon's clock: pauses end on Seoul time
 from maplecollect.phases import LOOPABLE, ORDER
 
 if TYPE_CHECKING:
@@ -33,8 +32,6 @@ STATUS_STYLE = {
     "ABANDONED": "magenta",
     "WAITING_FOR_CHAIN": "blue",  # a loop held back by the daily chain
 }
-# Nexon publishes on Seoul time; pauses are shown in it (e.g. "next try 03:15:00 KST").
-KST = ZoneInfo("Asia/Seoul")
 
 Body = Mapping[str, Any]
 
@@ -80,22 +77,19 @@ def fmt_seconds(seconds: float | None) -> str:
     return f"{secs}s"
 
 
-def fmt_time(value: str | None, *, clock_only: bool = False) -> str:
-    """An API timestamp as local `MM-DD HH:MM:SS` (or `HH:MM:SS`)."""
-    if not value:
-        return "-"
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return value
-    return moment.astimezone().strftime("%H:%M:%S" if clock_only else "%m-%d %H:%M:%S")
-
-
 def _moment(value: Any) -> datetime | None:
     try:
         return datetime.fromisoformat(str(value)) if value else None
     except ValueError:
         return None
+
+
+def fmt_time(value: str | None, *, clock_only: bool = False) -> str:
+    """An API timestamp as local `MM-DD HH:MM:SS` (or `HH:MM:SS`)."""
+    moment = _moment(value)
+    if moment is None:
+        return value or "-"
+    return moment.astimezone().strftime("%H:%M:%S" if clock_only else "%m-%d %H:%M:%S")
 
 
 def pause_text(run: Body, now: datetime | None = None) -> str | None:
@@ -120,6 +114,14 @@ def activity(run: Body) -> str | None:
     return pause_text(run)
 
 
+def status_text(run: Body) -> Text:
+    """The run's status, styled, and what it waits for."""
+    text = styled(run.get("status"))
+    if waiting := activity(run):
+        text.append(f" {waiting}", style="yellow")
+    return text
+
+
 def progress_text(run: Body) -> str:
     done = int(run.get("recordsProcessed") or 0)
     failed = int(run.get("recordsFailed") or 0)
@@ -137,13 +139,18 @@ def failures_text(by_code: Mapping[str, int]) -> str:
 
 
 def elapsed(run: Body) -> float | None:
-    try:
-        start = datetime.fromisoformat(str(run["startedAt"]))
-        end_text = run.get("completedAt") or run.get("updatedAt")
-        end = datetime.fromisoformat(str(end_text))
-    except (KeyError, TypeError, ValueError):
-        return None
-    return (end - start).total_seconds()
+    start = _moment(run.get("startedAt"))
+    end = _moment(run.get("completedAt") or run.get("updatedAt"))
+    return (end - start).total_seconds() if start and end else None
+
+
+def counts_table(title: str, columns: Iterable[str]) -> Table:
+    """A run table: counts right-aligned, nothing wrapped."""
+    table = Table(title=title, title_justify="left")
+    for name in columns:
+        right = name in ("runs", "records", "failed")
+        table.add_column(name, no_wrap=True, justify="right" if right else "left")
+    return table
 
 
 def status_table(body: Body) -> Table:
@@ -171,9 +178,7 @@ def status_table(body: Body) -> Table:
         live = not run.get("terminal") and waiting is None
         eta = run.get("etaSeconds") if live else None
         error = run.get("errorMessage")
-        status = styled(run.get("status"))
-        if waiting:
-            status.append(f" {waiting}", style="yellow")
+        status = status_text(run)
         if error and run.get("status") in ("FAILED", "ABANDONED"):
             status.append(f" {error[:80]}", style="dim")
         table.add_row(
@@ -191,11 +196,8 @@ def status_table(body: Body) -> Table:
 
 
 def runs_table(runs: Iterable[Body], title: str = "runs (newest first)") -> Table:
-    table = Table(title=title, title_justify="left")
-    for name in ("run", "phase", "status", "date", "records", "failed", "started", "took", "via"):
-        table.add_column(
-            name, no_wrap=True, justify="right" if name in ("records", "failed") else "left"
-        )
+    columns = ("run", "phase", "status", "date", "records", "failed", "started", "took", "via")
+    table = counts_table(title, columns)
     for run in runs:
         via = "loop" if run.get("loopId") else "chain" if run.get("chainId") else ""
         if run.get("airflowRunId"):
@@ -260,11 +262,7 @@ def run_detail(run: Body) -> Table:
 
 def summary_table(title: str, runs: Iterable[Body]) -> Table:
     """Per-phase outcome of a chain or run: status, records, failed, how long it took."""
-    table = Table(title=title, title_justify="left")
-    for name in ("phase", "run", "status", "records", "failed", "took"):
-        table.add_column(
-            name, no_wrap=True, justify="right" if name in ("records", "failed") else "left"
-        )
+    table = counts_table(title, ("phase", "run", "status", "records", "failed", "took"))
     for run in runs:
         table.add_row(
             str(run.get("phase")),
@@ -296,13 +294,8 @@ def _timing(run: Body, terminal: bool, waiting: str | None) -> str:
 
 
 class RunBars:
-    """Rich progress bars, one per run (phase), fed with run JSON bodies.
-
-    Shows records done / total keys and failures, the service's measured rate
-    and ETA (or, once ended, how long it took), and the status with what it
-    waits for (a pause, an auto-resume). On a terminal it refreshes live;
-    elsewhere the final state is printed.
-    """
+    """Rich progress bars, one per run (phase), fed with run JSON bodies; live on a
+    terminal, the final state elsewhere."""
 
     def __init__(self, out: Console | None = None) -> None:
         # Imported here: rich.progress (and the live display under it) is a fifth of what
@@ -350,18 +343,13 @@ class RunBars:
             done = int(run.get("recordsProcessed") or 0) + int(run.get("recordsFailed") or 0)
             total = run.get("totalKeys")
             terminal = bool(run.get("terminal"))
-            status = str(run.get("status"))
-            style = STATUS_STYLE.get(status, "")
             waiting = activity(run)
             failed = int(run.get("recordsFailed") or 0)
-            shown = f"[{style}]{status}[/]" if style else status
-            if waiting:
-                shown += f" [yellow]{escape(waiting)}[/]"
             fields: dict[str, Any] = {
                 "failed": f"[red]{failed:,} failed[/]" if failed else "",
                 "rate": fmt_rate(run.get("ratePerSecond")) if not terminal and not waiting else "",
                 "timing": _timing(run, terminal, waiting),
-                "status": shown,
+                "status": status_text(run).markup,
             }
             if terminal and total is None:
                 total = done

@@ -1,10 +1,7 @@
 """`maplecollect run daily|<PHASE>`: collect in this process, no service needed.
 
-The command builds the same Supervisor the service uses (same database, same
-store, same slots), so a run started here shows in `maplecollect status` of a
-service on the same database, and a phase busy there is refused here.
-Ctrl-C once stops the runs cleanly (STOPPED, with a manifest of what was
-collected); twice leaves them ABANDONED, resumable with `maplecollect resume`.
+The same Supervisor as the service's (same database, store and slots), so a run
+here shows in a service's `status` and a phase busy there is refused here.
 """
 
 from __future__ import annotations
@@ -13,7 +10,7 @@ from __future__ import annotations
 # module, and asyncio is a tenth of its start-up (docs/performance.md, "Start-up").
 import contextlib
 import signal
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -33,6 +30,9 @@ from maplecollect.errors import (
 from maplecollect.phases import ORDER, Phase
 
 if TYPE_CHECKING:
+    import asyncio
+    from collections.abc import Iterator
+
     from maplecollect.config import Settings
     from maplecollect.state.models import RunRow
 
@@ -47,7 +47,6 @@ class Outcome:
     runs: list[Body]
     chain_id: str | None = None
     error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
     interrupted: bool = False  # Ctrl-C stopped the runs
 
     @property
@@ -79,39 +78,31 @@ def check_can_collect(settings: Settings, out: Console) -> None:
         )
 
 
-class _Interrupts:
-    """First Ctrl-C: stop the runs cleanly. Second: give up (runs end ABANDONED)."""
+@contextlib.contextmanager
+def _interrupts() -> Iterator[tuple[asyncio.Event, asyncio.Event]]:
+    """Events of Ctrl-C (or SIGTERM): the first sets `stop` (end the runs cleanly), the
+    next also `abort` (give up: runs end ABANDONED)."""
+    import asyncio
 
-    def __init__(self) -> None:
-        import asyncio
+    stop, abort = asyncio.Event(), asyncio.Event()
 
-        self.stop = asyncio.Event()
-        self.abort = asyncio.Event()
-        self._installed = False
+    def on_signal() -> None:
+        if stop.is_set():
+            abort.set()
+        stop.set()
 
-    def _on_signal(self) -> None:
-        if self.stop.is_set():
-            self.abort.set()
-        self.stop.set()
-
-    def install(self) -> None:
-        import asyncio
-
-        loop = asyncio.get_running_loop()
-        try:
-            loop.add_signal_handler(signal.SIGINT, self._on_signal)
-            loop.add_signal_handler(signal.SIGTERM, self._on_signal)
-            self._installed = True
-        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
-            self._installed = False
-
-    def remove(self) -> None:
-        import asyncio
-
-        if self._installed:
-            loop = asyncio.get_running_loop()
-            loop.remove_signal_handler(signal.SIGINT)
-            loop.remove_signal_handler(signal.SIGTERM)
+    loop = asyncio.get_running_loop()
+    signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
+    try:
+        for sig in signals:
+            loop.add_signal_handler(sig, on_signal)
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+        signals = ()
+    try:
+        yield stop, abort
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
 
 
 async def collect(
@@ -141,10 +132,10 @@ async def collect(
     # Nobody would resume an in-process run: a shutdown leaves it ABANDONED.
     local = settings.model_copy(update={"auto_resume": False})
     sup = Supervisor(local, repo, runners, finalizer=finalizer)
-    interrupts = _Interrupts()
+    signals = contextlib.ExitStack()
     try:
         await sup.start()
-        interrupts.install()
+        stop, abort = signals.enter_context(_interrupts())
         chain_id: str | None = None
         try:
             if resume_run_id is not None:
@@ -172,35 +163,38 @@ async def collect(
         except (RunNotFound, InvalidTransition) as exc:
             raise CliError(f"cannot resume: {exc}") from None
 
-        async def snapshot() -> tuple[list[Body], str | None]:
+        async def snapshot() -> tuple[list[Body], str | None, str | None]:
+            """The runs so far; once ended, the final status and error too."""
             if chain_id is None:
                 row = await repo.get_run(first.run_id)
                 assert row is not None
                 body = public(row)
-                return [body], body["status"] if body["terminal"] else None
+                if not body["terminal"]:
+                    return [body], None, None
+                return [body], body["status"], body.get("errorMessage")
             chain = await repo.get_chain(chain_id)
-            rows = await repo.list_runs(chain_id=chain_id, limit=100)
             by_phase: dict[str, Body] = {}
-            for row in rows:
+            for row in await repo.list_runs(chain_id=chain_id, limit=100):
                 by_phase.setdefault(row.phase, public(row))
             ordered = [by_phase[p.value] for p in ORDER if p.value in by_phase]
-            done = chain is not None and chain.status != "RUNNING"
-            return ordered, chain.status if done and chain else None
+            if chain is None or chain.status == "RUNNING":
+                return ordered, None, None
+            return ordered, chain.status, chain.error_message
 
         stop_sent = False
         with RunBars(out) as bars:
             while True:
-                runs, final = await snapshot()
+                runs, final, error = await snapshot()
                 bars.update(runs)
                 if final is not None:
                     break
-                if interrupts.abort.is_set():
+                if abort.is_set():
                     raise CliError(
                         "interrupted twice: runs left ABANDONED (resumable with "
                         "`maplecollect resume RUN_ID --local`)",
                         EXIT_INTERRUPTED,
                     )
-                if interrupts.stop.is_set() and not stop_sent:
+                if stop.is_set() and not stop_sent:
                     stop_sent = True
                     (out or console()).print("stopping (Ctrl-C again to abandon)…")
                     for run in runs:
@@ -208,51 +202,46 @@ async def collect(
                             await sup.stop_phase(Phase(run["phase"]))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(
-                        interrupts.stop.wait() if not stop_sent else interrupts.abort.wait(),
+                        stop.wait() if not stop_sent else abort.wait(),
                         poll_seconds,
                     )
-        error = None
-        if chain_id is not None:
-            chain_row = await repo.get_chain(chain_id)
-            error = chain_row.error_message if chain_row else None
-        else:
-            error = runs[0].get("errorMessage")
-        return Outcome(
-            status=final,
-            runs=runs,
-            chain_id=chain_id,
-            error=error,
-            interrupted=stop_sent,
-        )
+        return Outcome(final, runs, chain_id, error, interrupted=stop_sent)
     finally:
-        interrupts.remove()
+        signals.close()
         await sup.close()
         await repo.dispose()
 
 
-def print_summary(out: Console, outcome: Outcome) -> None:
-    title = f"chain {outcome.chain_id}" if outcome.chain_id else "run"
-    render.print_summary(out, f"{title}: {outcome.status}", outcome.runs)
-
-
-def resume_here(run_id: str, *, as_json: bool) -> None:
-    """`maplecollect resume RUN_ID --local`: continue a run in this process."""
+def collect_here(
+    target: str,
+    *,
+    as_json: bool,
+    upstream: str | None = None,
+    date: str | None = None,
+    resume_run_id: str | None = None,
+    no_cache: bool = False,
+) -> None:
+    """Collect (or resume, `maplecollect resume RUN_ID --local`) in this process; exit 1
+    unless COMPLETED, 130 after a Ctrl-C."""
     import asyncio
 
     from maplecollect.console.settings import load_settings
 
     settings = load_settings()
+    if no_cache:
+        settings = settings.model_copy(update={"ocid_cache": False})
     out = console(stderr=as_json)
     check_can_collect(settings, out)
-    outcome = asyncio.run(collect(settings, run_id, resume_run_id=run_id, out=out))
-    finish(outcome, run_id, out, as_json=as_json)
-
-
-def finish(outcome: Outcome, target: str, out: Console, *, as_json: bool) -> None:
+    outcome = asyncio.run(
+        collect(
+            settings, target, upstream=upstream, date=date, resume_run_id=resume_run_id, out=out
+        )
+    )
     if as_json:
         print_json({"status": outcome.status, "chainId": outcome.chain_id, "runs": outcome.runs})
     else:
-        print_summary(out, outcome)
+        title = f"chain {outcome.chain_id}" if outcome.chain_id else "run"
+        render.print_summary(out, f"{title}: {outcome.status}", outcome.runs)
     if outcome.interrupted and not outcome.ok:
         stopped = [r["runId"] for r in outcome.runs if r.get("status") == "STOPPED"]
         again = "daily" if outcome.chain_id or not outcome.runs else outcome.runs[0]["phase"]
@@ -272,14 +261,7 @@ def run(
     target: Annotated[
         str, typer.Argument(metavar="daily|PHASE", help="'daily' (the whole chain) or one phase.")
     ],
-    upstream: Annotated[
-        str | None,
-        typer.Option(
-            "--upstream",
-            help="Upstream run id or 'latest' (non-root phases).",
-            show_default="latest",
-        ),
-    ] = None,
+    upstream: options.UpstreamOpt = None,
     date: options.DateOpt = None,
     no_cache: Annotated[
         bool,
@@ -295,26 +277,7 @@ def run(
 
     Uses the same settings, database and store as `maplecollect serve`.
     """
-    import asyncio
-
-    if target != "daily":
-        phase = options.parse_phase(target)
-        if phase.upstream is None and upstream is not None:
-            raise usage_error(f"{phase.value} is the root phase and takes no --upstream")
-        if phase.upstream is not None:
-            upstream = upstream or "latest"
-            if upstream != "latest":
-                options.parse_run_id(upstream, "upstream run id")
-        target = phase.value
-    elif upstream is not None:
-        raise usage_error("--upstream does not apply to the daily chain")
-    from maplecollect.console.settings import load_settings
-
+    phase, upstream = options.parse_target(target, upstream)
+    target = phase.value if phase is not None else target
     snapshot = options.parse_date(date)
-    settings = load_settings()
-    if no_cache:
-        settings = settings.model_copy(update={"ocid_cache": False})
-    out = console(stderr=as_json)
-    check_can_collect(settings, out)
-    outcome = asyncio.run(collect(settings, target, upstream=upstream, date=snapshot, out=out))
-    finish(outcome, target, out, as_json=as_json)
+    collect_here(target, as_json=as_json, upstream=upstream, date=snapshot, no_cache=no_cache)

@@ -28,9 +28,8 @@ def serve_in_thread(
 ) -> Iterator[str]:
     """Run `create_app(settings)` under uvicorn in a thread; yields its base URL.
 
-    On exit the server shuts down like on SIGTERM: running runs end ABANDONED
-    (resumable) and loops STOPPED. `runners` replaces the real phases and `wrap`
-    wraps the ASGI app, e.g. in a middleware that records requests (tests).
+    On exit the server shuts down like on SIGTERM. `runners` and `wrap` (of the ASGI
+    app) are for tests.
     """
     from maplecollect.api.app import create_app
 

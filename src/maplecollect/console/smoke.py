@@ -1,17 +1,9 @@
 """`maplecollect smoke`: the post-deploy check of a running installation (README).
 
-Steps, in order (each prints a line when it starts and one when it passed; the
-first failure ends the check, names the step and exits 1 after cleaning up what
-the check started; a run paused by the API — data not ready, maintenance — is a
-failure at once, naming the pause, instead of a wait until the timeout):
-
-1. health            GET /health is UP with the database UP
-2. trigger           triggers one phase (default RANKING_FETCH) and waits for COMPLETED
-3. loop              starts an ITEM_EQUIPMENT loop and waits for an iteration to finish
-4. stop-loop         stops it and sees the loop STOPPED
-5. idle-stop         stop / stop-loop of an idle phase answer NOT_RUNNING / NOT_LOOPING
-6. airflow-*         given --airflow-url: the DAG refuses an invalid scope at trigger
-                     time and runs a valid (harmless) one to success (REST API v2)
+Steps: health, trigger, loop, stop-loop, idle-stop, then airflow-* given
+--airflow-url (docs/operations.md). The first failure names its step and exits 1
+after cleaning up what the check started; a run paused by the API fails at once
+instead of waiting out the timeout.
 """
 
 from __future__ import annotations
@@ -19,27 +11,28 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from maplecollect.client.errors import ControlApiError, Unavailable
+from maplecollect.client.errors import ControlApiError, WaitFailed
 from maplecollect.console import options
 from maplecollect.console.client import check_url, cli_error, connect, describe
 from maplecollect.console.errors import CliError, usage_error
-from maplecollect.console.follow import INTERRUPTED_SECONDS, UNREACHABLE_SECONDS, outage_lines
-from maplecollect.console.render import activity, console, pause_text
+from maplecollect.console.follow import INTERRUPTED_SECONDS, outage_lines
+from maplecollect.console.render import console, pause_text
 from maplecollect.phases import Phase
 
 if TYPE_CHECKING:  # imported when smoke runs: `maplecollect --help` need not load httpx
     import httpx
 
     from maplecollect.client.sync import ControlClient
-    from maplecollect.client.waiting import Watch
+    from maplecollect.client.waiting import Target
+    from maplecollect.contract import RunPublic, RunStatusPublic
 
 DAG_ID = "daily_collection_pipeline"
-Body = dict[str, Any]
+D = TypeVar("D")
 
 
 class StepFailed(Exception):
@@ -47,6 +40,10 @@ class StepFailed(Exception):
         super().__init__(f"{step}: {reason}")
         self.step = step
         self.reason = reason
+
+
+def _nothing(_document: Any) -> None:
+    return None
 
 
 @dataclass
@@ -76,51 +73,35 @@ class Smoke:
         """Say what a step does before it does it (a wait is never silent)."""
         self.say(f"...  {step}: {doing}")
 
-    def watch(self, step: str) -> Watch:
-        """The client's wait bookkeeping: outage and INTERRUPTED bounds, lines prefixed."""
-        from maplecollect.client.waiting import Patience, Watch
+    def wait(self, step: str, target: Target[D], check: Callable[[D], None] = _nothing) -> D:
+        """The client's wait up to `timeout`, `check`ing every document; outage lines prefixed."""
+        from maplecollect.client.waiting import Patience
 
+        self.say(f"...  {step}: waiting up to {self.timeout:g} s for {target.what}")
         patience = Patience(
             timeout=self.timeout,
             poll=self.poll,
-            unreachable=UNREACHABLE_SECONDS,
             interrupted=min(self.timeout, INTERRUPTED_SECONDS),
         )
-        return Watch(step, patience, **outage_lines(lambda line: self.say(f"...  {step}: {line}")))
+        say = outage_lines(lambda line: self.say(f"...  {step}: {line}"))
+        try:
+            return self.api.wait(target, patience, on_poll=check, **say)
+        except WaitFailed as exc:
+            if not exc.timed_out:
+                raise
+            raise StepFailed(
+                step, f"{target.what} did not happen within {self.timeout:g} s"
+            ) from None
 
-    def wait(self, step: str, what: str, check: Callable[[Watch], Body | None]) -> Body:
-        """Poll `check` up to `timeout`; an unreachable service is retried (bounded)."""
-        self.say(f"...  {step}: waiting up to {self.timeout:g} s for {what}")
-        watch = self.watch(step)
-        while True:
-            try:
-                found = check(watch)
-            except Unavailable as exc:
-                watch.failed(exc)
-            else:
-                if found is not None:
-                    watch.finished(found)
-                    return found
-                watch.answered(None, [])
-            if time.monotonic() - watch.started > self.timeout:
-                raise StepFailed(step, f"{what} did not happen within {self.timeout:g} s")
-            time.sleep(self.poll)
-
-    def _live(self, step: str, run: Body, watch: Watch) -> Body | None:
-        """The run if it ended; fails the step at once on a pause; None while it goes on."""
-        if run.get("terminal"):
-            return run
-        paused = pause_text(run)
+    def _unpaused(self, step: str, run: RunPublic) -> None:
+        """A paused run fails the step at once (the pause may last hours)."""
+        paused = pause_text(run.wire())
         if paused:
             raise StepFailed(
                 step,
-                f"run {run.get('runId')} is {paused} (snapshot {run.get('snapshotDate')}; "
+                f"run {run.run_id} is {paused} (snapshot {run.snapshot_date}; "
                 "pass --date for a day the API has data for)",
             )
-        from maplecollect.contract import RunPublic
-
-        watch.answered(run, [RunPublic.model_validate(run)])
-        return None
 
     # -- steps -------------------------------------------------------------------
 
@@ -133,6 +114,8 @@ class Smoke:
             self.say(f"ok   health: UP, version {health.version}, api {health.api_version}")
 
     def trigger(self, phase: str) -> None:
+        from maplecollect.client.waiting import run_target
+
         step = f"trigger {phase}"
         with self.step(step):
             self.begin(step, f"starting {phase} (date {self.date or 'default'})")
@@ -142,22 +125,19 @@ class Smoke:
             run_id = started.run_id
             self.started_runs[phase] = run_id
             self.begin(step, f"run {run_id} started for {started.snapshot_date}")
-
-            def done(watch: Watch) -> Body | None:
-                return self._live(step, self.api.run(run_id).wire(), watch)
-
-            run = self.wait(step, f"run {run_id} to end", done)
+            target = run_target(run_id)
+            run = self.wait(step, target, lambda run: self._unpaused(step, run))
             self.started_runs.pop(phase, None)
-            if run["status"] != "COMPLETED":
-                raise StepFailed(
-                    step, f"run {run_id} ended {run['status']}: {run.get('errorMessage')}"
-                )
+            if run.status != "COMPLETED":
+                raise StepFailed(step, f"run {run_id} ended {run.status}: {run.error_message}")
             self.say(
-                f"ok   {step}: run {run_id} COMPLETED, {run['recordsProcessed']:,} records, "
-                f"{run['recordsFailed']:,} failed"
+                f"ok   {step}: run {run_id} COMPLETED, {run.records_processed:,} records, "
+                f"{run.records_failed:,} failed"
             )
 
     def loop(self, phase: str = "ITEM_EQUIPMENT") -> str:
+        from maplecollect.client.waiting import idle_target
+
         step = f"loop {phase}"
         with self.step(step):
             self.begin(step, f"starting a loop of {phase} (date {self.date or 'latest'})")
@@ -173,55 +153,53 @@ class Smoke:
             loop_id = started.loop_id
             self.started_loops[phase] = loop_id
 
-            def iterated(watch: Watch) -> Body | None:
-                status = self.api.run_status().wire()
-                loop = (status.get("loopSummaries") or {}).get(phase) or {}
-                if loop.get("loopId") != loop_id:
-                    return None
-                run = (status.get("slots") or {}).get(phase) or {}
-                if run.get("runId") == loop.get("currentRunId") and activity(run):
-                    self._live(step, run, watch)
-                if loop.get("status") == "STOPPED":
-                    raise StepFailed(step, f"loop stopped on its own: {loop.get('lastError')}")
-                waiting = str(loop.get("lastError") or "")
-                if waiting.startswith("waiting: no COMPLETED"):
-                    raise StepFailed(step, f"{waiting} (run the daily chain once first)")
-                return loop if int(loop.get("iterationCount") or 0) >= 1 else None
+            def check(status: RunStatusPublic) -> None:
+                loop = status.loop_summaries.get(Phase(phase))
+                if loop is None or loop.loop_id != loop_id:
+                    return
+                run = status.slots.get(Phase(phase))
+                if run is not None and run.run_id == loop.current_run_id:
+                    self._unpaused(step, run)
+                if loop.status == "STOPPED":
+                    raise StepFailed(step, f"loop stopped on its own: {loop.last_error}")
+                if (loop.last_error or "").startswith("waiting: no COMPLETED"):
+                    raise StepFailed(step, f"{loop.last_error} (run the daily chain once first)")
 
-            loop = self.wait(step, f"an iteration of loop {loop_id} to finish", iterated)
+            def iterated(status: RunStatusPublic) -> bool:
+                loop = status.loop_summaries.get(Phase(phase))
+                return loop is not None and loop.loop_id == loop_id and loop.iteration_count >= 1
+
+            polled = idle_target(Phase(phase))  # the run-status document, another end
+            what = f"an iteration of loop {loop_id} to finish"
+            status = self.wait(step, replace(polled, what=what, done=iterated), check)
+            loop = status.loop_summaries[Phase(phase)]
+            assert loop is not None  # `iterated` saw it
             self.say(
                 f"ok   {step}: loop {loop_id} finished iteration 1 "
-                f"(run {loop.get('lastRunId')}, "
-                f"consecutive failures {loop.get('consecutiveFailures')})"
+                f"(run {loop.last_run_id}, consecutive failures {loop.consecutive_failures})"
             )
             return loop_id
 
     def stop_loop(self, phase: str, loop_id: str) -> None:
+        from maplecollect.client.waiting import idle_target
+
         step = f"stop-loop {phase}"
         with self.step(step):
             self.begin(step, f"stopping loop {loop_id}")
             result = self.api.stop_loop(Phase(phase))
             if not result.requested or result.loop_id != loop_id:
                 raise StepFailed(step, f"unexpected answer {result.body}")
-
-            def stopped(_watch: Watch) -> Body | None:
-                found = self.api.run_status().loop_summaries.get(Phase(phase))
-                return found.wire() if found and found.status == "STOPPED" else None
-
-            loop = self.wait(step, f"loop {loop_id} to be STOPPED", stopped)
+            idle = replace(idle_target(Phase(phase)), what=f"loop {loop_id} and its run to end")
+            loop = self.wait(step, idle).loop_summaries[Phase(phase)]
+            assert loop is not None  # it was stopped, so it is there
             self.started_loops.pop(phase, None)
-            run_id = result.run_id
-            if run_id:
-                run = self.wait(step, f"run {run_id} to end", lambda _w: self._terminal(run_id))
-                if run["status"] not in ("STOPPED", "COMPLETED"):
-                    raise StepFailed(step, f"its run {run_id} ended {run['status']}")
+            if result.run_id:
+                run = self.api.run(result.run_id)
+                if run.status not in ("STOPPED", "COMPLETED"):
+                    raise StepFailed(step, f"its run {run.run_id} ended {run.status}")
             self.say(
-                f"ok   {step}: loop {loop_id} STOPPED after {loop['iterationCount']} iteration(s)"
+                f"ok   {step}: loop {loop_id} STOPPED after {loop.iteration_count} iteration(s)"
             )
-
-    def _terminal(self, run_id: str) -> Body | None:
-        run = self.api.run(run_id)
-        return run.wire() if run.terminal else None
 
     def idle_stop(self, phase: str = "ITEM_EQUIPMENT") -> None:
         step = "idle-stop"
@@ -259,7 +237,6 @@ class AirflowCheck:
     password: str
     timeout: float
     say: Callable[[str], None]
-    dag_id: str = DAG_ID
 
     def _client(self) -> httpx.Client:
         import httpx
@@ -286,16 +263,14 @@ class AirflowCheck:
     def run(self) -> None:
         with self._client() as http:
             self.say("ok   airflow-login: token received")
-            dag = http.get(f"/dags/{self.dag_id}")
+            dag = http.get(f"/dags/{DAG_ID}")
             if dag.status_code != 200:
-                raise StepFailed(
-                    "airflow-dag", f"GET /dags/{self.dag_id} answered {dag.status_code}"
-                )
+                raise StepFailed("airflow-dag", f"GET /dags/{DAG_ID} answered {dag.status_code}")
             if dag.json().get("is_paused"):
-                raise StepFailed("airflow-dag", f"DAG {self.dag_id} is paused; unpause it first")
-            self.say(f"ok   airflow-dag: {self.dag_id} is active")
+                raise StepFailed("airflow-dag", f"DAG {DAG_ID} is paused; unpause it first")
+            self.say(f"ok   airflow-dag: {DAG_ID} is active")
             bad = http.post(
-                f"/dags/{self.dag_id}/dagRuns",
+                f"/dags/{DAG_ID}/dagRuns",
                 json={"logical_date": None, "conf": {"scope": "NOT_A_PHASE"}},
             )
             if bad.status_code < 400 or bad.status_code >= 500:
@@ -305,7 +280,7 @@ class AirflowCheck:
                 )
             self.say(f"ok   airflow-invalid-scope: refused with HTTP {bad.status_code}")
             good = http.post(
-                f"/dags/{self.dag_id}/dagRuns",
+                f"/dags/{DAG_ID}/dagRuns",
                 json={"logical_date": None, "conf": {"scope": ["ITEM_EQUIPMENT_STOP_LOOP"]}},
             )
             if good.status_code not in (200, 201):
@@ -316,7 +291,7 @@ class AirflowCheck:
             run_id = good.json()["dag_run_id"]
             deadline = time.monotonic() + self.timeout
             while True:
-                state = http.get(f"/dags/{self.dag_id}/dagRuns/{run_id}").json().get("state")
+                state = http.get(f"/dags/{DAG_ID}/dagRuns/{run_id}").json().get("state")
                 if state == "success":
                     break
                 if state == "failed":

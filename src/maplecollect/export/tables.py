@@ -8,53 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from maplecollect.nexon.fields import BASIC_FIELDS, ITEM_OPTION_KEYS
 from maplecollect.phases import Phase
 
-_STATS = ("str", "dex", "int", "luk", "max_hp", "max_mp", "attack_power", "magic_power")
-_PHYSICAL = ("armor", "speed", "jump")
 # Option blocks of an item: JSON field → column prefix, and the keys of each block.
 OPTION_BLOCKS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "item_total_option": (
-        "total",
-        (
-            *_STATS,
-            *_PHYSICAL,
-            "boss_damage",
-            "ignore_monster_armor",
-            "all_stat",
-            "damage",
-            "equipment_level_decrease",
-            "max_hp_rate",
-            "max_mp_rate",
-        ),
-    ),
-    "item_base_option": (
-        "base",
-        (
-            *_STATS,
-            *_PHYSICAL,
-            "boss_damage",
-            "ignore_monster_armor",
-            "all_stat",
-            "max_hp_rate",
-            "max_mp_rate",
-            "base_equipment_level",
-        ),
-    ),
-    "item_exceptional_option": ("exceptional", (*_STATS, "exceptional_upgrade")),
-    "item_add_option": (
-        "add",
-        (
-            *_STATS,
-            *_PHYSICAL,
-            "boss_damage",
-            "damage",
-            "all_stat",
-            "equipment_level_decrease",
-        ),
-    ),
-    "item_etc_option": ("etc", (*_STATS, *_PHYSICAL)),
-    "item_starforce_option": ("starforce", (*_STATS, *_PHYSICAL)),
+    block: (block.removeprefix("item_").removesuffix("_option"), keys)
+    for block, keys in ITEM_OPTION_KEYS.items()
 }
 _ITEM_TEXT = (
     "item_equipment_part",
@@ -197,24 +157,9 @@ OCIDS = Table(
     """,
 )
 
-# The basic body's fields, which the simulator's empty basic body lists too.
-BASIC_FIELDS = {
-    "date": "VARCHAR",
-    "character_name": "VARCHAR",
-    "world_name": "VARCHAR",
-    "character_gender": "VARCHAR",
-    "character_class": "VARCHAR",
-    "character_class_level": "VARCHAR",
-    "character_level": "INTEGER",
-    "character_exp": "BIGINT",
-    "character_exp_rate": "VARCHAR",
-    "character_guild_name": "VARCHAR",
-    "character_image": "VARCHAR",
-    "character_date_create": "VARCHAR",
-    "access_flag": "VARCHAR",
-    "liberation_quest_clear": "VARCHAR",
-}
-BASIC_BODY = _struct([f"{name} {kind}" for name, kind in BASIC_FIELDS.items()])
+# The basic body's typed fields (VARCHAR unless named here).
+_BASIC_TYPES = {"character_level": "INTEGER", "character_exp": "BIGINT"}
+BASIC_BODY = _struct([f"{name} {_BASIC_TYPES.get(name, 'VARCHAR')}" for name in BASIC_FIELDS])
 CHARACTERS = Table(
     "characters",
     "ocid",

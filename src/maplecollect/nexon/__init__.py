@@ -4,6 +4,7 @@ See docs/nexon-client.md. Modules: classify (pure outcome table, failure codes),
 retry (backoff policy), limiter / redis_limiter (rate limiting),
 pause (the pause gate), breaker (a run's circuit breaker), quota (daily
 accounting), bodies (cheap msgspec checks), client (NexonClient), metrics,
+fields (the documented body fields, shared by the simulator and the exporter),
 fingerprint.
 
 The names below load on first use (PEP 562): the control plane imports the

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from maplecollect.export.tables import BASIC_FIELDS
+from maplecollect.nexon.fields import BASIC_FIELDS
 from maplecollect.sim.clock import api_datetime
 from maplecollect.sim.config import SimConfig
 from maplecollect.sim.items import ItemCatalog
@@ -83,7 +83,7 @@ class Bodies:
         self._equipment: LruCache[str, Template] = LruCache(
             config.item_cache_bytes, weigh=lambda t: t.nbytes
         )
-        self._empty_basic = _empty_template(tuple(BASIC_FIELDS))
+        self._empty_basic = _empty_template(BASIC_FIELDS)
         self._empty_equipment = _empty_template(ITEM_EQUIPMENT_FIELDS)
 
     def ranking_page(self, scope: str, class_filter: str, page: int) -> Template:

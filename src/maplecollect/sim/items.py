@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 # The option keys of each block are the API's, as the exporter reads them.
-from maplecollect.export.tables import OPTION_BLOCKS
+from maplecollect.nexon.fields import ITEM_OPTION_KEYS
 from maplecollect.sim.catalog import (
     DESCRIPTION_SENTENCES,
     DRAGON_SLOTS,
@@ -43,7 +43,7 @@ INT_OPTION_KEYS = frozenset(
 
 def _options(rng: random.Random, block: str, scale: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for key in OPTION_BLOCKS[block][1]:
+    for key in ITEM_OPTION_KEYS[block]:
         if key in INT_OPTION_KEYS:
             out[key] = 200 if key == "base_equipment_level" else rng.choice((0, 0, 0, 1, 2))
         elif rng.random() < 0.45:

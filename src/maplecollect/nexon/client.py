@@ -138,8 +138,10 @@ class _Verdict:
         return code == BAD_BODY or code.startswith("HTTP_")
 
 
-def _utc_now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def utc_iso(at: datetime | None = None) -> str:
+    """`at` (default: now) in UTC with milliseconds, the `fetchedAt` form of every line."""
+    at = datetime.now(UTC) if at is None else at.astimezone(UTC)
+    return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _describe(exc: BaseException) -> str:
@@ -403,7 +405,7 @@ class NexonClient:
             if self._gate.state is not None and action is not Action.PAUSE:
                 self._gate.settle()
             if action is Action.SUCCESS:
-                return ApiResponse(status, body, attempts, _utc_now_iso(), verdict.empty)
+                return ApiResponse(status, body, attempts, utc_iso(), verdict.empty)
             if action is Action.RECORD_FAIL or action is Action.RUN_FAIL:
                 cls = RecordError if action is Action.RECORD_FAIL else RunFatalError
                 raise cls(

@@ -1,4 +1,4 @@
-"""What an item-equipment record must cost beyond the GET: the body check and zstd-1.
+"""What an item-equipment record costs beyond the GET: the body check, zstd, the whole path.
 
     .venv/bin/python bench/bench_record_parts.py [--characters 300] [--reps 5] [--records 6000]
 

@@ -68,7 +68,7 @@ def test_zstd_is_one_standard_frame_with_checksum() -> None:
     assert zstandard.ZstdDecompressor().decompressobj().decompress(blob) == b"".join(DATA)
 
 
-def test_zstd_window_reaches_across_records_within_what_every_decoder_accepts() -> None:
+def test_zstd_window_reaches_across_records_within_what_decoders_accept() -> None:
     # Records that repeat an earlier one 2 MB back: a default level-1 window (512 KB)
     # cannot see it, the 8 MB one must (the zstd format's recommended decoder minimum).
     rng = random.Random(7)

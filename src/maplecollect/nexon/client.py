@@ -198,7 +198,6 @@ class NexonClient:
             raise ConfigError(f"Nexon base URL must be http(s)://..., got {base_url!r}")
         if max_in_flight < 1:
             raise ConfigError("max_in_flight must be >= 1")
-        self.fingerprint = api_key_fingerprint(api_key)
         self.key_name = key_name
         """The key's configured name: the only key identity in metrics and logs."""
         self.base_url = base_url.rstrip("/")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import random
 import shutil
 import subprocess
 
@@ -65,6 +66,17 @@ def test_zstd_is_one_standard_frame_with_checksum() -> None:
     params = zstandard.get_frame_parameters(blob)
     assert params.has_checksum
     assert zstandard.ZstdDecompressor().decompressobj().decompress(blob) == b"".join(DATA)
+
+
+def test_zstd_window_reaches_across_records_within_what_decoders_accept() -> None:
+    # Records that repeat an earlier one 2 MB back: a default level-1 window (512 KB)
+    # cannot see it, the 8 MB one must (the zstd format's recommended decoder minimum).
+    rng = random.Random(7)
+    record = bytes(rng.getrandbits(8) for _ in range(2 * 1024 * 1024))
+    blob = compress(ZSTD, [record, record])
+    assert zstandard.get_frame_parameters(blob).window_size <= 8 * 1024 * 1024
+    assert len(blob) < len(record) * 1.1
+    assert b"".join(ZSTD.decompress(io.BytesIO(blob))) == record + record
 
 
 @pytest.mark.skipif(shutil.which("zstd") is None, reason="zstd CLI not installed")

@@ -17,32 +17,23 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from maplecollect.artifacts.chunk import ChunkInfo, PublishedChunk
-    from maplecollect.artifacts.codec import GZIP, ZSTD, Codec, codec_for_path, get_codec
+    from maplecollect.artifacts.chunk import PublishedChunk
     from maplecollect.artifacts.lines import failed_line, record_line
-    from maplecollect.artifacts.manifest import build_manifest, manifest_url, write_manifest
+    from maplecollect.artifacts.manifest import build_manifest, write_manifest
     from maplecollect.artifacts.reader import read_failed, read_manifest, read_run
-    from maplecollect.artifacts.retention import StoredRun, list_stored_runs, purge_runs
+    from maplecollect.artifacts.retention import list_stored_runs, purge_runs
     from maplecollect.artifacts.store import Store, open_store
     from maplecollect.artifacts.writer import ChunkWriter
 
 _WHERE = {
-    "ChunkInfo": "chunk",
     "PublishedChunk": "chunk",
-    "GZIP": "codec",
-    "ZSTD": "codec",
-    "Codec": "codec",
-    "codec_for_path": "codec",
-    "get_codec": "codec",
     "failed_line": "lines",
     "record_line": "lines",
     "build_manifest": "manifest",
-    "manifest_url": "manifest",
     "write_manifest": "manifest",
     "read_failed": "reader",
     "read_manifest": "reader",
     "read_run": "reader",
-    "StoredRun": "retention",
     "list_stored_runs": "retention",
     "purge_runs": "retention",
     "Store": "store",
@@ -65,20 +56,12 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "GZIP",
-    "ZSTD",
-    "ChunkInfo",
     "ChunkWriter",
-    "Codec",
     "PublishedChunk",
     "Store",
-    "StoredRun",
     "build_manifest",
-    "codec_for_path",
     "failed_line",
-    "get_codec",
     "list_stored_runs",
-    "manifest_url",
     "open_store",
     "purge_runs",
     "read_failed",

@@ -37,8 +37,15 @@ class _Decompressor(Protocol):
 class _Zstd:
     def __init__(self, level: int) -> None:
         # One standard frame with a content checksum: `zstd -d` and DuckDB read it.
-        cctx = zstandard.ZstdCompressor(level=level, write_checksum=True)
-        self._obj = cctx.compressobj()
+        # An 8 MB window (the most the format recommends decoders accept) reaches back
+        # across ~80 item-equipment records, whose long repeats make zstd both faster and
+        # smaller; for the fast levels, min_match 7 skips the short matches
+        # (docs/performance.md). Slower levels keep their own search parameters.
+        fast = {"hash_log": 15, "min_match": 7} if level <= 1 else {}
+        params = zstandard.ZstdCompressionParameters.from_level(
+            level, write_checksum=1, window_log=23, **fast
+        )
+        self._obj = zstandard.ZstdCompressor(compression_params=params).compressobj()
 
     def compress(self, data: bytes) -> bytes:
         return self._obj.compress(data)

@@ -51,9 +51,10 @@ OnPublish = Callable[[PublishedChunk], Awaitable[None]]
 Line = bytes | tuple[bytes, ...]
 BeforePublish = Callable[[], Awaitable[None]]
 
-# Lines handed to a worker thread at once: large enough to amortise the hop,
-# small enough to keep memory flat.
-BATCH_BYTES = 1 << 20
+# Lines handed to a worker thread at once: large enough to amortise the hop (each
+# wakes a thread and trades the GIL; 4 MB measured cheaper per record than 1 MB for
+# item-equipment bodies), small enough to keep memory flat.
+BATCH_BYTES = 4 << 20
 
 
 class _Stream:

@@ -20,6 +20,7 @@ from maplecollect.control.context import RunContext
 from maplecollect.errors import RecordError
 from maplecollect.nexon.bodies import ocid_of
 from maplecollect.nexon.classify import BAD_BODY
+from maplecollect.nexon.client import utc_iso
 from maplecollect.state.models import OcidCacheRow
 from maplecollect.state.repository import Repository
 
@@ -57,10 +58,6 @@ class CacheWriter:
                 await self.repo.cache_ocids(rows, now=datetime.now(UTC))
 
 
-def _iso(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 class OcidLookup:
     async def run(self, ctx: RunContext) -> None:
         endpoint = ctx.phase.endpoint
@@ -81,7 +78,7 @@ class OcidLookup:
             hit = cached.get(name)
             if hit is not None and hit.fetched_at >= fresh_after:
                 body = ocid_body(key, hit.ocid, "cache")
-                return [ok(index, name, endpoint, _iso(hit.fetched_at), body)]
+                return [ok(index, name, endpoint, utc_iso(hit.fetched_at), body)]
             try:
                 res = await client.character_id(name, breaker=breaker)
                 ocid = ocid_of(res.body)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from maplecollect.artifacts.lines import failed_line, record_line, record_pieces
 from maplecollect.errors import RecordError
+from maplecollect.nexon.client import utc_iso
 
 # Bodies from this size on go to the writer as pieces, not copied into a line first;
 # smaller ones are joined (one exact-size object is cheaper than three list items).
@@ -21,10 +21,6 @@ class Entry:
     line: bytes | tuple[bytes, ...]  # one line, or its pieces (ChunkWriter.add takes both)
     failed: bool
     code: str | None = None  # a failed entry's error code, counted in failuresByCode
-
-
-def utc_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def ok(

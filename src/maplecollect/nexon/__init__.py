@@ -18,43 +18,22 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from maplecollect.nexon.bodies import (
-        RankingRow,
-        check_json,
-        check_ranking_page,
-        decode_error,
-        is_empty_character,
-        ocid_of,
-        ranking_rows,
-    )
-    from maplecollect.nexon.classify import Action, classify
-    from maplecollect.nexon.client import ApiResponse, NexonClient, Timeouts
+    from maplecollect.nexon.bodies import is_empty_character
+    from maplecollect.nexon.client import NexonClient, Timeouts
     from maplecollect.nexon.fingerprint import api_key_fingerprint
-    from maplecollect.nexon.limiter import AdaptiveRate, GcraLimiter, RateLimiter
+    from maplecollect.nexon.limiter import AdaptiveRate, GcraLimiter
     from maplecollect.nexon.pause import PausePolicy
-    from maplecollect.nexon.quota import DailyQuota
     from maplecollect.nexon.redis_limiter import RedisGcraLimiter
     from maplecollect.nexon.retry import RetryPolicy
 
 _WHERE = {
-    "RankingRow": "bodies",
-    "check_json": "bodies",
-    "check_ranking_page": "bodies",
-    "decode_error": "bodies",
     "is_empty_character": "bodies",
-    "ocid_of": "bodies",
-    "ranking_rows": "bodies",
-    "Action": "classify",
-    "classify": "classify",
-    "ApiResponse": "client",
     "NexonClient": "client",
     "Timeouts": "client",
     "api_key_fingerprint": "fingerprint",
     "AdaptiveRate": "limiter",
     "GcraLimiter": "limiter",
-    "RateLimiter": "limiter",
     "PausePolicy": "pause",
-    "DailyQuota": "quota",
     "RedisGcraLimiter": "redis_limiter",
     "RetryPolicy": "retry",
 }
@@ -70,24 +49,13 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "Action",
     "AdaptiveRate",
-    "ApiResponse",
-    "DailyQuota",
     "GcraLimiter",
     "NexonClient",
     "PausePolicy",
-    "RankingRow",
-    "RateLimiter",
     "RedisGcraLimiter",
     "RetryPolicy",
     "Timeouts",
     "api_key_fingerprint",
-    "check_json",
-    "check_ranking_page",
-    "classify",
-    "decode_error",
     "is_empty_character",
-    "ocid_of",
-    "ranking_rows",
 ]

@@ -138,8 +138,10 @@ class _Verdict:
         return code == BAD_BODY or code.startswith("HTTP_")
 
 
-def _utc_now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def utc_iso(at: datetime | None = None) -> str:
+    """`at` (default: now) in UTC with milliseconds, the `fetchedAt` form of every line."""
+    at = datetime.now(UTC) if at is None else at.astimezone(UTC)
+    return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _describe(exc: BaseException) -> str:
@@ -196,7 +198,6 @@ class NexonClient:
             raise ConfigError(f"Nexon base URL must be http(s)://..., got {base_url!r}")
         if max_in_flight < 1:
             raise ConfigError("max_in_flight must be >= 1")
-        self.fingerprint = api_key_fingerprint(api_key)
         self.key_name = key_name
         """The key's configured name: the only key identity in metrics and logs."""
         self.base_url = base_url.rstrip("/")
@@ -403,7 +404,7 @@ class NexonClient:
             if self._gate.state is not None and action is not Action.PAUSE:
                 self._gate.settle()
             if action is Action.SUCCESS:
-                return ApiResponse(status, body, attempts, _utc_now_iso(), verdict.empty)
+                return ApiResponse(status, body, attempts, utc_iso(), verdict.empty)
             if action is Action.RECORD_FAIL or action is Action.RUN_FAIL:
                 cls = RecordError if action is Action.RECORD_FAIL else RunFatalError
                 raise cls(

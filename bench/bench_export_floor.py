@@ -16,15 +16,13 @@ import argparse
 import io
 import statistics
 import time
-from collections.abc import Callable
-from datetime import datetime
 
 import msgspec
 import orjson
 import pyarrow.json as pa_json
 
+from bench_record_parts import item_bodies, per_record_ms
 from maplecollect.export.tables import _ITEM_INT, _ITEM_TEXT, ITEM_ARRAYS, OPTION_BLOCKS
-from maplecollect.sim import ITEM_EQUIPMENT_PATH, KST, SimConfig, Simulator
 
 
 def kept_fields_decoder() -> msgspec.json.Decoder[msgspec.Struct]:
@@ -40,27 +38,13 @@ def kept_fields_decoder() -> msgspec.json.Decoder[msgspec.Struct]:
     return msgspec.json.Decoder(body)
 
 
-def per_record_ms(step: Callable[[bytes], object], bodies: list[bytes], reps: int) -> float:
-    started = time.process_time()
-    for _ in range(reps):
-        for body in bodies:
-            step(body)
-    return (time.process_time() - started) / (reps * len(bodies)) * 1000
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--characters", type=int, default=500)
     parser.add_argument("--reps", type=int, default=3)
     args = parser.parse_args()
-    now = datetime(2026, 11, 27, 12, tzinfo=KST)
-    sim = Simulator(SimConfig(seed=42, characters=args.characters, now=now))
-    bodies = []
-    for character in sim.world.characters:
-        body = sim.expected_body(
-            ITEM_EQUIPMENT_PATH, {"ocid": character.ocid, "date": "2026-11-26"}
-        )
-        bodies.append((body if isinstance(body, bytes) else body.encode()).replace(b"\n", b""))
+    # One body a line for pyarrow (simulator bodies are compact JSON already).
+    bodies = [body.replace(b"\n", b"") for body in item_bodies(args.characters)]
     syntax = msgspec.json.Decoder(msgspec.defstruct("Nothing", []))
     rows = [
         ("orjson.loads (full parse)", per_record_ms(orjson.loads, bodies, args.reps)),

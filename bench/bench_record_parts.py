@@ -42,6 +42,19 @@ from maplecollect.nexon.client import NexonClient
 from maplecollect.sim import ITEM_EQUIPMENT_PATH, KST, SimConfig, Simulator
 
 
+def item_bodies(characters: int) -> list[bytes]:
+    """The item-equipment bodies of `characters` simulator characters (seed 42)."""
+    now = datetime(2026, 11, 27, 12, tzinfo=KST)
+    sim = Simulator(SimConfig(seed=42, characters=characters, now=now))
+    bodies = []
+    for character in sim.world.characters:
+        body = sim.expected_body(
+            ITEM_EQUIPMENT_PATH, {"ocid": character.ocid, "date": "2026-11-26"}
+        )
+        bodies.append(body if isinstance(body, bytes) else body.encode())
+    return bodies
+
+
 def per_record_ms(step: Callable[[bytes], object], bodies: list[bytes], reps: int) -> float:
     started = time.process_time()
     for _ in range(reps):
@@ -90,14 +103,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--records", type=int, default=6000, help="for the whole path")
     args = parser.parse_args()
-    now = datetime(2026, 11, 27, 12, tzinfo=KST)
-    sim = Simulator(SimConfig(seed=42, characters=args.characters, now=now))
-    bodies = []
-    for character in sim.world.characters:
-        body = sim.expected_body(
-            ITEM_EQUIPMENT_PATH, {"ocid": character.ocid, "date": "2026-11-26"}
-        )
-        bodies.append(body if isinstance(body, bytes) else body.encode())
+    bodies = item_bodies(args.characters)
     zstd = zstandard.ZstdCompressor(level=1, write_checksum=True)
     check = per_record_ms(is_empty_character, bodies, args.reps)
     plain = per_record_ms(zstd.compress, bodies, args.reps)

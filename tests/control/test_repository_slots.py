@@ -63,6 +63,23 @@ def _loop(loop_id: str, phase: Phase) -> LoopRow:
     )
 
 
+async def test_a_run_is_stamped_when_it_takes_the_slot(repo: Repository) -> None:
+    # Built at NOW, it takes the slot later (e.g. queued behind its predecessor's end):
+    # its times are those of the slot-taking transaction, never before that end.
+    taken = NOW + timedelta(seconds=7)
+    await repo.create_run(_run("ie-1", Phase.ITEM_EQUIPMENT), clock=lambda: taken)
+    run = await repo.get_run("ie-1")
+    assert run is not None
+    stamps = {run.started_at, run.updated_at, run.heartbeat_at}
+    assert {stamp.replace(tzinfo=UTC) for stamp in stamps} == {taken}
+
+    def refused_clock() -> datetime:
+        raise AssertionError("a refused run was stamped")
+
+    with pytest.raises(SlotConflict):
+        await repo.create_run(_run("ie-2", Phase.ITEM_EQUIPMENT), clock=refused_clock)
+
+
 async def test_update_loop_sets_only_the_given_columns(repo: Repository) -> None:
     await repo.create_loop(_loop("loop-1", Phase.CHARACTER_BASIC))
     later = NOW + timedelta(seconds=5)

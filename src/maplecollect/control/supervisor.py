@@ -354,7 +354,7 @@ class Supervisor:
 
     async def start_run(self, row: RunRow) -> RunRow:
         """Take the run's phase slot (SlotConflict if held) and execute it here."""
-        run = await self.repo.create_run(row)
+        run = await self.repo.create_run(row, clock=self._clock)
         self._spawn(run)
         return run
 

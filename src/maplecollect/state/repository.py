@@ -303,12 +303,20 @@ class Repository:
             active = await self.active_run(phases[0])
             raise SlotConflict(phases[0].value, run_id=active.run_id if active else None) from exc
 
-    async def create_run(self, row: RunRow) -> RunRow:
-        """Take the phase slot by inserting an active run (SlotConflict if held: `_free_for`)."""
+    async def create_run(
+        self, row: RunRow, *, clock: Callable[[], datetime] | None = None
+    ) -> RunRow:
+        """Take the phase slot by inserting an active run (SlotConflict if held: `_free_for`).
+
+        `clock` stamps the run when it takes the slot, inside the transaction: a run that
+        queued behind its predecessor's end never starts before that end.
+        """
         phase = Phase(row.phase)
 
         async def take(session: AsyncSession) -> RunRow:
             await self._free_for(session, phase, row, chain_first=row.chain_id is not None)
+            if clock is not None:
+                row.started_at = row.updated_at = row.heartbeat_at = clock()
             session.add(row)
             return row
 

@@ -6,6 +6,7 @@ from bisect import bisect_left
 
 import looptime
 import pytest
+import uvloop
 
 from maplecollect.errors import ClosedError
 from maplecollect.nexon.limiter import DEFAULT_GUARD, AdaptiveRate, GcraLimiter, RateLimiter
@@ -162,6 +163,50 @@ def test_saturated_for_10_seconds_never_exceeds_the_rate_and_reaches_it() -> Non
     assert max_in_any_window(sent) <= rate
     assert all(b - a == pytest.approx(interval, abs=1e-5) for a, b in itertools.pairwise(sent))
     assert len(sent) == math.floor(seconds / interval) + 1  # the first slot is free at t=0
+
+
+def test_on_uvloop_a_grant_takes_one_timer_wake_up_and_is_never_early() -> None:
+    """uvloop's timers keep whole milliseconds and fired early; re-armed for the rest of
+    the interval (under 0.5 ms: the next loop turn) they spun the loop ~20 turns per
+    grant, each turn CPU for nothing. Now the timer fires once per grant, never before
+    the grant's due time (a late wake-up is the machine's, an early one would be ours)."""
+    rate, workers, each = 500, 8, 10
+    wakes = 0
+    early: list[float] = []
+
+    async def saturate() -> int:
+        nonlocal wakes
+        limiter = GcraLimiter(rate)
+        wake, record = limiter._wake, limiter._record
+
+        def counted_wake() -> None:
+            nonlocal wakes
+            wakes += 1
+            wake()
+
+        def checked_record(now: float, due: float) -> None:
+            if now < due:
+                early.append(due - now)
+            record(now, due)
+
+        limiter._wake = counted_wake  # type: ignore[method-assign]
+        limiter._record = checked_record  # type: ignore[method-assign]
+        granted = 0
+
+        async def worker() -> None:
+            nonlocal granted
+            for _ in range(each):
+                await limiter.acquire()
+                granted += 1
+
+        await asyncio.gather(*(worker() for _ in range(workers)))
+        await limiter.close()
+        return granted
+
+    granted = uvloop.run(saturate())
+    assert granted == workers * each
+    assert early == []
+    assert 0 < wakes <= granted  # the first grant needs no timer; each later one at most one
 
 
 def test_adaptive_rate_decreases_holds_then_recovers() -> None:

@@ -51,6 +51,23 @@ DEFAULT_GUARD = 0.02
 CATCH_UP = 0.01
 
 
+def whole_ms_timers(loop: asyncio.AbstractEventLoop) -> bool:
+    """True for uvloop: libuv keeps timer time in whole milliseconds."""
+    return type(loop).__module__.partition(".")[0] == "uvloop"
+
+
+def never_early(delay: float) -> float:
+    """`delay` for a whole-millisecond timer that must not fire before it.
+
+    uvloop rounds a delay to the nearest ms against a loop clock that lags up to 1 ms,
+    so its timers fire up to ~1.5 ms early, and a re-arm for under 0.5 ms runs on the
+    next loop turn: a limiter waiting for its due time spun the loop ~20 turns per
+    grant (docs/performance.md, "Timer wake-ups"). Rounded up to a whole ms plus one,
+    the timer fires once, 1-2 ms late, which the schedule absorbs (CATCH_UP).
+    """
+    return math.ceil(delay * 1000.0 + 1.0) / 1000.0 if delay > 0 else 0.0
+
+
 @runtime_checkable
 class RateLimiter(Protocol):
     """What the client needs from a limiter."""
@@ -217,6 +234,7 @@ class GcraLimiter(LimiterBase):
         self._granted: asyncio.Future[None] | None = None  # handed a slot, not running yet
         self._granted_due = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._whole_ms = False
 
     def __repr__(self) -> str:
         return f"GcraLimiter(rate={self.rate:g}, effective_rate={self.effective_rate:g})"
@@ -263,6 +281,7 @@ class GcraLimiter(LimiterBase):
         self._timer = None
         self._granted = None
         self._loop = loop
+        self._whole_ms = whole_ms_timers(loop)
 
     def _due(self) -> float:
         """Earliest time the next grant is allowed: GCRA spacing and the window cap."""
@@ -286,7 +305,10 @@ class GcraLimiter(LimiterBase):
             waiters.popleft()
         if not waiters or self._loop is None:
             return
-        self._timer = self._loop.call_later(max(0.0, self._due() - self._clock()), self._wake)
+        delay = self._due() - self._clock()
+        if self._whole_ms:
+            delay = never_early(delay)
+        self._timer = self._loop.call_later(max(0.0, delay), self._wake)
 
     def _wake(self) -> None:
         self._timer = None

@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # redis (~20 % of the collector's import time) loads only whe
 
 from maplecollect.errors import ClosedError, ConfigError, RunFatalError
 from maplecollect.nexon.fingerprint import is_fingerprint
-from maplecollect.nexon.limiter import AdaptiveRate, LimiterBase
+from maplecollect.nexon.limiter import AdaptiveRate, LimiterBase, never_early, whole_ms_timers
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,9 @@ class RedisGcraLimiter(LimiterBase):
                     break
                 wait = await self._poll()
                 if wait > 0:
-                    await asyncio.sleep(wait)
+                    # An early wake-up would ask Redis again for nothing (never_early).
+                    loop = asyncio.get_running_loop()
+                    await asyncio.sleep(never_early(wait) if whole_ms_timers(loop) else wait)
                     continue
                 fut = waiters.popleft()
                 if not fut.done():

@@ -63,7 +63,8 @@ def never_early(delay: float) -> float:
     so its timers fire up to ~1.5 ms early, and a re-arm for under 0.5 ms runs on the
     next loop turn: a limiter waiting for its due time spun the loop ~20 turns per
     grant (docs/performance.md, "Timer wake-ups"). Rounded up to a whole ms plus one,
-    the timer fires once, 1-2 ms late, which the schedule absorbs (CATCH_UP).
+    the timer fires once, 1-2 ms late, which the schedule absorbs (CATCH_UP); only a
+    loop turn that ran over 1 ms before arming it can still make it early, once.
     """
     return math.ceil(delay * 1000.0 + 1.0) / 1000.0 if delay > 0 else 0.0
 

@@ -63,7 +63,7 @@ def per_record_ms(step: Callable[[bytes], object], bodies: list[bytes], reps: in
     return (time.process_time() - started) / (reps * len(bodies)) * 1000
 
 
-class _Context:
+class StubContext:
     """What `collect_ordered` reads of a RunContext."""
 
     def __init__(self) -> None:
@@ -89,7 +89,7 @@ async def _pipeline(bodies: list[bytes], records: int, folder: str) -> float:
         res = await client.item_equipment(ocid, "2026-11-26", breaker=breaker)
         return [ok(index, ocid, "item-equipment", res.fetched_at, res.body, empty=res.empty)]
 
-    ctx: Any = _Context()
+    ctx: Any = StubContext()
     gc.freeze()  # as collect/heap.py does while a phase collects
     started = time.process_time()
     await collect_ordered(ctx, writer, iter(range(records)), fetch, workers=256)

@@ -87,16 +87,6 @@ class _Dropping:
         return b""
 
 
-class _Context:
-    """What `collect_ordered` reads of a RunContext."""
-
-    def __init__(self) -> None:
-        from maplecollect.control.progress import Progress
-
-        self.stop = asyncio.Event()
-        self.progress = Progress()
-
-
 async def _client(urls: list[str], rate: float, n: int, step: str) -> int:
     from maplecollect.artifacts import codec
     from maplecollect.artifacts.store import open_store
@@ -137,7 +127,9 @@ async def _client(urls: list[str], rate: float, n: int, step: str) -> int:
             return [ok(i, ocid, "item-equipment", res.fetched_at, res.body, empty=res.empty)]
 
         gc.freeze()  # as collect/heap.py does while a phase collects
-        ctx: Any = _Context()
+        from bench_record_parts import StubContext  # what collect_ordered reads
+
+        ctx: Any = StubContext()
         await collect_ordered(ctx, writer, iter(range(n)), fetch, workers=hs.CONCURRENCY)
         await writer.close()
     await client.close()
